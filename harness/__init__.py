@@ -1,0 +1,40 @@
+"""w2s-harness: weak-to-strong generalization benchmarks, built from plugins.
+
+Plugins import the public names from here; this module stays import-cheap (no torch, no vllm).
+"""
+
+from harness.bases import (
+    Backend,
+    Capability,
+    DecodeConfig,
+    Generation,
+    Params,
+    Row,
+    SelectContext,
+    Selector,
+    Splits,
+    SplitSizes,
+    TrainContext,
+    Trainer,
+    TrainExample,
+    WeakItem,
+)
+from harness.hookspecs import hookimpl
+
+__all__ = [
+    "Backend",
+    "Capability",
+    "DecodeConfig",
+    "Generation",
+    "Params",
+    "Row",
+    "SelectContext",
+    "Selector",
+    "Splits",
+    "SplitSizes",
+    "TrainContext",
+    "TrainExample",
+    "Trainer",
+    "WeakItem",
+    "hookimpl",
+]

@@ -1,0 +1,245 @@
+"""Base classes for the four plugin kinds, and the records that flow between them.
+
+A plugin class carries ``name``, an integer ``version`` (bump it when outputs change: it goes
+into cache keys), a docstring (its first line is shown by ``harness list``) and a nested
+pydantic ``Params`` model that forbids unknown fields, so a typo in a suite fails before any
+compute starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Params(BaseModel):
+    """Base for plugin parameters: unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Plugin:
+    """Common shape of every pluggable class."""
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    Params: ClassVar[type[Params]] = Params
+
+    def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
+        if isinstance(params, Params):
+            params = params.model_dump()
+        self.params = self.Params.model_validate(params or {})
+
+    @classmethod
+    def summary(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+# --------------------------------------------------------------------------- records
+
+
+class Row(BaseModel):
+    """One normalised example of a capability, the same whatever the source format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    capability: str = ""
+    prompt: str
+    target: str
+    """What the model is trained to emit (may carry an explanation before the answer)."""
+    answer: str
+    """The gold answer the scorer compares against."""
+    choices: list[str] | None = None
+    explanation: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Splits(BaseModel):
+    """Three disjoint splits as Burns et al. (2023) use them."""
+
+    labeled: list[Row]
+    unlabeled: list[Row]
+    test: list[Row]
+
+    def names(self) -> dict[str, list[Row]]:
+        return {"labeled": self.labeled, "unlabeled": self.unlabeled, "test": self.test}
+
+
+class DecodeConfig(BaseModel):
+    """Greedy decoding settings; capabilities supply defaults, suites may override."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_new_tokens: int = 64
+    stop: list[str] = Field(default_factory=lambda: ["\n"])
+    batch_size: int = 64
+    logprobs: bool = False
+
+
+class Generation(BaseModel):
+    text: str
+    logprob: float | None = None
+    """Sum of the generated tokens' log-probabilities, when asked for."""
+
+
+class TrainExample(BaseModel):
+    prompt: str
+    target: str
+    weight: float = 1.0
+
+
+class WeakItem(BaseModel):
+    """An unlabeled row with the weak model's label: what selectors choose from."""
+
+    row: Row
+    label: str
+    """The weak model's completion, used as the training target."""
+    logprob: float | None = None
+    weight: float = 1.0
+
+
+# --------------------------------------------------------------------------- contexts
+
+
+class SelectContext(BaseModel):
+    """What a selector may use beyond the pool."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    seed: int
+    strong_model: str
+    weak_model: str
+    backend: Any = None
+    work_dir: Path
+
+
+class TrainContext(BaseModel):
+    seed: int
+    work_dir: Path
+    progress_label: str = "train"
+
+
+# --------------------------------------------------------------------------- kinds
+
+
+class SplitSizes(Params):
+    """Split sizes shared by every capability; suites set them per capability."""
+
+    labeled: int = Field(1000, ge=1)
+    unlabeled: int = Field(2000, ge=1)
+    test: int = Field(500, ge=1)
+
+
+class Capability(Plugin):
+    """Base: a dataset posed as generation, with an answer extractor and a scorer."""
+
+    Params: ClassVar[type[Params]] = SplitSizes
+    decode: ClassVar[DecodeConfig] = DecodeConfig()
+    default_source: ClassVar[str | None] = None
+    """Hugging Face hub id (or None for generated data) used when a suite names no source."""
+
+    def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
+        """Return the raw pools: ``{"train": rows}`` plus ``"test"`` when the data has its own."""
+        raise NotImplementedError
+
+    def score(self, row: Row, completion: str) -> float:
+        raise NotImplementedError
+
+    def group_of(self, row: Row) -> str:
+        """Rows of one group never straddle two splits (e.g. MC-TACO's candidates)."""
+        return row.id
+
+    def load(self, seed: int, source: str | None = None) -> Splits:
+        """Burns-style splits: labeled and unlabeled from train, test from test where it exists."""
+        pools = self.pools(source if source is not None else self.default_source, seed)
+        p = self.params
+        train = _dedupe(pools["train"])
+        if "test" in pools:
+            test = _take_groups(_dedupe(pools["test"]), p.test, seed, self.group_of)
+            test_prompts = {r.prompt for r in test}
+            train = [r for r in train if r.prompt not in test_prompts]
+            rest = train
+        else:
+            test, rest = _take_groups(train, p.test, seed, self.group_of, remainder=True)
+        labeled, rest = _take_groups(rest, p.labeled, seed + 1, self.group_of, remainder=True)
+        unlabeled = _take_groups(rest, p.unlabeled, seed + 2, self.group_of)
+        for split in (labeled, unlabeled, test):
+            for r in split:
+                r.capability = self.name
+        return Splits(labeled=labeled, unlabeled=unlabeled, test=test)
+
+
+class Selector(Plugin):
+    """Base: choose which weakly labelled items the strong model trains on."""
+
+    def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
+        raise NotImplementedError
+
+
+class Trainer(Plugin):
+    """Base: fine-tune ``base_model`` on examples, save to ``out_dir``, return the model path."""
+
+    def train(
+        self, base_model: str, data: list[TrainExample], out_dir: Path, ctx: TrainContext
+    ) -> Path:
+        raise NotImplementedError
+
+
+class Backend(Plugin):
+    """Base: greedy decoding of prompts with a model given by hub id or local path."""
+
+    def available(self) -> bool:
+        return True
+
+    def generate(self, model: str, prompts: list[str], decode: DecodeConfig) -> list[Generation]:
+        raise NotImplementedError
+
+
+SINGULAR = {
+    "capabilities": "capability",
+    "selectors": "selector",
+    "trainers": "trainer",
+    "backends": "backend",
+}
+
+KINDS: dict[str, type[Plugin]] = {
+    "capabilities": Capability,
+    "selectors": Selector,
+    "trainers": Trainer,
+    "backends": Backend,
+}
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def _dedupe(rows: list[Row]) -> list[Row]:
+    """Drop repeated ids and identical prompts so no prompt can sit in two splits."""
+    seen_ids: set[str] = set()
+    seen_prompts: set[str] = set()
+    out = []
+    for r in rows:
+        if r.id in seen_ids or r.prompt in seen_prompts:
+            continue
+        seen_ids.add(r.id)
+        seen_prompts.add(r.prompt)
+        out.append(r)
+    return out
+
+
+def _take_groups(rows, n, seed, group_of, remainder=False):
+    """Take whole groups in a seeded order until ``n`` rows; optionally return the rest."""
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(group_of(r), []).append(r)
+    # Hash order is a seeded permutation that does not depend on the input order.
+    keys = sorted(groups, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
+    taken: list[Row] = []
+    rest: list[Row] = []
+    for k in keys:
+        (taken if len(taken) < n else rest).extend(groups[k])
+    return (taken, rest) if remainder else taken

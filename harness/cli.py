@@ -1,0 +1,148 @@
+"""`harness run | list | plugins | models`: argument parsing only; the work lives elsewhere.
+
+Imports stay cheap here (no torch, no vllm) so ``harness --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.bases import SINGULAR
+from harness.errors import HarnessError
+
+KIND_NAMES = ("capabilities", "selectors", "trainers", "backends")
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in _csv(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="harness",
+        description="Weak-to-strong generalization benchmarks across capabilities.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a suite (cached stages are reused)")
+    run.add_argument("--suite", required=True, help="suite name in leaderboard/suites, or a path")
+    run.add_argument("--capabilities", type=_csv, help="comma-separated capabilities to run")
+    run.add_argument("--methods", type=_csv, help="comma-separated methods (or selector names)")
+    run.add_argument("--seeds", type=_ints, help="comma-separated seeds")
+    run.add_argument("--limit", type=int, help="cap every split at N rows")
+    run.add_argument("--weak", help="weak model: hub id, local path or tiny-weak")
+    run.add_argument("--strong", help="strong model: hub id, local path or tiny-strong")
+    run.add_argument("--backend", help="decoding backend: auto, hf, vllm")
+    run.add_argument("--data-dir", help="local directory holding one folder per dataset")
+    run.add_argument("--force", action="append", default=[], metavar="STAGE",
+                     help="recompute a stage kind (data/train/decode/select) or label "
+                          "(e.g. 'train weak'); repeatable")
+    run.add_argument("--dry-run", action="store_true", help="print the plan and what is cached")
+
+    ls = sub.add_parser("list", help="list installed plugins of a kind")
+    ls.add_argument("kind", nargs="?", choices=KIND_NAMES)
+    sub.add_parser("plugins", help="list loaded plugins with their distributions")
+
+    models = sub.add_parser("models", help="offline tiny models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    build = msub.add_parser("build", help="build tiny models under $HARNESS_HOME/models")
+    build.add_argument("names", nargs="*", help="default: all tiny models")
+    return p
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.models import Suite
+    from harness.plugins import registry
+    from harness.runs import (apply_overrides, describe_plan, find_suite, resolve_backend,
+                              results_table, run_suite)
+    from harness.pipeline import Pipeline
+    from harness.store import Store
+
+    reg = registry()
+    suite = apply_overrides(
+        Suite.from_file(find_suite(args.suite)), reg,
+        capabilities=args.capabilities, methods=args.methods, seeds=args.seeds,
+        limit=args.limit, weak=args.weak, strong=args.strong, backend=args.backend,
+        data_dir=args.data_dir,
+    )
+    backend = resolve_backend(suite.backend, reg)
+    store = Store()
+    if args.dry_run:
+        pipeline = Pipeline(suite, reg, store, backend)
+        print(f"suite {suite.name}: weak {suite.weak}, strong {suite.strong}, backend {backend}, "
+              f"seeds {suite.seeds}, mixtures {suite.mixtures}")
+        print(describe_plan(pipeline, pipeline.plan()))
+        return 0
+    run_dir, results = run_suite(suite, reg, store, backend, set(args.force))
+    print(results_table(results))
+    print(f"\nrun: {run_dir}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from harness.plugins import registry
+
+    reg = registry()
+    rows = [
+        [kind, e.name, e.cls.version, e.dist, e.cls.summary()]
+        for kind in ([args.kind] if args.kind else KIND_NAMES)
+        for e in sorted(reg.entries[kind].values(), key=lambda e: e.name)
+    ]
+    print(tabulate(rows, headers=["kind", "name", "version", "from", "description"]))
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from harness.plugins import registry
+
+    reg = registry()
+    owners: dict[str, dict] = {}
+    for kind in KIND_NAMES:
+        for e in reg.entries[kind].values():
+            o = owners.setdefault(e.owner, {"dist": e.dist, "version": e.dist_version, "adds": []})
+            o["adds"].append(f"{SINGULAR[kind]} {e.name}")
+    rows = [[name, o["dist"], o["version"], ", ".join(o["adds"])] for name, o in owners.items()]
+    print(tabulate(rows, headers=["plugin", "distribution", "version", "registers"]))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from harness.tinymodels import TINY, resolve
+
+    for name in args.names or list(TINY):
+        if name not in TINY:
+            raise HarnessError(f"unknown tiny model {name!r}; choose from {', '.join(TINY)}")
+        print(f"{name}: {resolve(name)}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are cached; run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Pydantic models for what the user writes (suites) and what runs leave (results, manifests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness.errors import SuiteError
+
+RESULT_SCHEMA = 1
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginRef(Strict):
+    """A plugin by name with its params."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CapabilitySpec(PluginRef):
+    source: str | None = None
+    """Hub id or local directory; None means the capability's default (hub, or generated)."""
+
+
+class MethodSpec(Strict):
+    """A leaderboard entry: a selector plus a trainer applied to the weak labels."""
+
+    name: str
+    selector: PluginRef = PluginRef(name="all")
+    trainer: PluginRef | None = None
+    """None means the suite's ``train`` trainer, exactly as the ceiling uses it."""
+
+
+class Suite(Strict):
+    name: str
+    description: str = ""
+    weak: str
+    strong: str
+    backend: str = "auto"
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    mixtures: list[Literal["joint", "single"]] = Field(default_factory=lambda: ["joint"])
+    capabilities: list[CapabilitySpec]
+    methods: list[MethodSpec] = Field(default_factory=lambda: [MethodSpec(name="naive")])
+    train: PluginRef = PluginRef(name="sft")
+    """Trainer for the weak model and the ceiling (and methods that name none)."""
+    decode: dict[str, Any] = Field(default_factory=dict)
+    """Overrides of every capability's decode settings, e.g. ``batch_size``."""
+    limit: int | None = Field(None, ge=1)
+    """Cap every split at this many rows (smoke runs)."""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Suite:
+        for what, names in (
+            ("capability", [c.name for c in self.capabilities]),
+            ("method", [m.name for m in self.methods]),
+        ):
+            dupes = {n for n in names if names.count(n) > 1}
+            if dupes:
+                raise ValueError(f"{what} listed twice: {', '.join(sorted(dupes))}")
+        if not self.capabilities:
+            raise ValueError("a suite needs at least one capability")
+        return self
+
+    def method_trainer(self, method: MethodSpec) -> PluginRef:
+        """A method's trainer; params for the suite's own trainer layer over the suite's."""
+        if method.trainer is None:
+            return self.train
+        if method.trainer.name == self.train.name:
+            return PluginRef(
+                name=self.train.name, params={**self.train.params, **method.trainer.params}
+            )
+        return method.trainer
+
+    @classmethod
+    def from_file(cls, path: Path) -> Suite:
+        try:
+            data = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise SuiteError(f"cannot read suite file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise SuiteError(
+                f"suite file {path}{where} is not valid YAML ({getattr(exc, 'problem', exc)}); "
+                "fix the syntax"
+            ) from None
+        if not isinstance(data, dict):
+            raise SuiteError(f"suite file {path} must hold a mapping of suite fields")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            loc = ".".join(str(x) for x in e["loc"]) or "(suite)"
+            raise SuiteError(f"suite file {path}: {loc}: {e['msg']}; fix that field") from None
+
+
+# --------------------------------------------------------------------------- results
+
+
+class StageRecord(BaseModel):
+    stage: str
+    key: str
+    label: str
+    cached: bool
+    seconds: float
+
+
+class CapabilityResult(BaseModel):
+    """One row of a run's results.jsonl: a method on a capability for one seed and mixture."""
+
+    schema_version: int = RESULT_SCHEMA
+    run_id: str
+    suite: str
+    seed: int
+    mixture: str
+    method: str
+    capability: str
+    weak: float
+    ceiling: float
+    w2s: float
+    pgr: float | None
+    pgr_note: str | None = None
+    n_test: int
+    metrics: dict[str, float] = Field(default_factory=dict)
+    """Extra metrics of the W2S model (e.g. MC-TACO's per-question exact match)."""
+
+
+def pgr(weak: float, w2s: float, ceiling: float) -> tuple[float | None, str | None]:
+    """Performance gap recovered, or None with the reason when the gap is not positive."""
+    if ceiling <= weak:
+        return None, f"ceiling {ceiling:.3f} <= weak {weak:.3f}: no gap to recover"
+    return (w2s - weak) / (ceiling - weak), None
+
+
+class Manifest(BaseModel):
+    """Exactly what ran: the suite as resolved, versions, device, seeds, stages, status."""
+
+    schema_version: int = RESULT_SCHEMA
+    run_id: str
+    suite: Suite
+    argv: list[str]
+    status: Literal["running", "finished", "failed"] = "running"
+    error: str | None = None
+    started: str
+    finished: str | None = None
+    git: dict[str, Any] = Field(default_factory=dict)
+    python: str
+    packages: dict[str, str] = Field(default_factory=dict)
+    plugins: list[dict[str, Any]] = Field(default_factory=list)
+    device: str
+    backend: str
+    stages: list[StageRecord] = Field(default_factory=list)

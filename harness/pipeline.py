@@ -1,0 +1,298 @@
+"""Turns a suite into stages and runs them.
+
+Per seed and training mixture: weak model on ``labeled`` ground truth, evaluated; weak labels
+on ``unlabeled``; ceiling (strong model on ``unlabeled`` ground truth), evaluated; then for each
+method: select from the weak labels, train the strong model, evaluate. Each stage is a pure
+function from a spec to files, cached under a hash of that spec (which holds its upstream
+keys), so every method shares one weak model, one labelling and one ceiling, and a rerun
+does only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.bases import (
+    Backend,
+    Capability,
+    DecodeConfig,
+    Row,
+    SelectContext,
+    Selector,
+    Splits,
+    TrainContext,
+    Trainer,
+    TrainExample,
+    WeakItem,
+)
+from harness.models import CapabilityResult, MethodSpec, PluginRef, StageRecord, Suite, pgr
+from harness.progress import say
+from harness.registry import Registry
+from harness.store import Store, content_key, read_jsonl, write_json, write_jsonl
+from harness.tinymodels import model_identity, resolve
+
+SPLIT_FILES = ("labeled", "unlabeled", "test")
+
+
+@dataclass
+class Stage:
+    kind: str
+    """Cache namespace: data, train, decode or select."""
+    label: str
+    spec: dict[str, Any]
+    fn: Callable[[Path], None]
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        self.key = content_key(self.spec)
+
+
+@dataclass
+class Plan:
+    stages: list[Stage] = field(default_factory=list)
+    # (seed, mixture, capability, method) -> decode-stage keys of weak / ceiling / w2s evals
+    evals: dict[tuple[int, str, str, str], dict[str, Stage]] = field(default_factory=dict)
+
+    def add(self, stage: Stage) -> Stage:
+        if all(s.key != stage.key for s in self.stages):
+            self.stages.append(stage)
+            return stage
+        return next(s for s in self.stages if s.key == stage.key)
+
+
+def _ref(entry_cls: type, ref: PluginRef, params: dict) -> dict[str, Any]:
+    return {"name": ref.name, "version": entry_cls.version, "params": params}
+
+
+class Pipeline:
+    def __init__(self, suite: Suite, registry: Registry, store: Store, backend: str) -> None:
+        self.suite = suite
+        self.registry = registry
+        self.store = store
+        self.backend_name = backend
+        self._backend: Backend | None = None
+        self.capabilities: dict[str, Capability] = {}
+        self.sources: dict[str, str | None] = {}
+        for spec in suite.capabilities:
+            params = dict(spec.params)
+            cap = registry.make("capabilities", spec.name, params)
+            if suite.limit:
+                sizes = {k: min(getattr(cap.params, k), suite.limit) for k in SPLIT_FILES}
+                cap = registry.make("capabilities", spec.name, {**params, **sizes})
+            self.capabilities[spec.name] = cap
+            self.sources[spec.name] = spec.source or cap.default_source
+        self.trainer = registry.make("trainers", suite.train.name, suite.train.params)
+        self.method_plugins: dict[str, tuple[Selector, Trainer, PluginRef]] = {}
+        for m in suite.methods:
+            tref = suite.method_trainer(m)
+            self.method_plugins[m.name] = (
+                registry.make("selectors", m.selector.name, m.selector.params),
+                registry.make("trainers", tref.name, tref.params),
+                tref,
+            )
+        registry.get("backends", backend)
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = self.registry.make("backends", self.backend_name)  # type: ignore[assignment]
+        return self._backend
+
+    # ------------------------------------------------------------------ planning
+
+    def plan(self) -> Plan:
+        plan = Plan()
+        suite = self.suite
+        for seed in suite.seeds:
+            data = {name: plan.add(self._data_stage(name, seed)) for name in self.capabilities}
+            for mixture in suite.mixtures:
+                groups = (
+                    [list(self.capabilities)]
+                    if mixture == "joint"
+                    else [[name] for name in self.capabilities]
+                )
+                for group in groups:
+                    self._plan_group(plan, seed, mixture, group, data)
+        return plan
+
+    def _plan_group(self, plan: Plan, seed: int, mixture: str, group: list[str], data) -> None:
+        suite = self.suite
+        tag = f"{'+'.join(group)} seed {seed}"
+        tref = _ref(type(self.trainer), suite.train, self.trainer.params.model_dump())
+        weak = plan.add(
+            self._train_stage(f"train weak [{tag}]", suite.weak, tref, self.trainer, seed,
+                              {"gold": [data[c].key for c in group], "split": "labeled"},
+                              lambda: self._gold(data, group, "labeled"))
+        )
+        weak_eval = plan.add(self._decode_stage("eval weak", weak, data, group, "test", seed))
+        labels = plan.add(self._decode_stage("label", weak, data, group, "unlabeled", seed))
+        ceiling = plan.add(
+            self._train_stage(f"train ceiling [{tag}]", suite.strong, tref, self.trainer, seed,
+                              {"gold": [data[c].key for c in group], "split": "unlabeled"},
+                              lambda: self._gold(data, group, "unlabeled"))
+        )
+        ceil_eval = plan.add(self._decode_stage("eval ceiling", ceiling, data, group, "test", seed))
+        for method in suite.methods:
+            selector, trainer, trainer_ref = self.method_plugins[method.name]
+            select = plan.add(self._select_stage(method, selector, labels, seed, tag))
+            mref = _ref(type(trainer), trainer_ref, trainer.params.model_dump())
+            w2s = plan.add(
+                self._train_stage(f"train {method.name} [{tag}]", suite.strong, mref, trainer,
+                                  seed, {"selected": select.key},
+                                  lambda s=select: _read_selected(self._out(s)))
+            )
+            w2s_eval = plan.add(
+                self._decode_stage(f"eval {method.name}", w2s, data, group, "test", seed)
+            )
+            for cap in group:
+                plan.evals[(seed, mixture, cap, method.name)] = {
+                    "weak": weak_eval, "ceiling": ceil_eval, "w2s": w2s_eval
+                }
+
+    def _out(self, stage: Stage) -> Path:
+        return self.store.path(stage.kind, stage.key)
+
+    def _data_stage(self, name: str, seed: int) -> Stage:
+        cap = self.capabilities[name]
+        spec = {
+            "stage": "data",
+            "capability": _ref(type(cap), PluginRef(name=name), cap.params.model_dump()),
+            "source": self.sources[name],
+            "seed": seed,
+        }
+
+        def run(out: Path) -> None:
+            splits: Splits = cap.load(seed, self.sources[name])
+            for split, rows in splits.names().items():
+                write_jsonl(out / f"{split}.jsonl", [r.model_dump() for r in rows])
+
+        return Stage("data", f"data {name} seed {seed}", spec, run)
+
+    def _rows(self, data: dict[str, Stage], cap: str, split: str) -> list[Row]:
+        return [Row.model_validate(r) for r in read_jsonl(self._out(data[cap]) / f"{split}.jsonl")]
+
+    def _gold(self, data, group: list[str], split: str) -> list[TrainExample]:
+        return [
+            TrainExample(prompt=r.prompt, target=r.target)
+            for cap in group
+            for r in self._rows(data, cap, split)
+        ]
+
+    def _train_stage(self, label, base, tref, trainer: Trainer, seed, inputs, examples) -> Stage:
+        spec = {"stage": "train", "base": model_identity(base), "trainer": tref,
+                "inputs": inputs, "seed": seed}
+
+        def run(out: Path) -> None:
+            (out / "work").mkdir()
+            trainer.train(resolve(base), examples(), out / "model",
+                          TrainContext(seed=seed, work_dir=out / "work", progress_label=label))
+
+        return Stage("train", label, spec, run)
+
+    def _decode_stage(self, what, model: Stage, data, group, split, seed) -> Stage:
+        decodes = {c: self._decode_config(c) for c in group}
+        spec = {
+            "stage": "decode",
+            "model": model.key,
+            "data": [data[c].key for c in group],
+            "split": split,
+            "decode": {c: d.model_dump() for c, d in decodes.items()},
+            "backend": self.backend_name,
+        }
+
+        def run(out: Path) -> None:
+            records = []
+            for cap_name in group:
+                cap = self.capabilities[cap_name]
+                rows = self._rows(data, cap_name, split)
+                gens = self.backend.generate(
+                    str(self._out(model) / "model"), [r.prompt for r in rows], decodes[cap_name]
+                )
+                for row, gen in zip(rows, gens):
+                    records.append({
+                        "id": row.id, "capability": cap_name, "prompt": row.prompt,
+                        "answer": row.answer, "completion": gen.text,
+                        "score": cap.score(row, gen.text),
+                    })
+            write_jsonl(out / "predictions.jsonl", records)
+            write_json(out / "scores.json", _mean_scores(records))
+
+        return Stage("decode", f"{what} [{'+'.join(group)} seed {seed}] ({split})", spec, run)
+
+    def _decode_config(self, cap: str) -> DecodeConfig:
+        base = type(self.capabilities[cap]).decode
+        return DecodeConfig.model_validate({**base.model_dump(), **self.suite.decode})
+
+    def _select_stage(self, method: MethodSpec, selector: Selector, labels: Stage, seed, tag):
+        spec = {"stage": "select",
+                "selector": _ref(type(selector), method.selector, selector.params.model_dump()),
+                "labels": labels.key, "strong": model_identity(self.suite.strong), "seed": seed}
+
+        def run(out: Path) -> None:
+            pool = [
+                WeakItem(row=Row(id=p["id"], capability=p["capability"], prompt=p["prompt"],
+                                 target=p["completion"], answer=p["answer"]),
+                         label=p["completion"])
+                for p in read_jsonl(self._out(labels) / "predictions.jsonl")
+            ]
+            ctx = SelectContext(seed=seed, strong_model=resolve(self.suite.strong),
+                                weak_model=self.suite.weak, backend=self.backend, work_dir=out)
+            chosen = selector.select(pool, ctx)
+            write_jsonl(out / "selected.jsonl", [i.model_dump() for i in chosen])
+
+        return Stage("select", f"select {method.name} [{tag}]", spec, run)
+
+    # ------------------------------------------------------------------ running
+
+    def execute(self, plan: Plan, force: set[str], on_stage: Callable[[StageRecord], None]) -> None:
+        total = len(plan.stages)
+        for i, stage in enumerate(plan.stages, 1):
+            forced = stage.kind in force or stage.label.split(" [")[0] in force
+            cached = self.store.done(stage.kind, stage.key) and not forced
+            t0 = time.monotonic()
+            if cached:
+                say(f"[{i}/{total}] {stage.label}: cached")
+            else:
+                say(f"[{i}/{total}] {stage.label} ...")
+                with self.store.writing(stage.kind, stage.key, stage.spec) as tmp:
+                    stage.fn(tmp)
+            seconds = round(time.monotonic() - t0, 2)
+            if not cached:
+                say(f"[{i}/{total}] {stage.label}: done in {seconds:.1f}s")
+            on_stage(StageRecord(stage=stage.kind, key=stage.key, label=stage.label,
+                                 cached=cached, seconds=seconds))
+
+    def results(self, plan: Plan, run_id: str) -> list[CapabilityResult]:
+        out = []
+        for (seed, mixture, cap, method), stages in plan.evals.items():
+            scores = {role: self._score(stage, cap) for role, stage in stages.items()}
+            value, note = pgr(scores["weak"], scores["w2s"], scores["ceiling"])
+            n_test = sum(1 for p in read_jsonl(self._out(stages["w2s"]) / "predictions.jsonl")
+                         if p["capability"] == cap)
+            out.append(CapabilityResult(
+                run_id=run_id, suite=self.suite.name, seed=seed, mixture=mixture, method=method,
+                capability=cap, weak=scores["weak"], ceiling=scores["ceiling"],
+                w2s=scores["w2s"], pgr=value, pgr_note=note, n_test=n_test,
+            ))
+        return out
+
+    def _score(self, stage: Stage, cap: str) -> float:
+        return json.loads((self._out(stage) / "scores.json").read_text())[cap]
+
+
+def _mean_scores(records: list[dict]) -> dict[str, float]:
+    totals: dict[str, list[float]] = {}
+    for r in records:
+        totals.setdefault(r["capability"], []).append(r["score"])
+    return {cap: sum(v) / len(v) for cap, v in totals.items()}
+
+
+def _read_selected(path: Path) -> list[TrainExample]:
+    return [
+        TrainExample(prompt=item["row"]["prompt"], target=item["label"])
+        for item in read_jsonl(path / "selected.jsonl")
+    ]

@@ -1,0 +1,90 @@
+"""Typed registry: plugin name -> class, with the plugin and distribution that own it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from harness.bases import KINDS, SINGULAR, Plugin
+from harness.errors import PluginError
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    name: str
+    cls: type[Plugin]
+    owner: str
+    """The pluggy plugin (entry-point name or built-in module) that registered it."""
+    dist: str
+    dist_version: str
+
+    def instantiate(self, params: dict[str, Any] | None = None) -> Plugin:
+        return self.cls(params)
+
+
+@dataclass
+class Registry:
+    entries: dict[str, dict[str, Entry]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
+
+    def add(self, kind: str, cls: type, owner: str, dist: str, dist_version: str) -> None:
+        base = KINDS[kind]
+        where = f"plugin {owner!r} ({dist} {dist_version})"
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise PluginError(f"{where} registered {cls!r}, which is not a {base.__name__} subclass")
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"{where} registered {cls.__name__} without a string `name`")
+        if not isinstance(getattr(cls, "version", None), int):
+            raise PluginError(f"{where}: {SINGULAR[kind]} {name!r} needs an integer `version`")
+        if not (cls.__doc__ or "").strip():
+            raise PluginError(f"{where}: {SINGULAR[kind]} {name!r} needs a docstring")
+        params = getattr(cls, "Params", None)
+        if not (isinstance(params, type) and issubclass(params, BaseModel)):
+            raise PluginError(f"{where}: {SINGULAR[kind]} {name!r} needs a pydantic `Params` model")
+        if params.model_config.get("extra") != "forbid":
+            raise PluginError(
+                f"{where}: {SINGULAR[kind]} {name!r} Params must forbid unknown fields "
+                "(subclass harness.Params)"
+            )
+        if name in self.entries[kind]:
+            other = self.entries[kind][name]
+            raise PluginError(
+                f"two {kind} are named {name!r}: one from plugin {other.owner!r} "
+                f"({other.dist} {other.dist_version}), one from {where}; uninstall one or "
+                f"block it with HARNESS_BLOCK_PLUGINS"
+            )
+        self.entries[kind][name] = Entry(kind, name, cls, owner, dist, dist_version)
+
+    def get(self, kind: str, name: str) -> Entry:
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self.entries[kind])) or "none"
+            raise PluginError(
+                f"unknown {SINGULAR[kind]} {name!r}; installed: {known} "
+                f"(see `harness list {kind}`)"
+            ) from None
+
+    def make(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Plugin:
+        """Instantiate a plugin, turning a bad param into a one-line error."""
+        entry = self.get(kind, name)
+        try:
+            return entry.instantiate(params)
+        except Exception as exc:  # pydantic.ValidationError and plugin __init__ errors
+            raise PluginError(f"bad params for {SINGULAR[kind]} {name!r}: {_one_line(exc)}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        parts = []
+        for e in errors():
+            loc = ".".join(str(x) for x in e.get("loc", ())) or "(params)"
+            parts.append(f"{loc}: {e.get('msg')}")
+        return "; ".join(parts)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

