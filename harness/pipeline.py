@@ -33,6 +33,7 @@ from harness.models import CapabilityResult, MethodSpec, PluginRef, StageRecord,
 from harness.progress import say
 from harness.registry import Registry
 from harness.store import Store, content_key, read_jsonl, write_json, write_jsonl
+from harness.tinymodels import check as check_model
 from harness.tinymodels import model_identity, resolve
 
 SPLIT_FILES = ("labeled", "unlabeled", "test")
@@ -95,6 +96,8 @@ class Pipeline:
                 tref,
             )
         registry.get("backends", backend)
+        check_model(suite.weak)
+        check_model(suite.strong)
 
     @property
     def backend(self) -> Backend:

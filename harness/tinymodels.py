@@ -55,18 +55,30 @@ def model_identity(name: str) -> str:
     return name
 
 
+def models_dir() -> Path:
+    """``$HARNESS_MODELS``, else ``$HARNESS_HOME/models``: several homes may share models."""
+    env = os.environ.get("HARNESS_MODELS")
+    return Path(env).resolve() if env else home() / "models"
+
+
+def check(name: str) -> None:
+    """Fail before any compute when a model named by a local path is not there."""
+    if name not in TINY and name.startswith(("/", ".", "~")):
+        if not Path(name).expanduser().exists():
+            raise HarnessError(
+                f"model path {name} does not exist; give an existing folder, a hub id, "
+                f"or one of {', '.join(TINY)}"
+            )
+
+
 def resolve(name: str) -> str:
     """A tiny model's local folder (built on first use); a hub id or local path as given."""
+    check(name)
     if name in TINY:
-        path = home() / "models" / model_identity(name).replace("@", "-")
+        path = models_dir() / model_identity(name).replace("@", "-")
         if not (path / "config.json").exists():
             build(name, path)
         return str(path)
-    if name.startswith(("/", ".", "~")) and not Path(name).expanduser().exists():
-        raise HarnessError(
-            f"model path {name} does not exist; give an existing folder, a hub id, "
-            f"or one of {', '.join(TINY)}"
-        )
     return str(Path(name).expanduser()) if name.startswith("~") else name
 
 

@@ -51,6 +51,7 @@ class SFT(Trainer):
         from transformers import (
             AutoModelForCausalLM,
             AutoTokenizer,
+            PrinterCallback,
             Trainer as HFTrainer,
             TrainingArguments,
             set_seed,
@@ -78,7 +79,7 @@ class SFT(Trainer):
             learning_rate=p.lr,
             weight_decay=p.weight_decay,
             lr_scheduler_type=p.scheduler,
-            warmup_ratio=p.warmup_ratio,
+            warmup_steps=p.warmup_ratio,  # a float below 1 is a ratio of all steps
             optim=p.optimizer,
             bf16=bf16,
             gradient_checkpointing=p.gradient_checkpointing,
@@ -86,8 +87,8 @@ class SFT(Trainer):
             data_seed=ctx.seed,
             save_strategy="no",
             report_to=[],
-            logging_steps=50,
-            disable_tqdm=False,
+            logging_steps=10,
+            disable_tqdm=True,  # our own bar, on stderr: stdout is kept for tables
             dataloader_num_workers=0,
             remove_unused_columns=False,
         )
@@ -96,11 +97,38 @@ class SFT(Trainer):
             args=args,
             train_dataset=encode(tok, data, p.max_length),
             data_collator=lambda batch: collate(batch, tok.pad_token_id),
+            callbacks=[ProgressBar(ctx.progress_label)],
         )
+        trainer.remove_callback(PrinterCallback)
         trainer.train()
         trainer.save_model(str(out_dir))
         tok.save_pretrained(str(out_dir))
         return out_dir
+
+
+def ProgressBar(label: str):
+    """A Trainer callback drawing one progress bar (rate, ETA, loss) on stderr."""
+    from transformers import TrainerCallback
+
+    from harness.progress import progress
+
+    class _Bar(TrainerCallback):
+        bar = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.bar = progress(total=state.max_steps, desc=label, unit="step")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.bar.close()
+
+    return _Bar()
 
 
 def encode(tok, data: list[TrainExample], max_length: int) -> list[dict]:

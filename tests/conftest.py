@@ -1,0 +1,70 @@
+"""Shared fixtures: one harness home per session, tiny models built once, real data located."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def pytest_configure(config):
+    # Every test (and every subprocess it starts) writes under one throwaway home, with
+    # tiny models shared across the homes that individual tests make.
+    base = Path(tempfile.mkdtemp(prefix="w2s-tests-"))
+    os.environ.setdefault("HARNESS_HOME", str(base / "harness-home"))
+    os.environ.setdefault("HARNESS_MODELS", str(base / "harness-models"))
+    os.environ.setdefault("HARNESS_QUIET", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real datasets beside the clone; absent in a user's clone, required in CI."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {SHARED_DATA} is missing: CI must run with ../shared beside")
+        pytest.skip(f"real datasets not found at {SHARED_DATA} (only CI and maintainers have them)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> dict[str, str]:
+    from harness.tinymodels import TINY, resolve
+
+    return {name: resolve(name) for name in TINY}
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tiny_models, tmp_path_factory) -> str:
+    """tiny-strong briefly fine-tuned on SCAN commands: a model with confident greedy outputs."""
+    from harness import TrainContext, TrainExample
+    from harness.plugins import registry
+
+    reg = registry()
+    cap = reg.make("capabilities", "synth_scan", {"labeled": 400, "unlabeled": 10, "test": 64})
+    rows = cap.load(0).labeled
+    out = tmp_path_factory.mktemp("trained")
+    trainer = reg.make("trainers", "sft", {"max_steps": 60, "lr": 3e-3, "batch_size": 40,
+                                           "micro_batch_size": 40})
+    data = [TrainExample(prompt=r.prompt, target=r.target) for r in rows]
+    trainer.train(tiny_models["tiny-strong"], data, out / "model",
+                  TrainContext(seed=0, work_dir=out / "work"))
+    return str(out / "model")
+
+
+def harness_cli(*args: str, env: dict | None = None, check: bool = False):
+    """Run the real console script in a subprocess, as a user would."""
+    exe = Path(sys.executable).with_name("harness")
+    proc = subprocess.run([str(exe), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=ROOT, timeout=1800)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"harness {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return proc

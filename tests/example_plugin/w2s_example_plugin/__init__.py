@@ -1,0 +1,54 @@
+"""An example third-party plugin: one capability and one selector, found via entry points."""
+
+from __future__ import annotations
+
+import random
+
+from pydantic import Field
+
+from harness import Capability, DecodeConfig, Params, Row, Selector, hookimpl
+
+WORDS = ["red", "green", "blue", "cat", "dog", "sun", "moon", "tree"]
+
+
+class Echo(Capability):
+    """Repeat a short list of words back."""
+
+    name = "example_echo"
+    version = 1
+    decode = DecodeConfig(max_new_tokens=16)
+
+    def pools(self, source, seed):
+        rng = random.Random(7)
+        rows = {}
+        while len(rows) < 400:
+            words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4)))
+            rows[words] = Row(id=f"echo-{len(rows)}", prompt=f"Repeat: {words}\n=>",
+                              target=f" {words}", answer=words)
+        return {"train": list(rows.values())}
+
+    def score(self, row, completion):
+        return float(completion.split() == row.answer.split())
+
+
+class FirstFraction(Selector):
+    """Keep the first fraction of the weak pool, in its given order."""
+
+    name = "example_first"
+    version = 1
+
+    class Params(Params):
+        fraction: float = Field(0.5, gt=0, le=1)
+
+    def select(self, pool, ctx):
+        return pool[: max(1, int(len(pool) * self.params.fraction))]
+
+
+@hookimpl
+def register_capabilities(register):
+    register(Echo)
+
+
+@hookimpl
+def register_selectors(register):
+    register(FirstFraction)
