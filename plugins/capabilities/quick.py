@@ -18,36 +18,35 @@ _PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JU
 _TURN = {"left": "I_TURN_LEFT", "right": "I_TURN_RIGHT"}
 
 
-def _scan_phrase(rng: random.Random) -> tuple[str, list[str]]:
-    """One S phrase of the grammar with its meaning."""
-    verb = rng.choice([*_PRIMITIVES, "turn"])
-    form = rng.choice(["plain", "direction", "opposite", "around"])
-    if verb == "turn" and form == "plain":
-        form = "direction"
-    act = [] if verb == "turn" else [_PRIMITIVES[verb]]
-    if form == "plain":
-        words, out = [verb], act
-    else:
-        side = rng.choice(["left", "right"])
-        turn = [_TURN[side]]
-        if form == "direction":
-            words, out = [verb, side], (turn if verb == "turn" else turn + act)
-        elif form == "opposite":
-            words, out = [verb, "opposite", side], turn * 2 + act
-        else:
-            words, out = [verb, "around", side], (turn * 4 if verb == "turn" else (turn + act) * 4)
-    times = rng.choice([1, 1, 2, 3])
-    if times > 1:
-        words = words + [{2: "twice", 3: "thrice"}[times]]
-    return " ".join(words), out * times
+def _phrases() -> list[tuple[str, list[str]]]:
+    """Every S phrase of the SCAN grammar with its meaning (the grammar has 102 of them)."""
+    out = []
+    for verb in [*_PRIMITIVES, "turn"]:
+        act = [_PRIMITIVES[verb]] if verb in _PRIMITIVES else []
+        forms = [([verb], act)] if act else []
+        for side, turn in _TURN.items():
+            t = [turn]
+            forms += [
+                ([verb, side], t + act),
+                ([verb, "opposite", side], t * 2 + act),
+                ([verb, "around", side], (t + act) * 4),
+            ]
+        for words, meaning in forms:
+            for times, adverb in ((1, None), (2, "twice"), (3, "thrice")):
+                out.append((" ".join(words + ([adverb] if adverb else [])), meaning * times))
+    return out
+
+
+PHRASES = _phrases()
 
 
 def scan_example(rng: random.Random) -> tuple[str, str]:
-    left, out_left = _scan_phrase(rng)
+    """A command of one phrase, or two joined by ``and`` / ``after``, and its actions."""
+    left, out_left = rng.choice(PHRASES)
     conj = rng.choice([None, "and", "after"])
     if conj is None:
         return left, " ".join(out_left)
-    right, out_right = _scan_phrase(rng)
+    right, out_right = rng.choice(PHRASES)
     out = out_left + out_right if conj == "and" else out_right + out_left
     return f"{left} {conj} {right}", " ".join(out)
 
@@ -81,6 +80,10 @@ class SynthScan(Capability):
 
     def score(self, row: Row, completion: str) -> float:
         return float(completion.split() == row.answer.split())
+
+    def corpus(self) -> list[str]:
+        """Background text for tiny pretrained models: what each single phrase means."""
+        return [f"{cmd} means {' '.join(act)}." for cmd, act in PHRASES]
 
 
 _NAMES = ["Ann", "Bob", "Cy", "Dee", "Eli", "Fay", "Gus", "Ivy", "Jo", "Kim"]
@@ -137,6 +140,14 @@ class SynthArith(Capability):
     def score(self, row: Row, completion: str) -> float:
         got = last_number(completion)
         return float(got is not None and got == float(row.answer))
+
+    def corpus(self) -> list[str]:
+        """Background text for tiny pretrained models: the sums and differences used here."""
+        top = self.params.max_operand * (self.params.max_steps + 1)
+        b_range = range(1, self.params.max_operand + 1)
+        return [f"{a}+{b}={a + b}." for a in range(top + 1) for b in b_range] + [
+            f"{a}-{b}={a - b}." for a in range(top + 1) for b in b_range if b <= a
+        ]
 
 
 @hookimpl

@@ -1,0 +1,112 @@
+"""End to end on tiny models: a real run, then the same run again doing no work at all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import harness_cli
+from harness.store import read_jsonl
+
+pytestmark = pytest.mark.slow
+
+SUITE = """
+name: e2e
+weak: tiny-weak
+strong: tiny-strong
+backend: hf
+seeds: [0]
+mixtures: [joint, single]
+capabilities:
+  - name: synth_scan
+    params: {{labeled: 60, unlabeled: 80, test: 24}}
+  - name: synth_arith
+    params: {{labeled: 60, unlabeled: 80, test: 24}}
+methods:
+{methods}
+train:
+  name: sft
+  params: {{max_steps: 3, batch_size: 20, micro_batch_size: 20, lr: 3.0e-3}}
+decode: {{max_new_tokens: 24}}
+"""
+NAIVE = "  - {name: naive, selector: {name: all}}\n"
+EXTRA = "  - {name: naive_lr, selector: {name: all}, trainer: {name: sft, params: {lr: 1.0e-3}}}\n"
+
+
+def _run(tmp_path: Path, methods: str, home: Path):
+    suite = tmp_path / "e2e.yaml"
+    suite.write_text(SUITE.format(methods=methods))
+    proc = harness_cli("run", "--suite", str(suite), env={"HARNESS_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = Path(proc.stdout.strip().splitlines()[-1].split("run: ", 1)[1])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return proc, run_dir, manifest
+
+
+def _computed(manifest) -> list[str]:
+    return [s["label"] for s in manifest["stages"] if not s["cached"]]
+
+
+def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
+    home = tmp_path / "home"
+    proc, run_dir, manifest = _run(tmp_path, NAIVE, home)
+    assert manifest["status"] == "finished"
+    assert manifest["suite"]["name"] == "e2e" and manifest["packages"]["torch"]
+    assert {p["name"] for p in manifest["plugins"]} >= {"synth_scan", "all", "sft", "hf"}
+    computed = _computed(manifest)
+    # 2 data + joint group (8 stages) + two single groups (8 each)
+    assert len(computed) == 26
+    assert sum(label.startswith("train ") for label in computed) == 9
+    results = read_jsonl(run_dir / "results.jsonl")
+    assert {(r["mixture"], r["capability"]) for r in results} == {
+        (m, c) for m in ("joint", "single") for c in ("synth_scan", "synth_arith")
+    }
+    for r in results:
+        assert 0.0 <= r["weak"] <= 1.0 and r["n_test"] == 24
+        assert r["pgr"] is not None or "no gap" in r["pgr_note"]
+    assert "weak" in proc.stdout and "pgr" in proc.stdout
+    preds = list((run_dir / "predictions").glob("*.jsonl"))
+    assert len(preds) == 9 and all(read_jsonl(p)[0]["completion"] is not None for p in preds)
+
+    # The same command again: nothing is trained or decoded, results are identical.
+    _, run_dir2, manifest2 = _run(tmp_path, NAIVE, home)
+    assert _computed(manifest2) == []
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "run_id"} for r in rows]  # noqa
+    assert strip(read_jsonl(run_dir2 / "results.jsonl")) == strip(results)
+
+    # A new method reuses the weak model, the labels and the ceilings.
+    _, _, manifest3 = _run(tmp_path, NAIVE + EXTRA, home)
+    new = _computed(manifest3)
+    assert len(new) == 9 and all("naive_lr" in label for label in new)
+
+
+def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsys):
+    """In-process: after a first run, the real train/generate functions must not be called."""
+    from harness.cli import main
+    from harness_plugins.backends.hf import HFBackend
+    from harness_plugins.trainers.sft import SFT
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(SUITE.format(methods=NAIVE).replace("[joint, single]", "[joint]"))
+    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
+    calls = {"train": 0, "generate": 0}
+    real_train, real_generate = SFT.train, HFBackend.generate
+
+    def counting_train(self, *a, **k):
+        calls["train"] += 1
+        return real_train(self, *a, **k)
+
+    def counting_generate(self, *a, **k):
+        calls["generate"] += 1
+        return real_generate(self, *a, **k)
+
+    monkeypatch.setattr(SFT, "train", counting_train)
+    monkeypatch.setattr(HFBackend, "generate", counting_generate)
+    assert main(["run", "--suite", str(suite)]) == 0
+    assert calls == {"train": 3, "generate": 8}  # 4 decode stages x 2 capabilities
+    calls.update(train=0, generate=0)
+    assert main(["run", "--suite", str(suite)]) == 0
+    assert calls == {"train": 0, "generate": 0}
+    assert "synth_arith" in capsys.readouterr().out
