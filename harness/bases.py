@@ -140,7 +140,9 @@ class Capability(Plugin):
     Params: ClassVar[type[Params]] = SplitSizes
     decode: ClassVar[DecodeConfig] = DecodeConfig()
     default_source: ClassVar[str | None] = None
-    """Hugging Face hub id (or None for generated data) used when a suite names no source."""
+    """Hugging Face hub id used when a suite names no source."""
+    generated: ClassVar[bool] = False
+    """True when the capability makes its own data (no source, ``--data-dir`` ignored)."""
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
         """Return the raw pools: ``{"train": rows}`` plus ``"test"`` when the data has its own."""
@@ -148,6 +150,17 @@ class Capability(Plugin):
 
     def score(self, row: Row, completion: str) -> float:
         raise NotImplementedError
+
+    def check_source(self, source: str | None) -> None:
+        """Fail before any compute when the source cannot work (e.g. a missing directory)."""
+        from harness.sources import is_local, local_dir
+
+        if source and is_local(source):
+            local_dir(source, self.name)
+
+    def metrics(self, rows: list[Row], scores: list[float]) -> dict[str, float]:
+        """Extra metrics over a whole split (e.g. per-question exact match); none by default."""
+        return {}
 
     def group_of(self, row: Row) -> str:
         """Rows of one group never straddle two splits (e.g. MC-TACO's candidates)."""

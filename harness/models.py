@@ -49,7 +49,10 @@ class Suite(Strict):
     capabilities: list[CapabilitySpec]
     methods: list[MethodSpec] = Field(default_factory=lambda: [MethodSpec(name="naive")])
     train: PluginRef = PluginRef(name="sft")
-    """Trainer for the weak model and the ceiling (and methods that name none)."""
+    """Trainer for the ceiling and the strong model of methods that name none."""
+    weak_train: PluginRef | None = None
+    """Trainer for the weak model; None means ``train``. Its params layer over ``train``'s
+    when both name the same trainer, as a method's do."""
     decode: dict[str, Any] = Field(default_factory=dict)
     """Overrides of every capability's decode settings, e.g. ``batch_size``."""
     limit: int | None = Field(None, ge=1)
@@ -68,15 +71,16 @@ class Suite(Strict):
             raise ValueError("a suite needs at least one capability")
         return self
 
-    def method_trainer(self, method: MethodSpec) -> PluginRef:
-        """A method's trainer; params for the suite's own trainer layer over the suite's."""
-        if method.trainer is None:
+    def over_train(self, ref: PluginRef | None) -> PluginRef:
+        """``ref`` layered over the suite's ``train``: same trainer, params merged."""
+        if ref is None:
             return self.train
-        if method.trainer.name == self.train.name:
-            return PluginRef(
-                name=self.train.name, params={**self.train.params, **method.trainer.params}
-            )
-        return method.trainer
+        if ref.name == self.train.name:
+            return PluginRef(name=ref.name, params={**self.train.params, **ref.params})
+        return ref
+
+    def method_trainer(self, method: MethodSpec) -> PluginRef:
+        return self.over_train(method.trainer)
 
     @classmethod
     def from_file(cls, path: Path) -> Suite:
@@ -129,7 +133,7 @@ class CapabilityResult(BaseModel):
     pgr_note: str | None = None
     n_test: int
     metrics: dict[str, float] = Field(default_factory=dict)
-    """Extra metrics of the W2S model (e.g. MC-TACO's per-question exact match)."""
+    """Extra metrics per role, e.g. ``w2s_em`` for MC-TACO's per-question exact match."""
 
 
 def pgr(weak: float, w2s: float, ceiling: float) -> tuple[float | None, str | None]:

@@ -86,7 +86,10 @@ class Pipeline:
                 cap = registry.make("capabilities", spec.name, {**params, **sizes})
             self.capabilities[spec.name] = cap
             self.sources[spec.name] = spec.source or cap.default_source
+            cap.check_source(self.sources[spec.name])
         self.trainer = registry.make("trainers", suite.train.name, suite.train.params)
+        weak_ref = suite.over_train(suite.weak_train)
+        self.weak_trainer = registry.make("trainers", weak_ref.name, weak_ref.params)
         self.method_plugins: dict[str, tuple[Selector, Trainer, PluginRef]] = {}
         for m in suite.methods:
             tref = suite.method_trainer(m)
@@ -126,8 +129,10 @@ class Pipeline:
         suite = self.suite
         tag = f"{'+'.join(group)} seed {seed}"
         tref = _ref(type(self.trainer), suite.train, self.trainer.params.model_dump())
+        wref = _ref(type(self.weak_trainer), suite.over_train(suite.weak_train),
+                    self.weak_trainer.params.model_dump())
         weak = plan.add(
-            self._train_stage(f"train weak [{tag}]", suite.weak, tref, self.trainer, seed,
+            self._train_stage(f"train weak [{tag}]", suite.weak, wref, self.weak_trainer, seed,
                               {"gold": [data[c].key for c in group], "split": "labeled"},
                               lambda: self._gold(data, group, "labeled"))
         )
@@ -208,21 +213,24 @@ class Pipeline:
         }
 
         def run(out: Path) -> None:
-            records = []
+            records, scores, metrics, counts = [], {}, {}, {}
             for cap_name in group:
                 cap = self.capabilities[cap_name]
                 rows = self._rows(data, cap_name, split)
                 gens = self.backend.generate(
                     str(self._out(model) / "model"), [r.prompt for r in rows], decodes[cap_name]
                 )
-                for row, gen in zip(rows, gens):
+                values = [cap.score(row, gen.text) for row, gen in zip(rows, gens)]
+                for row, gen, value in zip(rows, gens, values):
                     records.append({
                         "id": row.id, "capability": cap_name, "prompt": row.prompt,
-                        "answer": row.answer, "completion": gen.text,
-                        "score": cap.score(row, gen.text),
+                        "answer": row.answer, "completion": gen.text, "score": value,
                     })
+                scores[cap_name] = sum(values) / max(1, len(values))
+                metrics[cap_name] = cap.metrics(rows, values)
+                counts[cap_name] = len(values)
             write_jsonl(out / "predictions.jsonl", records)
-            write_json(out / "scores.json", _mean_scores(records))
+            write_json(out / "scores.json", {"accuracy": scores, "metrics": metrics, "n": counts})
 
         return Stage("decode", f"{what} [{'+'.join(group)} seed {seed}] ({split})", spec, run)
 
@@ -272,26 +280,19 @@ class Pipeline:
     def results(self, plan: Plan, run_id: str) -> list[CapabilityResult]:
         out = []
         for (seed, mixture, cap, method), stages in plan.evals.items():
-            scores = {role: self._score(stage, cap) for role, stage in stages.items()}
+            read = {role: json.loads((self._out(stage) / "scores.json").read_text())
+                    for role, stage in stages.items()}
+            scores = {role: r["accuracy"][cap] for role, r in read.items()}
+            metrics = {f"{role}_{k}": v for role, r in read.items()
+                       for k, v in r["metrics"].get(cap, {}).items()}
             value, note = pgr(scores["weak"], scores["w2s"], scores["ceiling"])
-            n_test = sum(1 for p in read_jsonl(self._out(stages["w2s"]) / "predictions.jsonl")
-                         if p["capability"] == cap)
+            n_test = read["w2s"]["n"][cap]
             out.append(CapabilityResult(
                 run_id=run_id, suite=self.suite.name, seed=seed, mixture=mixture, method=method,
                 capability=cap, weak=scores["weak"], ceiling=scores["ceiling"],
-                w2s=scores["w2s"], pgr=value, pgr_note=note, n_test=n_test,
+                w2s=scores["w2s"], pgr=value, pgr_note=note, n_test=n_test, metrics=metrics,
             ))
         return out
-
-    def _score(self, stage: Stage, cap: str) -> float:
-        return json.loads((self._out(stage) / "scores.json").read_text())[cap]
-
-
-def _mean_scores(records: list[dict]) -> dict[str, float]:
-    totals: dict[str, list[float]] = {}
-    for r in records:
-        totals.setdefault(r["capability"], []).append(r["score"])
-    return {cap: sum(v) / len(v) for cap, v in totals.items()}
 
 
 def _read_selected(path: Path) -> list[TrainExample]:

@@ -23,6 +23,14 @@ DIST = "w2s-harness"
 
 BUILTINS = (
     "harness_plugins.capabilities.quick",
+    "harness_plugins.capabilities.gsm8k",
+    "harness_plugins.capabilities.mctaco",
+    "harness_plugins.capabilities.scan",
+    "harness_plugins.capabilities.creak",
+    "harness_plugins.capabilities.ecqa",
+    "harness_plugins.capabilities.esnli",
+    "harness_plugins.capabilities.openbookqa",
+    "harness_plugins.capabilities.sciq",
     "harness_plugins.selectors.basic",
     "harness_plugins.trainers.sft",
     "harness_plugins.backends.hf",

@@ -69,8 +69,7 @@ def apply_overrides(suite: Suite, registry: Registry, **opts) -> Suite:
         if not root.is_dir():
             raise SuiteError(f"--data-dir {root} is not a directory; point it at the datasets")
         for c in data["capabilities"]:
-            cls = registry.get("capabilities", c["name"]).cls
-            if cls.default_source is not None:
+            if not registry.get("capabilities", c["name"]).cls.generated:
                 c["source"] = str(root.resolve() / c["name"])
     try:
         return Suite.model_validate(data)
@@ -95,7 +94,8 @@ def describe_plan(pipeline: Pipeline, plan: Plan) -> str:
     rows = []
     for name, cap in pipeline.capabilities.items():
         p = cap.params
-        rows.append([name, pipeline.sources[name] or "(generated)", p.labeled, p.unlabeled, p.test])
+        rows.append([name, pipeline.sources[name] or "(generated)", p.labeled, p.unlabeled,
+                     p.test])
     caps = tabulate(rows, headers=["capability", "source", "labeled", "unlabeled", "test"])
     stages = [
         [i, s.kind, s.label, s.key, "cached" if pipeline.store.done(s.kind, s.key) else "to run"]
@@ -162,6 +162,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
     used |= {("selectors", m.selector.name) for m in suite.methods}
     used |= {("trainers", suite.method_trainer(m).name) for m in suite.methods}
     used |= {("trainers", suite.train.name), ("backends", backend)}
+    used |= {("trainers", suite.over_train(suite.weak_train).name)}
     manifest = Manifest(
         run_id=run_id, suite=suite, argv=sys.argv,
         started=datetime.now(timezone.utc).isoformat(), git=_git(),

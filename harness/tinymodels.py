@@ -45,7 +45,8 @@ class TinySpec(BaseModel):
 
 TINY: dict[str, TinySpec] = {
     "tiny-weak": TinySpec(
-        hidden_size=48, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256,
+        pretrain_steps=300, pretrain_lr=1e-2,
     ),
     "tiny-strong": TinySpec(
         hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512,

@@ -12,7 +12,8 @@ import random
 from pydantic import Field
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
-from harness.scoring import last_number
+from harness.scoring import number_matches
+from harness_plugins.capabilities.scan import scan_row, scan_score
 
 _PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JUMP"}
 _TURN = {"left": "I_TURN_LEFT", "right": "I_TURN_RIGHT"}
@@ -56,6 +57,7 @@ class SynthScan(Capability):
 
     name = "synth_scan"
     version = 1
+    generated = True
     decode = DecodeConfig(max_new_tokens=96, stop=["\n"])
 
     class Params(SplitSizes):
@@ -72,14 +74,11 @@ class SynthScan(Capability):
             cmd, act = scan_example(rng)
             if len(act.split()) <= self.params.max_actions:
                 seen.setdefault(cmd, act)
-        rows = [
-            Row(id=f"scan-{i}", prompt=f"IN: {cmd}\nOUT:", target=f" {act}", answer=act)
-            for i, (cmd, act) in enumerate(sorted(seen.items()))
-        ]
+        rows = [scan_row(f"scan-{i}", cmd, act) for i, (cmd, act) in enumerate(sorted(seen.items()))]
         return {"train": rows}
 
     def score(self, row: Row, completion: str) -> float:
-        return float(completion.split() == row.answer.split())
+        return scan_score(row, completion)
 
     def corpus(self) -> list[str]:
         """Background text for tiny pretrained models: what each single phrase means."""
@@ -114,6 +113,7 @@ class SynthArith(Capability):
 
     name = "synth_arith"
     version = 1
+    generated = True
     decode = DecodeConfig(max_new_tokens=64, stop=["\n"])
 
     class Params(SplitSizes):
@@ -138,8 +138,7 @@ class SynthArith(Capability):
         return {"train": rows}
 
     def score(self, row: Row, completion: str) -> float:
-        got = last_number(completion)
-        return float(got is not None and got == float(row.answer))
+        return number_matches(completion, row.answer)
 
     def corpus(self) -> list[str]:
         """Background text for tiny pretrained models: the sums and differences used here."""

@@ -1,0 +1,101 @@
+"""Where capability data comes from: a local directory of the original files, or the hub.
+
+Capabilities map hub rows to their normalised form with one function, and turn local files into
+hub-schema rows first, so both sources give identical rows by construction.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from harness.errors import DataError
+
+
+def is_local(source: str) -> bool:
+    """A source is local when it names an existing path or looks like one."""
+    return source.startswith(("/", ".", "~")) or Path(source).exists()
+
+
+def local_dir(source: str, capability: str) -> Path:
+    root = Path(source).expanduser()
+    if not root.is_dir():
+        raise DataError(
+            f"{capability}: data directory {root} does not exist; pass --data-dir pointing at the "
+            f"folder that holds {capability}/, or set the capability's source in the suite"
+        )
+    return root
+
+
+def need(path: Path, capability: str) -> Path:
+    if not path.is_file():
+        raise DataError(
+            f"{capability}: missing data file {path}; copy the dataset's original files there "
+            "(see the capability's docstring for the layout)"
+        )
+    return path
+
+
+def hub_rows(dataset: str, config: str | None, split: str) -> list[dict[str, Any]]:
+    """Rows of a hub dataset split as plain dicts (needs the `datasets` package and network)."""
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(
+            f"loading {dataset} from the hub needs `pip install datasets`; or use local files "
+            "with --data-dir"
+        ) from None
+    try:
+        ds = datasets.load_dataset(dataset, config, split=split)
+    except Exception as exc:
+        raise DataError(
+            f"cannot load {dataset} ({config or 'default'}, {split}) from the hub: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
+            "check the network, or use local files with --data-dir"
+        ) from None
+    return [dict(r) for r in ds]
+
+
+def jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path} line {n} is not valid JSON ({exc.msg})") from None
+
+
+def json_array(path: Path) -> list[dict[str, Any]]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def tsv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return [row for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if row]
+
+
+def csv_dicts(path: Path) -> list[dict[str, str]]:
+    """A CSV with a header; quoted cells may span lines."""
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def field(raw: dict[str, Any], key: str, capability: str, where: str) -> Any:
+    """A required field of a raw row, or a one-line error naming the row and field."""
+    try:
+        return raw[key]
+    except KeyError:
+        raise DataError(
+            f"{capability}: row {where} has no field {key!r}; the file is not in the expected "
+            "format (see the capability's docstring)"
+        ) from None

@@ -1,0 +1,88 @@
+"""e-SNLI (Camburu et al. 2018): natural language inference with human explanations.
+
+Local layout (``<dir>/esnli/``): the authors' tokenised, line-aligned per-field files for
+``dev`` and ``test``: ``s1.<split>`` (premise), ``s2.<split>`` (hypothesis), ``labels.<split>``,
+``preproc1_expl_{1,2,3}.<split>``. The train files are not freely copyable, so locally dev and
+test are pooled and re-split. Hub: ``esnli`` (``premise``, ``hypothesis``, ``label`` 0
+entailment / 1 neutral / 2 contradiction, ``explanation_1..3``); train is the pool, test the test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import Capability, DecodeConfig, Row, hookimpl
+from harness.errors import DataError
+from harness.scoring import first_label
+from harness.sources import field, hub_rows, is_local, lines, local_dir, need
+from harness_plugins.capabilities.formats import ExplainedSizes, with_explanation
+
+LABELS = ["entailment", "neutral", "contradiction"]
+SYNONYMS = {"entailment": "entailment", "entails": "entailment", "entailed": "entailment",
+            "neutral": "neutral", "contradiction": "contradiction",
+            "contradicts": "contradiction", "contradictory": "contradiction"}
+
+
+class ESNLI(Capability):
+    """e-SNLI inference: entailment, neutral or contradiction (explanation in target)."""
+
+    name = "esnli"
+    version = 1
+    default_source = "esnli"
+    decode = DecodeConfig(max_new_tokens=96, stop=["\n"])
+    Params = ExplainedSizes
+
+    def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
+        if source and is_local(source):
+            root = local_dir(source, self.name)
+            pool = [r for split in ("dev", "test") for r in local_split(root, split)]
+            return {"train": [self.from_hub(r, "local", i) for i, r in enumerate(pool)]}
+        hub = source or self.default_source
+        raw = {"train": hub_rows(hub, None, "train"), "test": hub_rows(hub, None, "test")}
+        return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows) if r.get("label", 0) >= 0]
+                for s, rows in raw.items()}
+
+    def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
+        where = f"{split}:{index}"
+        label = LABELS[int(field(raw, "label", self.name, where))]
+        premise = field(raw, "premise", self.name, where).strip()
+        hypothesis = field(raw, "hypothesis", self.name, where).strip()
+        explanation = (raw.get("explanation_1") or "").strip() or None
+        return Row(
+            id=f"esnli-{split}-{index}",
+            prompt=f"Premise: {premise}\nHypothesis: {hypothesis}\n"
+                   "Does the premise entail or contradict the hypothesis, or is it neutral?\n"
+                   "Answer:",
+            target=with_explanation(label, explanation, self.params.explanation),
+            answer=label, explanation=explanation,
+        )
+
+    def score(self, row: Row, completion: str) -> float:
+        text = completion.rsplit("answer is", 1)[-1] if self.params.explanation == "before" \
+            else completion
+        return float(first_label(text, SYNONYMS) == row.answer)
+
+
+def local_split(root, split: str) -> list[dict[str, Any]]:
+    """The line-aligned files of one split -> hub-schema rows."""
+    cols = {name: lines(need(root / f"{name}.{split}", "esnli"))
+            for name in ("s1", "s2", "labels", "preproc1_expl_1", "preproc1_expl_2",
+                         "preproc1_expl_3")}
+    n = len(cols["labels"])
+    if any(len(v) != n for v in cols.values()):
+        sizes = ", ".join(f"{k}: {len(v)}" for k, v in cols.items())
+        raise DataError(f"esnli {split} files are not line-aligned ({sizes})")
+    out = []
+    for i in range(n):
+        label = cols["labels"][i].strip()
+        if label not in LABELS:
+            raise DataError(f"esnli labels.{split} line {i + 1}: unknown label {label!r}")
+        out.append({"premise": cols["s1"][i], "hypothesis": cols["s2"][i],
+                    "label": LABELS.index(label),
+                    **{f"explanation_{k}": cols[f"preproc1_expl_{k}"][i] for k in (1, 2, 3)}})
+    return out
+
+
+@hookimpl
+def register_capabilities(register):
+    register(ESNLI)

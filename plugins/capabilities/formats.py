@@ -1,0 +1,59 @@
+"""Prompt and target formats shared by the paper's capabilities.
+
+Every capability is posed as generation. Multiple-choice questions list lettered options and
+the model answers with the letter and option text; explainable tasks put the gold explanation
+after the answer by default (``explanation: after``), so the answer is read from the start and
+the explanation is still trained on.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from harness import Capability, DecodeConfig, Row, SplitSizes
+from harness.scoring import LETTERS, choose_option
+
+
+class ExplainedSizes(SplitSizes):
+    explanation: Literal["after", "before", "none"] = "after"
+    """Where the gold explanation goes in the target: after the answer, before it, or nowhere."""
+
+
+def with_explanation(answer: str, explanation: str | None, placement: str) -> str:
+    """The target text: the answer alone, or with the explanation before or after it."""
+    if not explanation or placement == "none":
+        return f" {answer}"
+    explanation = " ".join(explanation.split())
+    if placement == "before":
+        return f" {explanation} So the answer is {answer}"
+    return f" {answer}. Explanation: {explanation}"
+
+
+def mc_prompt(question: str, choices: list[str], context: str | None = None) -> str:
+    options = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices))
+    head = f"{context.strip()}\n" if context else ""
+    return f"{head}Question: {question.strip()}\n{options}\nAnswer:"
+
+
+def mc_answer(choices: list[str], index: int) -> str:
+    return f"({LETTERS[index]}) {choices[index]}"
+
+
+class MultipleChoice(Capability):
+    """Base: the completion's chosen option (by letter or text) must be the gold option."""
+
+    decode = DecodeConfig(max_new_tokens=32, stop=["\n"])
+
+    def mc_row(self, id: str, question: str, choices: list[str], gold: int,
+               explanation: str | None = None, context: str | None = None,
+               placement: str = "none", meta: dict | None = None) -> Row:
+        return Row(
+            id=id, prompt=mc_prompt(question, choices, context),
+            target=with_explanation(mc_answer(choices, gold), explanation, placement),
+            answer=choices[gold], choices=choices, explanation=explanation,
+            meta={"label_index": gold, **(meta or {})},
+        )
+
+    def score(self, row: Row, completion: str) -> float:
+        assert row.choices is not None
+        return float(choose_option(completion, row.choices) == row.meta["label_index"])
