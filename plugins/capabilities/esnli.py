@@ -64,14 +64,23 @@ class ESNLI(Capability):
 
 
 def local_split(root, split: str) -> list[dict[str, Any]]:
-    """The line-aligned files of one split -> hub-schema rows."""
-    cols = {name: lines(need(root / f"{name}.{split}", "esnli"))
-            for name in ("s1", "s2", "labels", "preproc1_expl_1", "preproc1_expl_2",
-                         "preproc1_expl_3")}
-    n = len(cols["labels"])
-    if any(len(v) != n for v in cols.values()):
-        sizes = ", ".join(f"{k}: {len(v)}" for k, v in cols.items())
-        raise DataError(f"esnli {split} files are not line-aligned ({sizes})")
+    """The line-aligned files of one split -> hub-schema rows.
+
+    Explanation files have no final newline and may end in an empty explanation, so columns
+    are split on newlines and aligned to the labels file, not read with splitlines.
+    """
+    labels = lines(need(root / f"labels.{split}", "esnli"))
+    n = len(labels)
+    cols = {}
+    for name in ("s1", "s2", "preproc1_expl_1", "preproc1_expl_2", "preproc1_expl_3"):
+        pieces = need(root / f"{name}.{split}", "esnli").read_text(encoding="utf-8").split("\n")
+        if len(pieces) == n + 1 and pieces[-1] == "":
+            pieces.pop()
+        if len(pieces) != n:
+            raise DataError(f"esnli {name}.{split} has {len(pieces)} lines but labels.{split} "
+                            f"has {n}: the files are not line-aligned")
+        cols[name] = pieces
+    cols["labels"] = labels
     out = []
     for i in range(n):
         label = cols["labels"][i].strip()

@@ -1,0 +1,122 @@
+"""Hub-schema rows (fixtures written here) and the same rows in the local file format give the
+same normalised rows, through each capability's real loading code (only the hub call is faked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.plugins import registry
+
+Q = "What do plants need to grow?"
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _jl(*rows) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+GSM = {"question": "Tom has 3 pens and buys 4. How many?", "answer": "3+4=<<3+4=7>>7\n#### 7"}
+SCAN = {"commands": "jump twice", "actions": "I_JUMP I_JUMP"}
+CREAK = {"ex_id": "train_9", "sentence": "Paris is in France.", "explanation": "It is the capital.",
+         "label": "true", "entity": "Paris"}
+TACO = {"sentence": "He slept.", "question": "How long did he sleep?", "answer": "8 hours",
+        "label": 1, "category": 0}
+ECQA = {"q_no": "abc123", "q_concept": "plants", "q_text": Q, "q_op1": "music", "q_op2": "light",
+        "q_op3": "salt", "q_op4": "noise", "q_op5": "dark", "q_ans": "light",
+        "taskA_pos": "", "taskA_neg": "", "taskB": "Plants use light to make food."}
+ESNLI = {"premise": "A man sleeps .", "hypothesis": "A man is awake .", "label": 2,
+         "explanation_1": "one cannot sleep and be awake", "explanation_2": "", "explanation_3": ""}
+OBQA = {"id": "7-1", "question_stem": Q, "answerKey": "B",
+        "choices": {"text": ["music", "light", "salt", "noise"], "label": ["A", "B", "C", "D"]}}
+SCIQ = {"question": Q, "distractor1": "music", "distractor2": "salt", "distractor3": "noise",
+        "correct_answer": "light", "support": "Plants use light."}
+
+CASES = {
+    # name: (hub rows per (config, split), local files)
+    "gsm8k": ({("main", "train"): [GSM], ("main", "test"): [GSM | {"question": "Other?"}]},
+              {"train.jsonl": _jl(GSM), "test.jsonl": _jl(GSM | {"question": "Other?"})}),
+    "scan": ({("simple", "train"): [SCAN], ("simple", "test"): [SCAN | {"commands": "jump"}]},
+             {"simple_split/tasks_train_simple.txt": "IN: jump twice OUT: I_JUMP I_JUMP\n",
+              "simple_split/tasks_test_simple.txt": "IN: jump OUT: I_JUMP I_JUMP\n"}),
+    "creak": ({(None, "train"): [CREAK], (None, "validation"): [CREAK | {"ex_id": "dev_1"}]},
+              {"train.json": _jl(CREAK), "dev.json": _jl(CREAK | {"ex_id": "dev_1"})}),
+    "mctaco": ({("plain_text", "validation"): [TACO], ("plain_text", "test"): []},
+               {"dev_3783.tsv": "He slept.\tHow long did he sleep?\t8 hours\tyes\tEvent Duration\n",
+                "test_9442.tsv": ""}),
+    "ecqa": ({(None, "train"): [], (None, "validation"): [ECQA], (None, "test"): [ECQA]},
+             {"flan_cot/ecqa_train.tsv": "", "cqa_data_val.csv": None, "cqa_data_test.csv": None}),
+    "esnli": ({(None, "train"): [ESNLI], (None, "test"): []},
+              {"s1.dev": "A man sleeps .\n", "s2.dev": "A man is awake .\n",
+               "labels.dev": "contradiction\n", "preproc1_expl_1.dev": ESNLI["explanation_1"],
+               "preproc1_expl_2.dev": "", "preproc1_expl_3.dev": "",
+               "s1.test": "", "s2.test": "", "labels.test": "", "preproc1_expl_1.test": "",
+               "preproc1_expl_2.test": "", "preproc1_expl_3.test": ""}),
+    "openbookqa": ({("main", "train"): [OBQA], ("main", "validation"): [],
+                    ("main", "test"): [OBQA]},
+                   {f"OpenBookQA-V1-Sep2018/Data/Main/{s}.jsonl": _jl({
+                       "id": "7-1", "answerKey": "B", "question": {"stem": Q, "choices": [
+                           {"text": t, "label": lab} for t, lab in
+                           zip(OBQA["choices"]["text"], "ABCD")]}}) if s != "dev" else ""
+                    for s in ("train", "dev", "test")}),
+    "sciq": ({(None, "train"): [SCIQ], (None, "validation"): [], (None, "test"): [SCIQ]},
+             {"train.json": json.dumps([SCIQ]), "valid.json": "[]",
+              "test.json": json.dumps([SCIQ])}),
+}
+
+
+def _ecqa_csv() -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    cols = ["", *ECQA]
+    writer = csv.DictWriter(buf, fieldnames=cols)
+    writer.writeheader()
+    writer.writerow({"": "0", **ECQA, "taskB": "Plants use light\nto make food."})
+    return buf.getvalue()
+
+
+def _comparable(pools):
+    return {s: [(r.prompt, r.target.split()[:3], r.answer, r.choices) for r in rows]
+            for s, rows in pools.items() if rows}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hub_rows_and_local_files_normalise_alike(name, tmp_path, monkeypatch):
+    hub, files = CASES[name]
+    files = {k: (_ecqa_csv() if v is None else v) for k, v in files.items()}
+    _write(tmp_path / name, files)
+    module = __import__(f"harness_plugins.capabilities.{name}", fromlist=["hub_rows"])
+    asked = []
+
+    def fake_hub_rows(dataset, config, split):
+        asked.append((dataset, config, split))
+        return [dict(r) for r in hub[(config, split)]]
+
+    monkeypatch.setattr(module, "hub_rows", fake_hub_rows)
+    cap = registry().make("capabilities", name, {"labeled": 1, "unlabeled": 1, "test": 1})
+    from_hub = cap.pools(None, 0)
+    assert asked and all(d == cap.default_source for d, _, _ in asked)
+    local = cap.pools(str(tmp_path / name), 0)
+    assert _comparable(from_hub) and _comparable(from_hub) == _comparable(local)
+    for rows in from_hub.values():
+        for r in rows:
+            assert cap.score(r, r.target) == 1.0
+
+
+def test_a_row_missing_a_field_is_a_one_line_error(tmp_path):
+    from harness.errors import DataError
+
+    _write(tmp_path / "gsm8k", {"train.jsonl": _jl({"question": "x"}), "test.jsonl": _jl(GSM)})
+    cap = registry().make("capabilities", "gsm8k")
+    with pytest.raises(DataError, match="row train:0 has no field 'answer'"):
+        cap.pools(str(tmp_path / "gsm8k"), 0)
