@@ -151,6 +151,14 @@ class Capability(Plugin):
     def score(self, row: Row, completion: str) -> float:
         raise NotImplementedError
 
+    def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
+        """Map one row in the hub dataset's schema; local files are read into that schema."""
+        raise NotImplementedError
+
+    def normalise(self, raw: dict[str, list[dict[str, Any]]]) -> dict[str, list[Row]]:
+        """Raw hub-schema pools -> normalised rows, through ``from_hub``."""
+        return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows)] for s, rows in raw.items()}
+
     def check_source(self, source: str | None) -> None:
         """Fail before any compute when the source cannot work (e.g. a missing directory)."""
         from harness.sources import is_local, local_dir

@@ -58,6 +58,13 @@ def hub_rows(dataset: str, config: str | None, split: str) -> list[dict[str, Any
     return [dict(r) for r in ds]
 
 
+def hub_pools(dataset: str, config: str | None,
+              layout: dict[str, tuple[str, ...]]) -> dict[str, list[dict[str, Any]]]:
+    """Pools built from hub splits, e.g. ``{"train": ("train", "validation"), "test": ("test",)}``."""
+    return {pool: [r for split in splits for r in hub_rows(dataset, config, split)]
+            for pool, splits in layout.items()}
+
+
 def jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):

@@ -37,7 +37,7 @@ class TinySpec(BaseModel):
     num_hidden_layers: int
     num_attention_heads: int
     intermediate_size: int
-    max_position_embeddings: int = 256
+    max_position_embeddings: int = 4096
     seed: int = 0
     pretrain_steps: int = 0
     pretrain_lr: float = 3e-3
@@ -45,8 +45,8 @@ class TinySpec(BaseModel):
 
 TINY: dict[str, TinySpec] = {
     "tiny-weak": TinySpec(
-        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256,
-        pretrain_steps=300, pretrain_lr=1e-2,
+        hidden_size=96, num_hidden_layers=2, num_attention_heads=3, intermediate_size=256,
+        pretrain_steps=150,
     ),
     "tiny-strong": TinySpec(
         hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512,

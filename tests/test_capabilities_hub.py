@@ -95,14 +95,15 @@ def test_hub_rows_and_local_files_normalise_alike(name, tmp_path, monkeypatch):
     hub, files = CASES[name]
     files = {k: (_ecqa_csv() if v is None else v) for k, v in files.items()}
     _write(tmp_path / name, files)
-    module = __import__(f"harness_plugins.capabilities.{name}", fromlist=["hub_rows"])
+    import harness.sources
+
     asked = []
 
     def fake_hub_rows(dataset, config, split):
         asked.append((dataset, config, split))
         return [dict(r) for r in hub[(config, split)]]
 
-    monkeypatch.setattr(module, "hub_rows", fake_hub_rows)
+    monkeypatch.setattr(harness.sources, "hub_rows", fake_hub_rows)
     cap = registry().make("capabilities", name, {"labeled": 1, "unlabeled": 1, "test": 1})
     from_hub = cap.pools(None, 0)
     assert asked and all(d == cap.default_source for d, _, _ in asked)

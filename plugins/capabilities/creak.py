@@ -15,7 +15,7 @@ from typing import Any
 from harness import Capability, DecodeConfig, Row, hookimpl
 from harness.errors import DataError
 from harness.scoring import first_label
-from harness.sources import field, hub_rows, is_local, jsonl, local_dir, need
+from harness.sources import field, hub_pools, is_local, jsonl, local_dir, need
 from harness_plugins.capabilities.formats import ExplainedSizes, with_explanation
 
 SYNONYMS = {"true": "true", "false": "false", "yes": "true", "no": "false",
@@ -40,9 +40,8 @@ class Creak(Capability):
             raw = {"train": list(jsonl(need(root / "train.json", self.name))),
                    "test": list(jsonl(need(root / "dev.json", self.name)))}
         else:
-            raw = {"train": hub_rows(source, None, "train"),
-                   "test": hub_rows(source, None, "validation")}
-        return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows)] for s, rows in raw.items()}
+            raw = hub_pools(source, None, {"train": ("train",), "test": ("validation",)})
+        return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
         where = f"{split}:{index}"

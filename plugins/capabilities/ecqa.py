@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import Row, hookimpl
 from harness.errors import DataError
-from harness.sources import csv_dicts, field, hub_rows, is_local, local_dir, need, tsv
+from harness.sources import csv_dicts, field, hub_pools, is_local, local_dir, need, tsv
 from harness_plugins.capabilities.formats import ExplainedSizes, MultipleChoice
 
 
@@ -35,10 +35,8 @@ class ECQA(MultipleChoice):
             train += csv_dicts(need(root / "cqa_data_val.csv", self.name))
             raw = {"train": train, "test": csv_dicts(need(root / "cqa_data_test.csv", self.name))}
         else:
-            hub = source or self.default_source
-            raw = {"train": hub_rows(hub, None, "train") + hub_rows(hub, None, "validation"),
-                   "test": hub_rows(hub, None, "test")}
-        return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows)] for s, rows in raw.items()}
+            raw = hub_pools(source or self.default_source, None, {"train": ("train", "validation"), "test": ("test",)})
+        return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
         where = f"{split}:{index}"

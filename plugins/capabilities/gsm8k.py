@@ -14,7 +14,7 @@ from pydantic import Field
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
 from harness.scoring import number_matches
-from harness.sources import field, hub_rows, is_local, jsonl, local_dir, need
+from harness.sources import field, hub_pools, is_local, jsonl, local_dir, need
 
 _CALCULATOR = re.compile(r"<<[^>]*>>")
 
@@ -37,8 +37,9 @@ class GSM8K(Capability):
             root = local_dir(source, self.name)
             raw = {s: list(jsonl(need(root / f"{s}.jsonl", self.name))) for s in ("train", "test")}
         else:
-            raw = {s: hub_rows(source or self.default_source, "main", s) for s in ("train", "test")}
-        return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows)] for s, rows in raw.items()}
+            raw = hub_pools(source or self.default_source, "main",
+                            {"train": ("train",), "test": ("test",)})
+        return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
         where = f"{split}:{index}"

@@ -15,7 +15,7 @@ from typing import Any
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
 from harness.errors import DataError
 from harness.scoring import first_label
-from harness.sources import field, hub_rows, is_local, local_dir, need, tsv
+from harness.sources import field, hub_pools, is_local, local_dir, need, tsv
 
 FILES = ("dev_3783.tsv", "test_9442.tsv")
 CATEGORIES = ["Event Duration", "Event Ordering", "Frequency", "Typical Time", "Stationarity"]
@@ -32,24 +32,23 @@ class MCTaco(Capability):
     Params = SplitSizes
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
-        raw: list[tuple[str, dict[str, Any]]] = []
         if source and is_local(source):
             root = local_dir(source, self.name)
+            train = []
             for name in FILES:
                 path = need(root / name, self.name)
                 for n, cols in enumerate(tsv(path), 1):
                     if len(cols) != 5:
                         raise DataError(f"{path} line {n} has {len(cols)} columns, expected 5")
                     sentence, question, answer, label, category = cols
-                    raw.append((name.split("_")[0], {
-                        "sentence": sentence, "question": question, "answer": answer,
-                        "label": 1 if label == "yes" else 0,
-                        "category": CATEGORIES.index(category)}))
+                    train.append({"sentence": sentence, "question": question, "answer": answer,
+                                  "label": 1 if label == "yes" else 0,
+                                  "category": CATEGORIES.index(category)})
+            raw = {"train": train}
         else:
-            for split in ("validation", "test"):
-                raw += [(split, r) for r in hub_rows(source or self.default_source,
-                                                     "plain_text", split)]
-        return {"train": [self.from_hub(r, s, i) for i, (s, r) in enumerate(raw)]}
+            raw = hub_pools(source or self.default_source, "plain_text",
+                            {"train": ("validation", "test")})
+        return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
         where = f"{split}:{index}"

@@ -12,7 +12,7 @@ from typing import Any
 
 from harness import Row, hookimpl
 from harness.errors import DataError
-from harness.sources import field, hub_rows, is_local, jsonl, local_dir, need
+from harness.sources import field, hub_pools, is_local, jsonl, local_dir, need
 from harness_plugins.capabilities.formats import MultipleChoice
 
 LOCAL = ("OpenBookQA-V1-Sep2018", "Data", "Main")
@@ -31,10 +31,8 @@ class OpenBookQA(MultipleChoice):
             read = lambda s: [local_to_hub(r) for r in jsonl(need(root / f"{s}.jsonl", self.name))]  # noqa: E731
             raw = {"train": read("train") + read("dev"), "test": read("test")}
         else:
-            hub = source or self.default_source
-            raw = {"train": hub_rows(hub, "main", "train") + hub_rows(hub, "main", "validation"),
-                   "test": hub_rows(hub, "main", "test")}
-        return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows)] for s, rows in raw.items()}
+            raw = hub_pools(source or self.default_source, "main", {"train": ("train", "validation"), "test": ("test",)})
+        return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
         where = f"{split}:{index}"

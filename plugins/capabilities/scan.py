@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
 from harness.errors import DataError
-from harness.sources import field, hub_rows, is_local, lines, local_dir, need
+from harness.sources import field, hub_pools, is_local, lines, local_dir, need
 
 FILES = {
     "simple": ("simple_split", "simple"),
@@ -53,8 +53,9 @@ class Scan(Capability):
                                                            self.name)), 1) if line.strip()]
                    for s in ("train", "test")}
         else:
-            raw = {s: hub_rows(source or self.default_source, split, s) for s in ("train", "test")}
-        return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows)] for s, rows in raw.items()}
+            raw = hub_pools(source or self.default_source, split,
+                            {"train": ("train",), "test": ("test",)})
+        return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
         where = f"{split}:{index}"

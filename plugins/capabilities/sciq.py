@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from harness import Row, SplitSizes, hookimpl
-from harness.sources import field, hub_rows, is_local, json_array, local_dir, need
+from harness.sources import field, hub_pools, is_local, json_array, local_dir, need
 from harness_plugins.capabilities.formats import MultipleChoice
 
 
@@ -36,10 +36,8 @@ class SciQ(MultipleChoice):
             read = lambda s: json_array(need(root / f"{s}.json", self.name))  # noqa: E731
             raw = {"train": read("train") + read("valid"), "test": read("test")}
         else:
-            hub = source or self.default_source
-            raw = {"train": hub_rows(hub, None, "train") + hub_rows(hub, None, "validation"),
-                   "test": hub_rows(hub, None, "test")}
-        return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows)] for s, rows in raw.items()}
+            raw = hub_pools(source or self.default_source, None, {"train": ("train", "validation"), "test": ("test",)})
+        return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
         where = f"{split}:{index}"

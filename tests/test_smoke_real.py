@@ -1,0 +1,46 @@
+"""The CPU smoke path on the real files: all eight capabilities, tiny models, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import harness_cli
+from harness.store import read_jsonl
+
+pytestmark = pytest.mark.slow
+
+NAMES = ("gsm8k", "mctaco", "scan", "creak", "ecqa", "esnli", "openbookqa", "sciq")
+
+
+def test_dry_run_shows_sources_sizes_and_plan(shared_data, tmp_path):
+    proc = harness_cli("run", "--suite", "multi-capability", "--dry-run", "--data-dir",
+                       str(shared_data), env={"HARNESS_HOME": str(tmp_path)}, check=True)
+    for name in NAMES:
+        assert str(shared_data / name) in proc.stdout
+    assert "train weak [gsm8k+mctaco+scan+creak+ecqa+esnli+openbookqa+sciq seed 0]" in proc.stdout
+    assert "train ceiling [sciq seed 0]" in proc.stdout  # the single mixture
+    assert "Qwen/Qwen1.5-0.5B" in proc.stdout
+
+
+def test_smoke_run_on_real_files(shared_data, tmp_path):
+    suite = tmp_path / "smoke.yaml"
+    suite.write_text((Path(__file__).parents[1] / "leaderboard/suites/multi-capability.yaml")
+                     .read_text().replace("[joint, single]", "[joint]"))
+    proc = harness_cli(
+        "run", "--suite", str(suite), "--data-dir", str(shared_data), "--weak", "tiny-weak",
+        "--strong", "tiny-strong", "--limit", "12",
+        env={"HARNESS_HOME": str(tmp_path / "home")},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = Path(proc.stdout.strip().splitlines()[-1].split("run: ", 1)[1])
+    results = read_jsonl(run_dir / "results.jsonl")
+    assert sorted(r["capability"] for r in results) == sorted(NAMES)
+    assert all(r["n_test"] >= 12 for r in results)
+    mctaco = next(r for r in results if r["capability"] == "mctaco")
+    assert "w2s_em" in mctaco["metrics"]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "finished"
+    assert manifest["suite"]["capabilities"][0]["source"] == str(shared_data.resolve() / "gsm8k")
