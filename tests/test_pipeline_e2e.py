@@ -110,3 +110,6 @@ def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsy
     assert main(["run", "--suite", str(suite)]) == 0
     assert calls == {"train": 0, "generate": 0}
     assert "synth_arith" in capsys.readouterr().out
+    # --force recomputes exactly the named stage.
+    assert main(["run", "--suite", str(suite), "--force", "eval naive"]) == 0
+    assert calls == {"train": 0, "generate": 2}
