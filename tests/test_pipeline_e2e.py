@@ -68,7 +68,7 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
         assert r["pgr"] is not None or "no gap" in r["pgr_note"]
     assert "weak" in proc.stdout and "pgr" in proc.stdout
     preds = list((run_dir / "predictions").glob("*.jsonl"))
-    assert len(preds) == 9 and all(read_jsonl(p)[0]["completion"] is not None for p in preds)
+    assert len(preds) == 12 and all(read_jsonl(p)[0]["completion"] is not None for p in preds)
 
     # The same command again: nothing is trained or decoded, results are identical.
     _, run_dir2, manifest2 = _run(tmp_path, NAIVE, home)
@@ -76,10 +76,11 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
     strip = lambda rows: [{k: v for k, v in r.items() if k != "run_id"} for r in rows]  # noqa
     assert strip(read_jsonl(run_dir2 / "results.jsonl")) == strip(results)
 
-    # A new method reuses the weak model, the labels and the ceilings.
+    # A new method reuses the weak model, the labels, the ceilings and (same selector) the
+    # selection: only its training and evaluation run, once per group.
     _, _, manifest3 = _run(tmp_path, NAIVE + EXTRA, home)
     new = _computed(manifest3)
-    assert len(new) == 9 and all("naive_lr" in label for label in new)
+    assert len(new) == 6 and all("naive_lr" in label for label in new)
 
 
 def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsys):
