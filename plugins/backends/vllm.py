@@ -43,6 +43,8 @@ class VLLMBackend(Backend):
         import torch
 
         os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+        # vLLM logs INFO lines to stdout, where the harness prints its tables.
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         from vllm import LLM
 
         cuda = torch.cuda.is_available()
