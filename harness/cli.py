@@ -37,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--capabilities", type=_csv, help="comma-separated capabilities to run")
     run.add_argument("--methods", type=_csv, help="comma-separated methods (or selector names)")
     run.add_argument("--seeds", type=_ints, help="comma-separated seeds")
+    run.add_argument("--mixtures", type=_csv, help="comma-separated training mixtures: joint, single")
     run.add_argument("--limit", type=int, help="cap every split at N rows")
     run.add_argument("--weak", help="weak model: hub id, local path or tiny-weak")
     run.add_argument("--strong", help="strong model: hub id, local path or tiny-strong")
@@ -70,6 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite = apply_overrides(
         Suite.from_file(find_suite(args.suite)), reg,
         capabilities=args.capabilities, methods=args.methods, seeds=args.seeds,
+        mixtures=args.mixtures,
         limit=args.limit, weak=args.weak, strong=args.strong, backend=args.backend,
         data_dir=args.data_dir,
     )

@@ -18,3 +18,16 @@ class SuiteError(HarnessError):
 
 class DataError(HarnessError):
     """A dataset source is missing or malformed."""
+
+
+def one_line(exc: Exception) -> str:
+    """A pydantic ValidationError (or any error) as ``field: problem; ...`` on one line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        parts = []
+        for e in errors():
+            loc = ".".join(str(x) for x in e.get("loc", ())) or "(top level)"
+            parts.append(f"{loc}: {e.get('msg')}")
+        return "; ".join(parts)
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.errors import SuiteError
+from harness.errors import SuiteError, one_line
 
 RESULT_SCHEMA = 1
 
@@ -100,9 +100,7 @@ class Suite(Strict):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            e = exc.errors()[0]
-            loc = ".".join(str(x) for x in e["loc"]) or "(suite)"
-            raise SuiteError(f"suite file {path}: {loc}: {e['msg']}; fix that field") from None
+            raise SuiteError(f"suite file {path}: {one_line(exc)}; fix that field") from None
 
 
 # --------------------------------------------------------------------------- results

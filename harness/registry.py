@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from harness.bases import KINDS, SINGULAR, Plugin
-from harness.errors import PluginError
+from harness.errors import PluginError, one_line
 
 
 @dataclass(frozen=True)
@@ -76,15 +76,5 @@ class Registry:
         try:
             return entry.instantiate(params)
         except Exception as exc:  # pydantic.ValidationError and plugin __init__ errors
-            raise PluginError(f"bad params for {SINGULAR[kind]} {name!r}: {_one_line(exc)}") from None
+            raise PluginError(f"bad params for {SINGULAR[kind]} {name!r}: {one_line(exc)}") from None
 
-
-def _one_line(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        parts = []
-        for e in errors():
-            loc = ".".join(str(x) for x in e.get("loc", ())) or "(params)"
-            parts.append(f"{loc}: {e.get('msg')}")
-        return "; ".join(parts)
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -11,9 +11,10 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from pydantic import ValidationError
 from tabulate import tabulate
 
-from harness.errors import SuiteError
+from harness.errors import SuiteError, one_line
 from harness.models import CapabilityResult, Manifest, MethodSpec, PluginRef, Suite
 from harness.pipeline import Pipeline, Plan
 from harness.registry import Registry
@@ -61,7 +62,7 @@ def apply_overrides(suite: Suite, registry: Registry, **opts) -> Suite:
                     f"{', '.join(have)}, and no selector has that name (see `harness list selectors`)"
                 )
         data["methods"] = chosen
-    for field in ("seeds", "limit", "weak", "strong", "backend"):
+    for field in ("seeds", "mixtures", "limit", "weak", "strong", "backend"):
         if opts.get(field) is not None:
             data[field] = opts[field]
     if opts.get("data_dir"):
@@ -73,8 +74,8 @@ def apply_overrides(suite: Suite, registry: Registry, **opts) -> Suite:
                 c["source"] = str(root.resolve() / c["name"])
     try:
         return Suite.model_validate(data)
-    except Exception as exc:
-        raise SuiteError(f"invalid override: {str(exc).splitlines()[-2].strip()}") from None
+    except ValidationError as exc:
+        raise SuiteError(f"invalid command-line override: {one_line(exc)}") from None
 
 
 def resolve_backend(name: str, registry: Registry) -> str:

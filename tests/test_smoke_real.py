@@ -26,12 +26,9 @@ def test_dry_run_shows_sources_sizes_and_plan(shared_data, tmp_path):
 
 
 def test_smoke_run_on_real_files(shared_data, tmp_path):
-    suite = tmp_path / "smoke.yaml"
-    suite.write_text((Path(__file__).parents[1] / "leaderboard/suites/multi-capability.yaml")
-                     .read_text().replace("[joint, single]", "[joint]"))
     proc = harness_cli(
-        "run", "--suite", str(suite), "--data-dir", str(shared_data), "--weak", "tiny-weak",
-        "--strong", "tiny-strong", "--limit", "12",
+        "run", "--suite", "multi-capability", "--data-dir", str(shared_data), "--weak",
+        "tiny-weak", "--strong", "tiny-strong", "--limit", "12", "--mixtures", "joint",
         env={"HARNESS_HOME": str(tmp_path / "home")},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
