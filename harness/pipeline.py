@@ -20,6 +20,7 @@ from harness.bases import (
     Backend,
     Capability,
     DecodeConfig,
+    Plugin,
     Row,
     SelectContext,
     Selector,
@@ -29,7 +30,7 @@ from harness.bases import (
     TrainExample,
     WeakItem,
 )
-from harness.models import CapabilityResult, MethodSpec, PluginRef, StageRecord, Suite, pgr
+from harness.models import CapabilityResult, MethodSpec, StageRecord, Suite, pgr
 from harness.progress import say
 from harness.registry import Registry
 from harness.store import Store, content_key, read_jsonl, write_json, write_jsonl
@@ -54,19 +55,22 @@ class Stage:
 
 @dataclass
 class Plan:
-    stages: list[Stage] = field(default_factory=list)
-    # (seed, mixture, capability, method) -> decode-stage keys of weak / ceiling / w2s evals
+    by_key: dict[str, Stage] = field(default_factory=dict)
+    """Stages in run order; one stage per key, however many methods or mixtures share it."""
     evals: dict[tuple[int, str, str, str], dict[str, Stage]] = field(default_factory=dict)
+    """(seed, mixture, capability, method) -> the weak / ceiling / w2s evaluation stages."""
+
+    @property
+    def stages(self) -> list[Stage]:
+        return list(self.by_key.values())
 
     def add(self, stage: Stage) -> Stage:
-        if all(s.key != stage.key for s in self.stages):
-            self.stages.append(stage)
-            return stage
-        return next(s for s in self.stages if s.key == stage.key)
+        return self.by_key.setdefault(stage.key, stage)
 
 
-def _ref(entry_cls: type, ref: PluginRef, params: dict) -> dict[str, Any]:
-    return {"name": ref.name, "version": entry_cls.version, "params": params}
+def _ref(plugin: Plugin) -> dict[str, Any]:
+    """What of a plugin goes into a cache key: name, version and validated params."""
+    return {"name": plugin.name, "version": plugin.version, "params": plugin.params.model_dump()}
 
 
 class Pipeline:
@@ -90,13 +94,12 @@ class Pipeline:
         self.trainer = registry.make("trainers", suite.train.name, suite.train.params)
         weak_ref = suite.over_train(suite.weak_train)
         self.weak_trainer = registry.make("trainers", weak_ref.name, weak_ref.params)
-        self.method_plugins: dict[str, tuple[Selector, Trainer, PluginRef]] = {}
+        self.method_plugins: dict[str, tuple[Selector, Trainer]] = {}
         for m in suite.methods:
             tref = suite.method_trainer(m)
             self.method_plugins[m.name] = (
                 registry.make("selectors", m.selector.name, m.selector.params),
                 registry.make("trainers", tref.name, tref.params),
-                tref,
             )
         registry.get("backends", backend)
         check_model(suite.weak)
@@ -128,9 +131,7 @@ class Pipeline:
     def _plan_group(self, plan: Plan, seed: int, mixture: str, group: list[str], data) -> None:
         suite = self.suite
         tag = f"{'+'.join(group)} seed {seed}"
-        tref = _ref(type(self.trainer), suite.train, self.trainer.params.model_dump())
-        wref = _ref(type(self.weak_trainer), suite.over_train(suite.weak_train),
-                    self.weak_trainer.params.model_dump())
+        tref, wref = _ref(self.trainer), _ref(self.weak_trainer)
         weak = plan.add(
             self._train_stage(f"train weak [{tag}]", suite.weak, wref, self.weak_trainer, seed,
                               {"gold": [data[c].key for c in group], "split": "labeled"},
@@ -145,9 +146,9 @@ class Pipeline:
         )
         ceil_eval = plan.add(self._decode_stage("eval ceiling", ceiling, data, group, "test", seed))
         for method in suite.methods:
-            selector, trainer, trainer_ref = self.method_plugins[method.name]
+            selector, trainer = self.method_plugins[method.name]
             select = plan.add(self._select_stage(method, selector, labels, seed, tag))
-            mref = _ref(type(trainer), trainer_ref, trainer.params.model_dump())
+            mref = _ref(trainer)
             w2s = plan.add(
                 self._train_stage(f"train {method.name} [{tag}]", suite.strong, mref, trainer,
                                   seed, {"selected": select.key},
@@ -168,7 +169,7 @@ class Pipeline:
         cap = self.capabilities[name]
         spec = {
             "stage": "data",
-            "capability": _ref(type(cap), PluginRef(name=name), cap.params.model_dump()),
+            "capability": _ref(cap),
             "source": self.sources[name],
             "seed": seed,
         }
@@ -240,7 +241,7 @@ class Pipeline:
 
     def _select_stage(self, method: MethodSpec, selector: Selector, labels: Stage, seed, tag):
         spec = {"stage": "select",
-                "selector": _ref(type(selector), method.selector, selector.params.model_dump()),
+                "selector": _ref(selector),
                 "labels": labels.key, "strong": model_identity(self.suite.strong), "seed": seed}
 
         def run(out: Path) -> None:
