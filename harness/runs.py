@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from statistics import fmean
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -114,12 +115,11 @@ def results_table(results: list[CapabilityResult]) -> str:
         groups.setdefault((r.mixture, r.method, r.capability), []).append(r)
     rows = []
     for (mixture, method, cap), rs in groups.items():
-        mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
         pgrs = [r.pgr for r in rs if r.pgr is not None]
         rows.append([
-            mixture, method, cap, len(rs), mean([r.weak for r in rs]),
-            mean([r.ceiling for r in rs]), mean([r.w2s for r in rs]),
-            mean(pgrs) if pgrs else "n/a (" + (rs[0].pgr_note or "") + ")",
+            mixture, method, cap, len(rs), fmean(r.weak for r in rs),
+            fmean(r.ceiling for r in rs), fmean(r.w2s for r in rs),
+            fmean(pgrs) if pgrs else f"n/a ({rs[0].pgr_note})",
         ])
     return tabulate(rows, headers=["mixture", "method", "capability", "seeds", "weak",
                                    "ceiling", "w2s", "pgr"], floatfmt=".3f")
@@ -128,6 +128,7 @@ def results_table(results: list[CapabilityResult]) -> str:
 def _git() -> dict:
     if not (PROJECT_ROOT / ".git").exists() or not shutil.which("git"):
         return {}
+
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(PROJECT_ROOT), *args], capture_output=True,
                               text=True).stdout.strip()
