@@ -19,7 +19,7 @@ def test_dry_run_shows_sources_sizes_and_plan(shared_data, tmp_path):
     proc = harness_cli("run", "--suite", "multi-capability", "--dry-run", "--data-dir",
                        str(shared_data), env={"HARNESS_HOME": str(tmp_path)}, check=True)
     for name in NAMES:
-        assert str(shared_data / name) in proc.stdout
+        assert str(shared_data.resolve() / name) in proc.stdout
     assert "train weak [gsm8k+mctaco+scan+creak+ecqa+esnli+openbookqa+sciq seed 0]" in proc.stdout
     assert "train ceiling [sciq seed 0]" in proc.stdout  # the single mixture
     assert "Qwen/Qwen1.5-0.5B" in proc.stdout
