@@ -77,29 +77,28 @@ class DecodeConfig(BaseModel):
     max_new_tokens: int = 64
     stop: list[str] = Field(default_factory=lambda: ["\n"])
     batch_size: int = 64
-    logprobs: bool = False
 
 
 class Generation(BaseModel):
     text: str
-    logprob: float | None = None
-    """Sum of the generated tokens' log-probabilities, when asked for."""
 
 
 class TrainExample(BaseModel):
     prompt: str
     target: str
-    weight: float = 1.0
 
 
 class WeakItem(BaseModel):
-    """An unlabeled row with the weak model's label: what selectors choose from."""
+    """An unlabeled prompt with the weak model's label: what selectors choose from.
 
-    row: Row
+    It deliberately carries no gold answer: selectors must not see the unlabeled split's truth.
+    """
+
+    id: str
+    capability: str
+    prompt: str
     label: str
     """The weak model's completion, used as the training target."""
-    logprob: float | None = None
-    weight: float = 1.0
 
 
 # --------------------------------------------------------------------------- contexts

@@ -246,8 +246,7 @@ class Pipeline:
 
         def run(out: Path) -> None:
             pool = [
-                WeakItem(row=Row(id=p["id"], capability=p["capability"], prompt=p["prompt"],
-                                 target=p["completion"], answer=p["answer"]),
+                WeakItem(id=p["id"], capability=p["capability"], prompt=p["prompt"],
                          label=p["completion"])
                 for p in read_jsonl(self._out(labels) / "predictions.jsonl")
             ]
@@ -298,6 +297,6 @@ class Pipeline:
 
 def _read_selected(path: Path) -> list[TrainExample]:
     return [
-        TrainExample(prompt=item["row"]["prompt"], target=item["label"])
+        TrainExample(prompt=item["prompt"], target=item["label"])
         for item in read_jsonl(path / "selected.jsonl")
     ]

@@ -87,6 +87,7 @@ def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsy
     """In-process: after a first run, the real train/generate functions must not be called."""
     from harness.cli import main
     from harness_plugins.backends.hf import HFBackend
+    from harness_plugins.selectors.basic import All
     from harness_plugins.trainers.sft import SFT
 
     suite = tmp_path / "s.yaml"
@@ -103,10 +104,22 @@ def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsy
         calls["generate"] += 1
         return real_generate(self, *a, **k)
 
+    pools = []
+    real_select = All.select
+
+    def recording_select(self, pool, ctx):
+        pools.append(pool)
+        return real_select(self, pool, ctx)
+
     monkeypatch.setattr(SFT, "train", counting_train)
     monkeypatch.setattr(HFBackend, "generate", counting_generate)
+    monkeypatch.setattr(All, "select", recording_select)
     assert main(["run", "--suite", str(suite)]) == 0
     assert calls == {"train": 3, "generate": 8}  # 4 decode stages x 2 capabilities
+    # The selector sees prompts and weak labels, never the unlabeled split's gold answers.
+    (pool,) = pools
+    assert len(pool) == 160
+    assert all(set(item.model_dump()) == {"id", "capability", "prompt", "label"} for item in pool)
     calls.update(train=0, generate=0)
     assert main(["run", "--suite", str(suite)]) == 0
     assert calls == {"train": 0, "generate": 0}
