@@ -180,9 +180,8 @@ class Capability(Plugin):
         train = _dedupe(pools["train"])
         if "test" in pools:
             test = _take_groups(_dedupe(pools["test"]), p.test, seed, self.group_of)
-            test_prompts = {r.prompt for r in test}
-            train = [r for r in train if r.prompt not in test_prompts]
-            rest = train
+            taken = {r.prompt for r in test} | {r.id for r in test}
+            rest = [r for r in train if r.prompt not in taken and r.id not in taken]
         else:
             test, rest = _take_groups(train, p.test, seed, self.group_of, remainder=True)
         labeled, rest = _take_groups(rest, p.labeled, seed + 1, self.group_of, remainder=True)
