@@ -22,7 +22,9 @@ def _ints(text: str) -> list[int]:
     try:
         return [int(t) for t in _csv(text)]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--capabilities", type=_csv, help="comma-separated capabilities to run")
     run.add_argument("--methods", type=_csv, help="comma-separated methods (or selector names)")
     run.add_argument("--seeds", type=_ints, help="comma-separated seeds")
-    run.add_argument("--mixtures", type=_csv, help="comma-separated training mixtures: joint, single")
+    run.add_argument("--mixtures", type=_csv, help="comma-separated mixtures: joint, single")
     run.add_argument("--limit", type=int, help="cap every split at N rows")
     run.add_argument("--weak", help="weak model: hub id, local path or tiny-weak")
     run.add_argument("--strong", help="strong model: hub id, local path or tiny-strong")

@@ -73,7 +73,9 @@ def plugin_manager() -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]]]:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{exc}; the plugin implements a hook this harness does not define")
+        raise PluginError(
+            f"{exc}; the plugin implements a hook this harness does not define"
+        ) from None
     return pm, owners
 
 

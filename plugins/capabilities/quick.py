@@ -74,7 +74,8 @@ class SynthScan(Capability):
             cmd, act = scan_example(rng)
             if len(act.split()) <= self.params.max_actions:
                 seen.setdefault(cmd, act)
-        rows = [scan_row(f"scan-{i}", cmd, act) for i, (cmd, act) in enumerate(sorted(seen.items()))]
+        rows = [scan_row(f"scan-{i}", cmd, act)
+                for i, (cmd, act) in enumerate(sorted(seen.items()))]
         return {"train": rows}
 
     def score(self, row: Row, completion: str) -> float:
