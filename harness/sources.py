@@ -58,6 +58,12 @@ def hub_rows(dataset: str, config: str | None, split: str) -> list[dict[str, Any
     return [dict(r) for r in ds]
 
 
+TRAIN_TEST = {"train": ("train",), "test": ("test",)}
+"""Hub splits to pools when the dataset has a labelled test split."""
+VALIDATION_IN_TRAIN = {"train": ("train", "validation"), "test": ("test",)}
+"""The same, with the validation split pooled into train (Burns et al. re-split the pool)."""
+
+
 def hub_pools(dataset: str, config: str | None,
               layout: dict[str, tuple[str, ...]]) -> dict[str, list[dict[str, Any]]]:
     """Pools built from hub splits, e.g. ``{"train": ("train", "validation"), "test": ("test",)}``."""

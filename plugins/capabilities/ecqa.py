@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import Row, hookimpl
 from harness.errors import DataError
-from harness.sources import csv_dicts, field, hub_pools, is_local, local_dir, need, tsv
+from harness.sources import VALIDATION_IN_TRAIN, csv_dicts, field, hub_pools, is_local, local_dir, need, tsv
 from harness_plugins.capabilities.formats import ExplainedSizes, MultipleChoice
 
 
@@ -35,8 +35,7 @@ class ECQA(MultipleChoice):
             train += csv_dicts(need(root / "cqa_data_val.csv", self.name))
             raw = {"train": train, "test": csv_dicts(need(root / "cqa_data_test.csv", self.name))}
         else:
-            raw = hub_pools(source or self.default_source, None,
-                            {"train": ("train", "validation"), "test": ("test",)})
+            raw = hub_pools(source or self.default_source, None, VALIDATION_IN_TRAIN)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:

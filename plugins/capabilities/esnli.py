@@ -14,7 +14,7 @@ from typing import Any
 from harness import Capability, DecodeConfig, Row, hookimpl
 from harness.errors import DataError
 from harness.scoring import first_label
-from harness.sources import field, hub_pools, is_local, lines, local_dir, need
+from harness.sources import TRAIN_TEST, field, hub_pools, is_local, lines, local_dir, need
 from harness_plugins.capabilities.formats import ExplainedSizes, with_explanation
 
 LABELS = ["entailment", "neutral", "contradiction"]
@@ -37,8 +37,7 @@ class ESNLI(Capability):
             root = local_dir(source, self.name)
             pool = [r for split in ("dev", "test") for r in local_split(root, split)]
             return {"train": [self.from_hub(r, "local", i) for i, r in enumerate(pool)]}
-        raw = hub_pools(source or self.default_source, None,
-                        {"train": ("train",), "test": ("test",)})
+        raw = hub_pools(source or self.default_source, None, TRAIN_TEST)
         return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows) if r.get("label", 0) >= 0]
                 for s, rows in raw.items()}
 

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
 from harness.scoring import number_matches
-from harness.sources import field, hub_pools, is_local, jsonl, local_dir, need
+from harness.sources import TRAIN_TEST, field, hub_pools, is_local, jsonl, local_dir, need
 
 _CALCULATOR = re.compile(r"<<[^>]*>>")
 
@@ -37,8 +37,7 @@ class GSM8K(Capability):
             root = local_dir(source, self.name)
             raw = {s: list(jsonl(need(root / f"{s}.jsonl", self.name))) for s in ("train", "test")}
         else:
-            raw = hub_pools(source or self.default_source, "main",
-                            {"train": ("train",), "test": ("test",)})
+            raw = hub_pools(source or self.default_source, "main", TRAIN_TEST)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:

@@ -12,7 +12,7 @@ from typing import Any
 
 from harness import Row, hookimpl
 from harness.errors import DataError
-from harness.sources import field, hub_pools, is_local, jsonl, local_dir, need
+from harness.sources import VALIDATION_IN_TRAIN, field, hub_pools, is_local, jsonl, local_dir, need
 from harness_plugins.capabilities.formats import MultipleChoice
 
 LOCAL = ("OpenBookQA-V1-Sep2018", "Data", "Main")
@@ -31,8 +31,7 @@ class OpenBookQA(MultipleChoice):
             read = lambda s: [local_to_hub(r) for r in jsonl(need(root / f"{s}.jsonl", self.name))]  # noqa: E731
             raw = {"train": read("train") + read("dev"), "test": read("test")}
         else:
-            raw = hub_pools(source or self.default_source, "main",
-                            {"train": ("train", "validation"), "test": ("test",)})
+            raw = hub_pools(source or self.default_source, "main", VALIDATION_IN_TRAIN)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
 from harness.errors import DataError
-from harness.sources import field, hub_pools, is_local, lines, local_dir, need
+from harness.sources import TRAIN_TEST, field, hub_pools, is_local, lines, local_dir, need
 
 FILES = {
     "simple": ("simple_split", "simple"),
@@ -53,8 +53,7 @@ class Scan(Capability):
                                                            self.name)), 1) if line.strip()]
                    for s in ("train", "test")}
         else:
-            raw = hub_pools(source or self.default_source, split,
-                            {"train": ("train",), "test": ("test",)})
+            raw = hub_pools(source or self.default_source, split, TRAIN_TEST)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:

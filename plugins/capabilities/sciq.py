@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from harness import Row, SplitSizes, hookimpl
-from harness.sources import field, hub_pools, is_local, json_array, local_dir, need
+from harness.sources import VALIDATION_IN_TRAIN, field, hub_pools, is_local, json_array, local_dir, need
 from harness_plugins.capabilities.formats import MultipleChoice
 
 
@@ -36,8 +36,7 @@ class SciQ(MultipleChoice):
             read = lambda s: json_array(need(root / f"{s}.json", self.name))  # noqa: E731
             raw = {"train": read("train") + read("valid"), "test": read("test")}
         else:
-            raw = hub_pools(source or self.default_source, None,
-                            {"train": ("train", "validation"), "test": ("test",)})
+            raw = hub_pools(source or self.default_source, None, VALIDATION_IN_TRAIN)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
