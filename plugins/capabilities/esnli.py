@@ -35,11 +35,12 @@ class ESNLI(Capability):
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
         if source and is_local(source):
             root = local_dir(source, self.name)
-            pool = [r for split in ("dev", "test") for r in local_split(root, split)]
-            return {"train": [self.from_hub(r, "local", i) for i, r in enumerate(pool)]}
+            return self.normalise(
+                {"train": [r for split in ("dev", "test") for r in local_split(root, split)]})
         raw = hub_pools(source or self.default_source, None, TRAIN_TEST)
-        return {s: [self.from_hub(r, s, i) for i, r in enumerate(rows) if r.get("label", 0) >= 0]
-                for s, rows in raw.items()}
+        # The hub marks pairs without a gold label with -1; they cannot be scored.
+        return self.normalise({s: [r for r in rows if r.get("label", 0) >= 0]
+                               for s, rows in raw.items()})
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
         where = f"{split}:{index}"
