@@ -144,7 +144,11 @@ class Capability(Plugin):
     """True when the capability makes its own data (no source, ``--data-dir`` ignored)."""
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
-        """Return the raw pools: ``{"train": rows}`` plus ``"test"`` when the data has its own."""
+        """Return the raw pools: ``{"train": rows}`` plus ``"test"`` when the data has its own.
+
+        ``source`` arrives resolved (the suite's, else ``default_source``; see ``load``); it is
+        None only for generated capabilities.
+        """
         raise NotImplementedError
 
     def score(self, row: Row, completion: str) -> float:

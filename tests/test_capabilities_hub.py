@@ -105,7 +105,7 @@ def test_hub_rows_and_local_files_normalise_alike(name, tmp_path, monkeypatch):
 
     monkeypatch.setattr(harness.sources, "hub_rows", fake_hub_rows)
     cap = registry().make("capabilities", name, {"labeled": 1, "unlabeled": 1, "test": 1})
-    from_hub = cap.pools(None, 0)
+    from_hub = cap.pools(cap.default_source, 0)
     assert asked and all(d == cap.default_source for d, _, _ in asked)
     local = cap.pools(str(tmp_path / name), 0)
     assert _comparable(from_hub) and _comparable(from_hub) == _comparable(local)

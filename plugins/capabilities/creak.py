@@ -34,7 +34,6 @@ class Creak(Capability):
         explanation: str = "none"  # type: ignore[assignment]
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
-        source = source or self.default_source
         if is_local(source):
             root = local_dir(source, self.name)
             raw = {"train": list(jsonl(need(root / "train.json", self.name))),

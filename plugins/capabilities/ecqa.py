@@ -35,7 +35,7 @@ class ECQA(MultipleChoice):
             train += csv_dicts(need(root / "cqa_data_val.csv", self.name))
             raw = {"train": train, "test": csv_dicts(need(root / "cqa_data_test.csv", self.name))}
         else:
-            raw = hub_pools(source or self.default_source, None, VALIDATION_IN_TRAIN)
+            raw = hub_pools(source, None, VALIDATION_IN_TRAIN)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:

@@ -37,7 +37,7 @@ class ESNLI(Capability):
             root = local_dir(source, self.name)
             return self.normalise(
                 {"train": [r for split in ("dev", "test") for r in local_split(root, split)]})
-        raw = hub_pools(source or self.default_source, None, TRAIN_TEST)
+        raw = hub_pools(source, None, TRAIN_TEST)
         # The hub marks pairs without a gold label with -1; they cannot be scored.
         return self.normalise({s: [r for r in rows if r.get("label", 0) >= 0]
                                for s, rows in raw.items()})

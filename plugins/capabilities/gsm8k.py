@@ -37,7 +37,7 @@ class GSM8K(Capability):
             root = local_dir(source, self.name)
             raw = {s: list(jsonl(need(root / f"{s}.jsonl", self.name))) for s in ("train", "test")}
         else:
-            raw = hub_pools(source or self.default_source, "main", TRAIN_TEST)
+            raw = hub_pools(source, "main", TRAIN_TEST)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:

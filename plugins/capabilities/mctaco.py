@@ -46,7 +46,7 @@ class MCTaco(Capability):
                                   "category": CATEGORIES.index(category)})
             raw = {"train": train}
         else:
-            raw = hub_pools(source or self.default_source, "plain_text",
+            raw = hub_pools(source, "plain_text",
                             {"train": ("validation", "test")})
         return self.normalise(raw)
 

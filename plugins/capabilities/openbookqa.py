@@ -31,7 +31,7 @@ class OpenBookQA(MultipleChoice):
             read = lambda s: [local_to_hub(r) for r in jsonl(need(root / f"{s}.jsonl", self.name))]  # noqa: E731
             raw = {"train": read("train") + read("dev"), "test": read("test")}
         else:
-            raw = hub_pools(source or self.default_source, "main", VALIDATION_IN_TRAIN)
+            raw = hub_pools(source, "main", VALIDATION_IN_TRAIN)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:

@@ -53,7 +53,7 @@ class Scan(Capability):
                                                            self.name)), 1) if line.strip()]
                    for s in ("train", "test")}
         else:
-            raw = hub_pools(source or self.default_source, split, TRAIN_TEST)
+            raw = hub_pools(source, split, TRAIN_TEST)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:

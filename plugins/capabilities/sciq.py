@@ -36,7 +36,7 @@ class SciQ(MultipleChoice):
             read = lambda s: json_array(need(root / f"{s}.json", self.name))  # noqa: E731
             raw = {"train": read("train") + read("valid"), "test": read("test")}
         else:
-            raw = hub_pools(source or self.default_source, None, VALIDATION_IN_TRAIN)
+            raw = hub_pools(source, None, VALIDATION_IN_TRAIN)
         return self.normalise(raw)
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
