@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +77,9 @@ class DecodeConfig(BaseModel):
     max_new_tokens: int = 64
     stop: list[str] = Field(default_factory=lambda: ["\n"])
     batch_size: int = 64
+    temperature: float = Field(0.0, ge=0)
+    """0 is greedy (the paper's setting); above 0 samples, seeded by ``seed``."""
+    seed: int = 0
 
 
 class Generation(BaseModel):
@@ -99,6 +102,18 @@ class WeakItem(BaseModel):
     prompt: str
     label: str
     """The weak model's completion, used as the training target."""
+    weak_logprob: float | None = None
+    """Mean per-token log-probability of ``label`` under the weak model (if a selector needs it)."""
+    strong_answer: str | None = None
+    """The strong model's own greedy answer to ``prompt`` (if a selector needs it)."""
+    agree: bool | None = None
+    """Whether ``label`` and ``strong_answer`` give the same answer (by the capability's reading)."""
+
+
+Signal = Literal["weak_logprob", "student_answer", "base_answer"]
+"""What the pipeline can add to the pool before a selector runs, each computed once and cached:
+the weak model's log-probability of its labels; the strong answers of the *student* (the strong
+model fine-tuned on all weak labels, i.e. the naive W2S model) or of the *base* strong model."""
 
 
 # --------------------------------------------------------------------------- contexts
@@ -111,6 +126,7 @@ class SelectContext(BaseModel):
 
     seed: int
     strong_model: str
+    """Local path of the strong base model (reward models are built from it)."""
     weak_model: str
     backend: Any = None
     work_dir: Path
@@ -151,8 +167,23 @@ class Capability(Plugin):
         """
         raise NotImplementedError
 
-    def score(self, row: Row, completion: str) -> float:
+    def answer_of(self, row: Row, completion: str) -> str | None:
+        """The answer a completion gives, in a canonical form, or None when it gives none.
+
+        Two completions agree when they give the same answer; that is how selectors compare the
+        weak label with the strong model's own answer, so this must never read ``row.answer``,
+        ``row.target`` or ``row.meta`` gold fields, only the prompt side (e.g. ``choices``).
+        """
         raise NotImplementedError
+
+    def gold_of(self, row: Row) -> str:
+        """The gold answer in the canonical form ``answer_of`` returns."""
+        return row.answer
+
+    def score(self, row: Row, completion: str) -> float:
+        """1.0 when the completion gives the gold answer, else 0.0."""
+        got = self.answer_of(row, completion)
+        return float(got is not None and got == self.gold_of(row))
 
     def from_hub(self, raw: dict[str, Any], split: str, index: int) -> Row:
         """Map one row in the hub dataset's schema; local files are read into that schema."""
@@ -199,8 +230,30 @@ class Capability(Plugin):
 class Selector(Plugin):
     """Base: choose which weakly labelled items the strong model trains on."""
 
+    def needs(self) -> set[Signal]:
+        """Signals the pipeline must add to the pool's items before ``select`` (none here)."""
+        return set()
+
     def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
         raise NotImplementedError
+
+
+class Step(NamedTuple):
+    """One training run of a method, chained from the previous run's model.
+
+    ``data`` is what it trains on: ``selected`` (the selector's choice), ``pool`` (every weak
+    label) or ``self`` (the previous model's own answers to the unlabeled prompts, decoded at
+    ``temperature``). ``trainer`` names the trainer of this run (None: the method's own), and
+    its ``params`` layer over the suite's ``train`` params as a method's do, so a step with no
+    params trains exactly as the naive method does and shares its cached model.
+    ``restart`` trains from the strong base model instead of the previous run's model.
+    """
+
+    data: Literal["selected", "pool", "self"]
+    trainer: str | None = None
+    params: dict[str, Any] | None = None
+    restart: bool = False
+    temperature: float = 0.0
 
 
 class Trainer(Plugin):
@@ -209,7 +262,13 @@ class Trainer(Plugin):
     def train(
         self, base_model: str, data: list[TrainExample], out_dir: Path, ctx: TrainContext
     ) -> Path:
+        """One training run. Trainers made of several runs define ``steps`` instead."""
         raise NotImplementedError
+
+    def steps(self) -> list[Step]:
+        """The training runs a method chains; the pipeline caches each as its own stage, so a run
+        shared with another method (two-stage's first stage is the naive model) happens once."""
+        return [Step("selected")]
 
 
 class Backend(Plugin):
@@ -219,6 +278,11 @@ class Backend(Plugin):
         return True
 
     def generate(self, model: str, prompts: list[str], decode: DecodeConfig) -> list[Generation]:
+        raise NotImplementedError
+
+    def logprobs(self, model: str, prompts: list[str], completions: list[str],
+                 batch_size: int = 32) -> list[float]:
+        """Mean per-token log-probability of each completion after its prompt (teacher forced)."""
         raise NotImplementedError
 
 

@@ -65,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.models import Suite
     from harness.plugins import registry
     from harness.runs import (apply_overrides, describe_plan, find_suite, resolve_backend,
-                              results_table, run_suite)
+                              run_suite)
     from harness.pipeline import Pipeline
     from harness.store import Store
 
@@ -85,8 +85,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"seeds {suite.seeds}, mixtures {suite.mixtures}")
         print(describe_plan(pipeline, pipeline.plan()))
         return 0
-    run_dir, results = run_suite(suite, reg, store, backend, set(args.force))
-    print(results_table(results))
+    run_dir, text = run_suite(suite, reg, store, backend, set(args.force))
+    print(text)
     print(f"\nrun: {run_dir}")
     return 0
 

@@ -57,6 +57,12 @@ class Suite(Strict):
     """Overrides of every capability's decode settings, e.g. ``batch_size``."""
     limit: int | None = Field(None, ge=1)
     """Cap every split at this many rows (smoke runs)."""
+    transfer: bool = False
+    """With the ``single`` mixture: evaluate each single-capability model on every capability."""
+    min_gap: float = Field(0.03, ge=0)
+    """PGR is reported only where the ceiling beats the weak model by at least this much
+    accuracy (and, over several seeds, where that gap's 95% interval excludes zero): on a
+    smaller gap it is a ratio of noise."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> Suite:
@@ -132,13 +138,26 @@ class CapabilityResult(BaseModel):
     n_test: int
     metrics: dict[str, float] = Field(default_factory=dict)
     """Extra metrics per role, e.g. ``w2s_em`` for MC-TACO's per-question exact match."""
+    analysis: dict[str, float] = Field(default_factory=dict)
+    """Data and agreement measures (see ``harness.analysis``): ``weak_label_acc`` (weak labels
+    on the unlabeled split), ``train_n``, ``train_label_acc``, ``train_distinct_2`` and
+    ``train_compression`` (the selected training set), ``pool_agreement`` (weak label vs the
+    strong answer, where a selector computed it), ``supervisor_agreement`` (W2S model vs weak
+    model on the test split)."""
 
 
-def pgr(weak: float, w2s: float, ceiling: float) -> tuple[float | None, str | None]:
-    """Performance gap recovered, or None with the reason when the gap is not positive."""
-    if ceiling <= weak:
-        return None, f"ceiling {ceiling:.3f} <= weak {weak:.3f}: no gap to recover"
-    return (w2s - weak) / (ceiling - weak), None
+class TransferResult(BaseModel):
+    """A single-capability W2S model evaluated on another capability's test split."""
+
+    schema_version: int = RESULT_SCHEMA
+    run_id: str
+    seed: int
+    method: str
+    trained_on: str
+    evaluated_on: str
+    accuracy: float
+
+
 
 
 class Manifest(BaseModel):

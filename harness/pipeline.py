@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,13 +25,18 @@ from harness.bases import (
     Row,
     SelectContext,
     Selector,
+    Signal,
     Splits,
+    Step,
     TrainContext,
     Trainer,
     TrainExample,
     WeakItem,
 )
-from harness.models import CapabilityResult, MethodSpec, StageRecord, Suite, pgr
+from harness.analysis import agreement, compression_ratio, distinct_n
+from harness.errors import HarnessError, PluginError
+from harness.models import CapabilityResult, PluginRef, StageRecord, Suite, TransferResult
+from harness.stats import pgr
 from harness.progress import say
 from harness.registry import Registry
 from harness.store import Store, content_key, read_jsonl, write_json, write_jsonl
@@ -58,7 +64,10 @@ class Plan:
     by_key: dict[str, Stage] = field(default_factory=dict)
     """Stages in run order; one stage per key, however many methods or mixtures share it."""
     evals: dict[tuple[int, str, str, str], dict[str, Stage]] = field(default_factory=dict)
-    """(seed, mixture, capability, method) -> the weak / ceiling / w2s evaluation stages."""
+    """(seed, mixture, capability, method) -> the weak / ceiling / w2s evaluation stages, and
+    the labelling and selection behind them (for the analyses)."""
+    transfer: dict[tuple[int, str, str, str], Stage] = field(default_factory=dict)
+    """(seed, method, trained on, evaluated on) -> evaluation of a single-capability model."""
 
     @property
     def stages(self) -> list[Stage]:
@@ -66,6 +75,21 @@ class Plan:
 
     def add(self, stage: Stage) -> Stage:
         return self.by_key.setdefault(stage.key, stage)
+
+
+@dataclass
+class Group:
+    """The capabilities one model is trained on, for one seed and mixture, and its shared stages."""
+
+    seed: int
+    mixture: str
+    group: list[str]
+    data: dict[str, Stage]
+    tag: str
+    weak: Stage = field(init=False)
+    labels: Stage = field(init=False)
+    pool: Stage = field(init=False)
+    """Selection of every weak label: the naive W2S data, and step ``pool`` of any method."""
 
 
 def _ref(plugin: Plugin) -> dict[str, Any]:
@@ -101,6 +125,13 @@ class Pipeline:
                 registry.make("selectors", m.selector.name, m.selector.params),
                 registry.make("trainers", tref.name, tref.params),
             )
+            trainer = self.method_plugins[m.name][1]
+            for step in trainer.steps():
+                inner = self._step_trainer(trainer, step)
+                if type(inner).steps is not Trainer.steps:
+                    raise PluginError(f"method {m.name}: trainer {trainer.name} steps through "
+                                      f"{inner.name}, which has steps of its own; name a "
+                                      "single-run trainer such as sft")
         registry.get("backends", backend)
         check_model(suite.weak)
         check_model(suite.strong)
@@ -131,36 +162,76 @@ class Pipeline:
     def _plan_group(self, plan: Plan, seed: int, mixture: str, group: list[str], data) -> None:
         suite = self.suite
         tag = f"{'+'.join(group)} seed {seed}"
-        tref, wref = _ref(self.trainer), _ref(self.weak_trainer)
-        weak = plan.add(
-            self._train_stage(f"train weak [{tag}]", suite.weak, wref, self.weak_trainer, seed,
-                              {"gold": [data[c].key for c in group], "split": "labeled"},
-                              lambda: self._gold(data, group, "labeled"))
-        )
-        weak_eval = plan.add(self._decode_stage("eval weak", weak, data, group, "test", seed))
-        labels = plan.add(self._decode_stage("label", weak, data, group, "unlabeled", seed))
-        ceiling = plan.add(
-            self._train_stage(f"train ceiling [{tag}]", suite.strong, tref, self.trainer, seed,
-                              {"gold": [data[c].key for c in group], "split": "unlabeled"},
-                              lambda: self._gold(data, group, "unlabeled"))
-        )
-        ceil_eval = plan.add(self._decode_stage("eval ceiling", ceiling, data, group, "test", seed))
+        g = Group(seed, mixture, group, data, tag)
+        gold = lambda split: {"gold": [data[c].key for c in group], "split": split}  # noqa: E731
+        g.weak = plan.add(self._train_stage(
+            f"train weak [{tag}]", suite.weak, self.weak_trainer, seed, gold("labeled"),
+            lambda: self._gold(data, group, "labeled")))
+        weak_eval = plan.add(self._decode_stage("eval weak", g.weak, g, "test"))
+        g.labels = plan.add(self._decode_stage("label", g.weak, g, "unlabeled"))
+        ceiling = plan.add(self._train_stage(
+            f"train ceiling [{tag}]", suite.strong, self.trainer, seed, gold("unlabeled"),
+            lambda: self._gold(data, group, "unlabeled")))
+        ceil_eval = plan.add(self._decode_stage("eval ceiling", ceiling, g, "test"))
+        g.pool = plan.add(self._select_stage("all", self.registry.make("selectors", "all"), g, {}))
         for method in suite.methods:
             selector, trainer = self.method_plugins[method.name]
-            select = plan.add(self._select_stage(method, selector, labels, seed, tag))
-            mref = _ref(trainer)
-            w2s = plan.add(
-                self._train_stage(f"train {method.name} [{tag}]", suite.strong, mref, trainer,
-                                  seed, {"selected": select.key},
-                                  lambda s=select: _read_selected(self._out(s)))
-            )
-            w2s_eval = plan.add(
-                self._decode_stage(f"eval {method.name}", w2s, data, group, "test", seed)
-            )
+            signals = {s: self._signal_stage(plan, s, g) for s in sorted(selector.needs())}
+            select = plan.add(self._select_stage(method.name, selector, g, signals))
+            model = self._plan_steps(plan, method.name, trainer, select, g)
+            w2s_eval = plan.add(self._decode_stage(f"eval {method.name}", model, g, "test"))
             for cap in group:
                 plan.evals[(seed, mixture, cap, method.name)] = {
-                    "weak": weak_eval, "ceiling": ceil_eval, "w2s": w2s_eval
+                    "weak": weak_eval, "ceiling": ceil_eval, "w2s": w2s_eval,
+                    "labels": g.labels, "select": select, "data": data[cap],
                 }
+            if mixture == "single" and suite.transfer:
+                for other in self.capabilities:
+                    stage = self._decode_stage(f"transfer {method.name} from {group[0]}", model,
+                                               Group(seed, mixture, [other], data, tag), "test")
+                    plan.transfer[(seed, method.name, group[0], other)] = plan.add(stage)
+
+    def _plan_steps(self, plan: Plan, method: str, trainer: Trainer, select: Stage,
+                    g: Group) -> Stage:
+        """Chain the method's training runs, each a cached stage of its own."""
+        steps = trainer.steps()
+        model: Stage | None = None
+        for i, step in enumerate(steps, 1):
+            inner = self._step_trainer(trainer, step)
+            if step.data == "self":
+                assert model is not None, "a 'self' step needs a previous model"
+                source = plan.add(self._decode_stage(f"relabel {method} {i}", model, g,
+                                                     "unlabeled", step.temperature))
+                inputs, examples = {"self": source.key}, partial(_read_completions, self, source)
+            else:
+                source = select if step.data == "selected" else g.pool
+                inputs, examples = {"selected": source.key}, partial(_read_selected, self, source)
+            base = self.suite.strong if model is None or step.restart else model
+            what = method if len(steps) == 1 else f"{method} step {i}/{len(steps)}"
+            model = plan.add(self._train_stage(f"train {what} [{g.tag}]", base, inner, g.seed,
+                                               inputs, examples))
+        assert model is not None, f"trainer {trainer.name} declares no steps"
+        return model
+
+    def _step_trainer(self, trainer: Trainer, step: Step) -> Trainer:
+        """A step's trainer, its params layered over the suite's ``train`` like a method's."""
+        if step.trainer is None:
+            return trainer
+        ref = self.suite.over_train(PluginRef(name=step.trainer, params=step.params or {}))
+        return self.registry.make("trainers", ref.name, ref.params)  # type: ignore[return-value]
+
+    def _signal_stage(self, plan: Plan, signal: Signal, g: Group) -> Stage:
+        """The stage whose output answers a selector's need, planned (and cached) once."""
+        if signal == "weak_logprob":
+            return plan.add(self._logprob_stage(g))
+        if signal == "base_answer":
+            return plan.add(self._decode_stage("answer strong base", self.suite.strong, g,
+                                               "unlabeled"))
+        # The student is the strong model trained on every weak label: the naive W2S model.
+        student = plan.add(self._train_stage(
+            f"train student [{g.tag}]", self.suite.strong, self.trainer, g.seed,
+            {"selected": g.pool.key}, partial(_read_selected, self, g.pool)))
+        return plan.add(self._decode_stage("answer student", student, g, "unlabeled"))
 
     def _out(self, stage: Stage) -> Path:
         return self.store.path(stage.kind, stage.key)
@@ -182,6 +253,7 @@ class Pipeline:
         return Stage("data", f"data {name} seed {seed}", spec, run)
 
     def _rows(self, data: dict[str, Stage], cap: str, split: str) -> list[Row]:
+        """The rows of one split, from the stage ``data[cap]`` wrote."""
         return [Row.model_validate(r) for r in read_jsonl(self._out(data[cap]) / f"{split}.jsonl")]
 
     def _gold(self, data, group: list[str], split: str) -> list[TrainExample]:
@@ -191,36 +263,44 @@ class Pipeline:
             for r in self._rows(data, cap, split)
         ]
 
-    def _train_stage(self, label, base, tref, trainer: Trainer, seed, inputs, examples) -> Stage:
-        spec = {"stage": "train", "base": model_identity(base), "trainer": tref,
+    def _model(self, model: Stage | str) -> tuple[Any, Callable[[], str]]:
+        """A model's identity for cache keys, and how to find its weights once it exists."""
+        if isinstance(model, Stage):
+            return {"stage": model.key}, lambda: str(self._out(model) / "model")
+        return model_identity(model), lambda: resolve(model)
+
+    def _train_stage(self, label, base: Stage | str, trainer: Trainer, seed, inputs,
+                     examples) -> Stage:
+        identity, path = self._model(base)
+        spec = {"stage": "train", "base": identity, "trainer": _ref(trainer),
                 "inputs": inputs, "seed": seed}
 
         def run(out: Path) -> None:
             (out / "work").mkdir()
-            trainer.train(resolve(base), examples(), out / "model",
+            trainer.train(path(), examples(), out / "model",
                           TrainContext(seed=seed, work_dir=out / "work", progress_label=label))
 
         return Stage("train", label, spec, run)
 
-    def _decode_stage(self, what, model: Stage, data, group, split, seed) -> Stage:
-        decodes = {c: self._decode_config(c) for c in group}
+    def _decode_stage(self, what, model: Stage | str, g: Group, split: str,
+                      temperature: float = 0.0) -> Stage:
+        decodes = {c: self._decode_config(c, temperature, g.seed) for c in g.group}
+        identity, path = self._model(model)
         spec = {
             "stage": "decode",
-            "model": model.key,
-            "data": [data[c].key for c in group],
+            "model": identity["stage"] if isinstance(model, Stage) else identity,
+            "data": [g.data[c].key for c in g.group],
             "split": split,
-            "decode": {c: d.model_dump() for c, d in decodes.items()},
+            "decode": {c: d.model_dump(exclude_defaults=True) for c, d in decodes.items()},
             "backend": self.backend_name,
         }
 
         def run(out: Path) -> None:
             records, scores, metrics, counts = [], {}, {}, {}
-            for cap_name in group:
+            for cap_name in g.group:
                 cap = self.capabilities[cap_name]
-                rows = self._rows(data, cap_name, split)
-                gens = self.backend.generate(
-                    str(self._out(model) / "model"), [r.prompt for r in rows], decodes[cap_name]
-                )
+                rows = self._rows(g.data, cap_name, split)
+                gens = self.backend.generate(path(), [r.prompt for r in rows], decodes[cap_name])
                 values = [cap.score(row, gen.text) for row, gen in zip(rows, gens)]
                 for row, gen, value in zip(rows, gens, values):
                     records.append({
@@ -233,29 +313,70 @@ class Pipeline:
             write_jsonl(out / "predictions.jsonl", records)
             write_json(out / "scores.json", {"accuracy": scores, "metrics": metrics, "n": counts})
 
-        return Stage("decode", f"{what} [{'+'.join(group)} seed {seed}] ({split})", spec, run)
+        return Stage("decode", f"{what} [{'+'.join(g.group)} seed {g.seed}] ({split})", spec, run)
 
-    def _decode_config(self, cap: str) -> DecodeConfig:
-        base = type(self.capabilities[cap]).decode
-        return DecodeConfig.model_validate({**base.model_dump(), **self.suite.decode})
-
-    def _select_stage(self, method: MethodSpec, selector: Selector, labels: Stage, seed, tag):
-        spec = {"stage": "select",
-                "selector": _ref(selector),
-                "labels": labels.key, "strong": model_identity(self.suite.strong), "seed": seed}
+    def _logprob_stage(self, g: Group) -> Stage:
+        spec = {"stage": "score", "model": g.weak.key, "labels": g.labels.key,
+                "backend": self.backend_name}
 
         def run(out: Path) -> None:
-            pool = [
-                WeakItem(id=p["id"], capability=p["capability"], prompt=p["prompt"],
-                         label=p["completion"])
-                for p in read_jsonl(self._out(labels) / "predictions.jsonl")
-            ]
-            ctx = SelectContext(seed=seed, strong_model=resolve(self.suite.strong),
+            preds = read_jsonl(self._out(g.labels) / "predictions.jsonl")
+            values = self.backend.logprobs(str(self._out(g.weak) / "model"),
+                                           [p["prompt"] for p in preds],
+                                           [p["completion"] for p in preds])
+            write_jsonl(out / "signal.jsonl",
+                        [{"id": p["id"], "value": v} for p, v in zip(preds, values)])
+
+        return Stage("score", f"score weak labels [{g.tag}]", spec, run)
+
+    def _decode_config(self, cap: str, temperature: float = 0.0, seed: int = 0) -> DecodeConfig:
+        base = type(self.capabilities[cap]).decode
+        sampled = {"temperature": temperature, "seed": seed} if temperature else {}
+        return DecodeConfig.model_validate({**base.model_dump(), **self.suite.decode, **sampled})
+
+    def _select_stage(self, method: str, selector: Selector, g: Group,
+                      signals: dict[str, Stage]) -> Stage:
+        spec = {"stage": "select", "selector": _ref(selector), "labels": g.labels.key,
+                "strong": model_identity(self.suite.strong), "seed": g.seed}
+        if signals:
+            spec["signals"] = {name: stage.key for name, stage in signals.items()}
+
+        def run(out: Path) -> None:
+            pool = self._pool(g, signals)
+            ctx = SelectContext(seed=g.seed, strong_model=resolve(self.suite.strong),
                                 weak_model=self.suite.weak, backend=self.backend, work_dir=out)
             chosen = selector.select(pool, ctx)
+            if not chosen:
+                raise HarnessError(f"selector {selector.name} kept none of the {len(pool)} weak "
+                                   f"labels [{g.tag}]; loosen its rule in the suite")
             write_jsonl(out / "selected.jsonl", [i.model_dump() for i in chosen])
+            write_json(out / "summary.json", _selection_summary(pool, chosen))
 
-        return Stage("select", f"select {method.name} [{tag}]", spec, run)
+        return Stage("select", f"select {method} [{g.tag}]", spec, run)
+
+    def _pool(self, g: Group, signals: dict[str, Stage]) -> list[WeakItem]:
+        """The weak labels, with the signals a selector asked for; never the gold answers."""
+        extra: dict[str, dict[str, Any]] = {}
+        for name, stage in signals.items():
+            if name == "weak_logprob":
+                extra["weak_logprob"] = {r["id"]: r["value"]
+                                         for r in read_jsonl(self._out(stage) / "signal.jsonl")}
+            else:
+                extra["strong_answer"] = {
+                    r["id"]: r["completion"]
+                    for r in read_jsonl(self._out(stage) / "predictions.jsonl")}
+        rows = {r.id: r for c in g.group for r in self._rows(g.data, c, "unlabeled")}
+        pool = []
+        for p in read_jsonl(self._out(g.labels) / "predictions.jsonl"):
+            item = WeakItem(id=p["id"], capability=p["capability"], prompt=p["prompt"],
+                            label=p["completion"],
+                            **{k: v[p["id"]] for k, v in extra.items()})
+            if item.strong_answer is not None:
+                cap, row = self.capabilities[item.capability], rows[item.id]
+                mine = cap.answer_of(row, item.label)
+                item.agree = mine is not None and mine == cap.answer_of(row, item.strong_answer)
+            pool.append(item)
+        return pool
 
     # ------------------------------------------------------------------ running
 
@@ -280,23 +401,83 @@ class Pipeline:
     def results(self, plan: Plan, run_id: str) -> list[CapabilityResult]:
         out = []
         for (seed, mixture, cap, method), stages in plan.evals.items():
-            read = {role: json.loads((self._out(stage) / "scores.json").read_text())
-                    for role, stage in stages.items()}
+            read = {role: json.loads((self._out(stages[role]) / "scores.json").read_text())
+                    for role in ("weak", "ceiling", "w2s")}
             scores = {role: r["accuracy"][cap] for role, r in read.items()}
             metrics = {f"{role}_{k}": v for role, r in read.items()
                        for k, v in r["metrics"].get(cap, {}).items()}
-            value, note = pgr(scores["weak"], scores["w2s"], scores["ceiling"])
-            n_test = read["w2s"]["n"][cap]
+            value, note = pgr(scores["weak"], scores["w2s"], scores["ceiling"], self.suite.min_gap)
             out.append(CapabilityResult(
                 run_id=run_id, suite=self.suite.name, seed=seed, mixture=mixture, method=method,
                 capability=cap, weak=scores["weak"], ceiling=scores["ceiling"],
-                w2s=scores["w2s"], pgr=value, pgr_note=note, n_test=n_test, metrics=metrics,
+                w2s=scores["w2s"], pgr=value, pgr_note=note, n_test=read["w2s"]["n"][cap],
+                metrics=metrics, analysis=self._analysis(cap, stages),
             ))
         return out
 
+    def _analysis(self, cap: str, stages: dict[str, Stage]) -> dict[str, float]:
+        """The data and agreement measures of one result (see ``CapabilityResult.analysis``)."""
+        labels = json.loads((self._out(stages["labels"]) / "scores.json").read_text())
+        correct = {p["id"]: p["score"]
+                   for p in read_jsonl(self._out(stages["labels"]) / "predictions.jsonl")}
+        chosen = [i for i in read_jsonl(self._out(stages["select"]) / "selected.jsonl")
+                  if i["capability"] == cap]
+        texts = [i["prompt"] + i["label"] for i in chosen]
+        out = {
+            "weak_label_acc": labels["accuracy"][cap],
+            "train_n": float(len(chosen)),
+            "train_label_acc": sum(correct[i["id"]] for i in chosen) / max(1, len(chosen)),
+            "train_distinct_2": distinct_n(texts, 2),
+            "train_compression": compression_ratio(texts),
+        }
+        summary = json.loads((self._out(stages["select"]) / "summary.json").read_text())
+        if summary[cap].get("agreement") is not None:
+            out["pool_agreement"] = summary[cap]["agreement"]
+        capability = self.capabilities[cap]
+        rows = {r.id: r for r in self._rows(stages, "data", "test")}
+        answers = {
+            role: {p["id"]: capability.answer_of(rows[p["id"]], p["completion"])
+                   for p in read_jsonl(self._out(stages[role]) / "predictions.jsonl")
+                   if p["capability"] == cap}
+            for role in ("weak", "w2s")
+        }
+        ids = sorted(answers["w2s"])
+        out["supervisor_agreement"] = agreement([answers["w2s"][i] for i in ids],
+                                                [answers["weak"].get(i) for i in ids])
+        return out
 
-def _read_selected(path: Path) -> list[TrainExample]:
-    return [
-        TrainExample(prompt=item["prompt"], target=item["label"])
-        for item in read_jsonl(path / "selected.jsonl")
-    ]
+    def transfer_results(self, plan: Plan, run_id: str) -> list[TransferResult]:
+        out = []
+        for (seed, method, trained, evaluated), stage in plan.transfer.items():
+            scores = json.loads((self._out(stage) / "scores.json").read_text())
+            out.append(TransferResult(run_id=run_id, seed=seed, method=method,
+                                      trained_on=trained, evaluated_on=evaluated,
+                                      accuracy=scores["accuracy"][evaluated]))
+        return out
+
+
+def _selection_summary(pool: list[WeakItem], chosen: list[WeakItem]) -> dict[str, dict]:
+    """Per capability: pool size, how many were kept, and weak-strong agreement if known."""
+    out: dict[str, dict] = {}
+    kept = {i.id for i in chosen}
+    for item in pool:
+        s = out.setdefault(item.capability, {"pool": 0, "selected": 0, "agreeing": 0,
+                                             "compared": 0})
+        s["pool"] += 1
+        s["selected"] += item.id in kept
+        if item.agree is not None:
+            s["compared"] += 1
+            s["agreeing"] += item.agree
+    for s in out.values():
+        s["agreement"] = s["agreeing"] / s["compared"] if s["compared"] else None
+    return out
+
+
+def _read_selected(pipeline: Pipeline, stage: Stage) -> list[TrainExample]:
+    return [TrainExample(prompt=item["prompt"], target=item["label"])
+            for item in read_jsonl(pipeline._out(stage) / "selected.jsonl")]
+
+
+def _read_completions(pipeline: Pipeline, stage: Stage) -> list[TrainExample]:
+    return [TrainExample(prompt=p["prompt"], target=p["completion"])
+            for p in read_jsonl(pipeline._out(stage) / "predictions.jsonl")]

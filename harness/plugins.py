@@ -32,7 +32,9 @@ BUILTINS = (
     "harness_plugins.capabilities.openbookqa",
     "harness_plugins.capabilities.sciq",
     "harness_plugins.selectors.basic",
+    "harness_plugins.selectors.reward",
     "harness_plugins.trainers.sft",
+    "harness_plugins.trainers.chains",
     "harness_plugins.backends.hf",
     "harness_plugins.backends.vllm",
 )

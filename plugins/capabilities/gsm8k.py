@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
-from harness.scoring import number_matches
+from harness.scoring import canonical_number, number_answer, to_number
 from harness.sources import TRAIN_TEST, field, hub_pools, is_local, jsonl, local_dir, need
 
 _CALCULATOR = re.compile(r"<<[^>]*>>")
@@ -55,8 +55,11 @@ class GSM8K(Capability):
             explanation=work.strip(),
         )
 
-    def score(self, row: Row, completion: str) -> float:
-        return number_matches(completion, row.answer)
+    def answer_of(self, row: Row, completion: str) -> str | None:
+        return number_answer(completion)
+
+    def gold_of(self, row: Row) -> str:
+        return canonical_number(to_number(row.answer)) or row.answer
 
 
 @hookimpl

@@ -69,8 +69,8 @@ class MCTaco(Capability):
     def group_of(self, row: Row) -> str:
         return row.meta["question_key"]
 
-    def score(self, row: Row, completion: str) -> float:
-        return float(first_label(completion, SYNONYMS) == row.answer)
+    def answer_of(self, row: Row, completion: str) -> str | None:
+        return first_label(completion, SYNONYMS)
 
     def metrics(self, rows: list[Row], scores: list[float]) -> dict[str, float]:
         per_question: dict[str, bool] = {}

@@ -12,8 +12,8 @@ import random
 from pydantic import Field
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
-from harness.scoring import number_matches
-from harness_plugins.capabilities.scan import scan_row, scan_score
+from harness.scoring import canonical_number, number_answer, to_number
+from harness_plugins.capabilities.scan import ScanAnswers, scan_row
 
 _PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JUMP"}
 _TURN = {"left": "I_TURN_LEFT", "right": "I_TURN_RIGHT"}
@@ -52,7 +52,7 @@ def scan_example(rng: random.Random) -> tuple[str, str]:
     return f"{left} {conj} {right}", " ".join(out)
 
 
-class SynthScan(Capability):
+class SynthScan(ScanAnswers):
     """SCAN commands sampled from the SCAN grammar; exact match of the action sequence."""
 
     name = "synth_scan"
@@ -77,9 +77,6 @@ class SynthScan(Capability):
         rows = [scan_row(f"scan-{i}", cmd, act)
                 for i, (cmd, act) in enumerate(sorted(seen.items()))]
         return {"train": rows}
-
-    def score(self, row: Row, completion: str) -> float:
-        return scan_score(row, completion)
 
     def corpus(self) -> list[str]:
         """Background text for tiny pretrained models: what each single phrase means."""
@@ -138,8 +135,11 @@ class SynthArith(Capability):
         ]
         return {"train": rows}
 
-    def score(self, row: Row, completion: str) -> float:
-        return number_matches(completion, row.answer)
+    def answer_of(self, row: Row, completion: str) -> str | None:
+        return number_answer(completion)
+
+    def gold_of(self, row: Row) -> str:
+        return canonical_number(to_number(row.answer)) or row.answer
 
     def corpus(self) -> list[str]:
         """Background text for tiny pretrained models: the sums and differences used here."""

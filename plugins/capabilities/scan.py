@@ -27,12 +27,17 @@ def scan_row(id: str, commands: str, actions: str) -> Row:
     return Row(id=id, prompt=f"IN: {commands}\nOUT:", target=f" {actions}", answer=actions)
 
 
-def scan_score(row: Row, completion: str) -> float:
-    """Exact match of the whitespace-separated action sequence."""
-    return float(completion.split() == row.answer.split())
+class ScanAnswers(Capability):
+    """Base: exact match of the whitespace-separated action sequence."""
+
+    def answer_of(self, row: Row, completion: str) -> str | None:
+        return " ".join(completion.split()) or None
+
+    def gold_of(self, row: Row) -> str:
+        return " ".join(row.answer.split())
 
 
-class Scan(Capability):
+class Scan(ScanAnswers):
     """SCAN commands to action sequences (paper's planning capability); exact match."""
 
     name = "scan"
@@ -61,9 +66,6 @@ class Scan(Capability):
         return scan_row(f"scan-{self.params.split}-{split}-{index}",
                         field(raw, "commands", self.name, where),
                         field(raw, "actions", self.name, where))
-
-    def score(self, row: Row, completion: str) -> float:
-        return scan_score(row, completion)
 
 
 def parse_line(line: str, path, n: int) -> dict[str, str]:

@@ -1,12 +1,14 @@
-"""Selectors that need no model: the naive W2S baseline and the random-subset control."""
+"""Selectors built from the pool and cheap signals: the naive baseline, the random control,
+the weak model's confidence and weak-strong consistency."""
 
 from __future__ import annotations
 
-import hashlib
+from typing import Literal
 
 from pydantic import Field
 
-from harness import Params, SelectContext, Selector, WeakItem, hookimpl
+from harness import Params, SelectContext, Selector, Signal, WeakItem, hookimpl
+from harness_plugins.selectors.rules import RuleParams, keep
 
 
 class All(Selector):
@@ -19,33 +21,63 @@ class All(Selector):
         return list(pool)
 
 
+class RandomParams(Params):
+    ratio: float = Field(0.5, gt=0, le=1, description="fraction of the pool to keep")
+    per_capability: bool = Field(
+        True, description="take the ratio within each capability, keeping the mixture"
+    )
+
+
 class Random(Selector):
     """Keep a seeded random fraction of the weak pool (the paper's Appendix L control)."""
 
     name = "random"
     version = 1
-
-    class Params(Params):
-        ratio: float = Field(0.5, gt=0, le=1, description="fraction of the pool to keep")
-        per_capability: bool = Field(
-            True, description="take the ratio within each capability, keeping the mixture"
-        )
+    Params = RandomParams
 
     def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
-        groups: dict[str, list[WeakItem]] = {}
-        for item in pool:
-            key = item.capability if self.params.per_capability else ""
-            groups.setdefault(key, []).append(item)
-        keep: set[str] = set()
-        for items in groups.values():
-            # Order by a seeded hash of the id: the choice does not depend on the pool's order.
-            ranked = sorted(items, key=lambda i: hashlib.sha256(f"{ctx.seed}:{i.id}".encode())
-                            .hexdigest())
-            keep.update(i.id for i in ranked[: max(1, round(len(items) * self.params.ratio))])
-        return [item for item in pool if item.id in keep]
+        rule = RuleParams(rule="ratio", ratio=self.params.ratio,
+                          per_capability=self.params.per_capability)
+        # Every score equal: the seeded tie-break alone orders the pool.
+        return keep(pool, {i.id: 0.0 for i in pool}, rule, ctx.seed)
+
+
+class Confidence(Selector):
+    """Keep the labels the weak model is most confident in (mean token log-probability)."""
+
+    name = "confidence"
+    version = 1
+    Params = RuleParams
+
+    def needs(self) -> set[Signal]:
+        return {"weak_logprob"}
+
+    def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
+        scores = {i.id: float(i.weak_logprob) for i in pool}  # type: ignore[arg-type]
+        return keep(pool, scores, self.params, ctx.seed)
+
+
+class ConsistencyParams(Params):
+    strong: Literal["student", "base"] = Field(
+        "student", description="whose answers to compare with: the strong model fine-tuned on "
+        "every weak label (naive W2S), or the strong base model as it is")
+
+
+class Consistency(Selector):
+    """Keep items where the weak label and the strong model's own greedy answer agree."""
+
+    name = "consistency"
+    version = 1
+    Params = ConsistencyParams
+
+    def needs(self) -> set[Signal]:
+        return {f"{self.params.strong}_answer"}  # type: ignore[arg-type]
+
+    def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
+        return [item for item in pool if item.agree]
 
 
 @hookimpl
 def register_selectors(register):
-    register(All)
-    register(Random)
+    for cls in (All, Random, Confidence, Consistency):
+        register(cls)

@@ -67,9 +67,7 @@ class SFT(Trainer):
         )
         world = max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
         accumulation = max(1, p.batch_size // (p.micro_batch_size * world))
-        bf16 = p.bf16 == "on" or (
-            p.bf16 == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        )
+        bf16 = bf16_enabled(p.bf16)
         args = TrainingArguments(
             output_dir=str(ctx.work_dir),
             num_train_epochs=p.epochs,
@@ -104,6 +102,14 @@ class SFT(Trainer):
         trainer.save_model(str(out_dir))
         tok.save_pretrained(str(out_dir))
         return out_dir
+
+
+def bf16_enabled(mode: str) -> bool:
+    """``auto``: bf16 exactly where the device supports it (CUDA with bf16), else fp32."""
+    import torch
+
+    return mode == "on" or (
+        mode == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
 
 
 def ProgressBar(label: str):
