@@ -143,7 +143,8 @@ class CapabilityResult(BaseModel):
     on the unlabeled split), ``train_n``, ``train_label_acc``, ``train_distinct_2`` and
     ``train_compression`` (the selected training set), ``pool_agreement`` (weak label vs the
     strong answer, where a selector computed it), ``supervisor_agreement`` (W2S model vs weak
-    model on the test split)."""
+    model on the test split), ``rm_held_out_acc`` (the reward model's pairwise accuracy on
+    held-out items, for the whole pool)."""
 
 
 class TransferResult(BaseModel):

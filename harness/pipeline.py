@@ -433,6 +433,9 @@ class Pipeline:
         summary = json.loads((self._out(stages["select"]) / "summary.json").read_text())
         if summary[cap].get("agreement") is not None:
             out["pool_agreement"] = summary[cap]["agreement"]
+        reward = self._out(stages["select"]) / "reward_model.json"
+        if reward.exists() and "held_out_accuracy" in json.loads(reward.read_text()):
+            out["rm_held_out_acc"] = json.loads(reward.read_text())["held_out_accuracy"]
         capability = self.capabilities[cap]
         rows = {r.id: r for r in self._rows(stages, "data", "test")}
         answers = {

@@ -24,6 +24,7 @@ ANALYSIS_COLUMNS = {
     "train_compression": "compression",
     "pool_agreement": "weak=strong",
     "supervisor_agreement": "w2s=weak (test)",
+    "rm_held_out_acc": "RM held-out acc",
 }
 
 
