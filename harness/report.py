@@ -72,11 +72,17 @@ def results_table(summaries: list[Summary]) -> str:
 def analysis_table(summaries: list[Summary]) -> str:
     present = [k for k in ANALYSIS_COLUMNS if any(k in s.analysis for s in summaries)]
     rows = [[s.mixture, s.method, s.capability,
-             *[f"{s.analysis[k].mean:.3f}" if k in s.analysis else "" for k in present]]
+             *[_cell(k, s.analysis.get(k)) for k in present]]
             for s in summaries]
     return tabulate(rows, headers=["mixture", "method", "capability",
                                    *[ANALYSIS_COLUMNS[k] for k in present]],
                     disable_numparse=True)
+
+
+def _cell(key: str, value: Estimate | None) -> str:
+    if value is None:
+        return ""
+    return f"{value.mean:.0f}" if key == "train_n" else f"{value.mean:.3f}"
 
 
 def mixtures_table(summaries: list[Summary]) -> str | None:

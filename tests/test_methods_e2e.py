@@ -1,0 +1,85 @@
+"""Every kind of method end to end on tiny models, and proof that selectors never see gold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import harness_cli
+from harness.store import read_jsonl, write_jsonl
+
+pytestmark = pytest.mark.slow
+
+SUITE = """
+name: methods-e2e
+weak: tiny-weak
+strong: tiny-strong
+backend: hf
+seeds: [0, 1]
+mixtures: [joint, single]
+transfer: true
+capabilities:
+  - {name: synth_scan, params: {labeled: 60, unlabeled: 80, test: 24}}
+  - {name: synth_arith, params: {labeled: 60, unlabeled: 80, test: 24}}
+methods:
+  - {name: naive}
+  - name: rm-two-stage
+    selector: {name: reward_model, params: {lr: 1.0e-3, batch_size: 8, micro_batch_size: 8}}
+    trainer: {name: two_stage, params: {stage2: {max_steps: 2}}}
+  - name: rm-pointwise
+    selector: {name: reward_model, params: {loss: pointwise, lr: 1.0e-3, batch_size: 8,
+                                            micro_batch_size: 8, keep_agreeing: true}}
+  - {name: confidence, selector: {name: confidence, params: {ratio: 0.3}}}
+  - name: boot
+    trainer: {name: self_bootstrap, params: {rounds: 1, restart: false, temperature: 0.7}}
+train:
+  name: sft
+  params: {max_steps: 3, batch_size: 20, micro_batch_size: 20, lr: 3.0e-3}
+decode: {max_new_tokens: 24}
+"""
+METHODS = {"naive", "rm-two-stage", "rm-pointwise", "confidence", "boot"}
+
+
+def _run(suite: Path, home: Path, *extra: str) -> Path:
+    proc = harness_cli("run", "--suite", str(suite), *extra, env={"HARNESS_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Path(proc.stdout.strip().splitlines()[-1].split("run: ", 1)[1])
+
+
+def _selections(home: Path) -> dict[str, list[dict]]:
+    return {p.parent.name: read_jsonl(p) for p in (home / "cache" / "select").glob("*/selected.jsonl")}
+
+
+def test_every_method_runs_reports_and_never_reads_the_unlabeled_gold(tmp_path):
+    suite, home = tmp_path / "s.yaml", tmp_path / "home"
+    suite.write_text(SUITE)
+    run_dir = _run(suite, home)
+    results = read_jsonl(run_dir / "results.jsonl")
+    assert {r["method"] for r in results} == METHODS
+    assert len(results) == len(METHODS) * 2 * 2 * 2  # methods x capabilities x mixtures x seeds
+    for r in results:
+        a = r["analysis"]
+        assert {"weak_label_acc", "train_n", "train_label_acc", "train_distinct_2",
+                "train_compression", "supervisor_agreement"} <= a.keys()
+        assert r["method"] != "confidence" or a["train_n"] == 24  # 0.3 of 80
+        assert ("pool_agreement" in a) == r["method"].startswith("rm-")
+    transfer = read_jsonl(run_dir / "transfer.jsonl")
+    assert len(transfer) == len(METHODS) * 2 * 2 * 2  # x trained on x evaluated on x seeds
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert all(s["seeds"] == [0, 1] and s["w2s"]["low"] is not None for s in summary)
+    report = (run_dir / "report.md").read_text()
+    for title in ("Results", "Weak labels", "Joint vs single", "Transfer"):
+        assert f"## {title}" in report
+
+    # Rewrite every gold answer of the unlabeled splits (prompts unchanged), then recompute
+    # every selection, reward models included: not one selected item may change.
+    before = _selections(home)
+    for path in (home / "cache" / "data").glob("*/unlabeled.jsonl"):
+        rows = read_jsonl(path)
+        for row in rows:
+            row.update(answer="GOLD CHANGED", target=" GOLD CHANGED", explanation=None)
+        write_jsonl(path, rows)
+    _run(suite, home, "--force", "select")
+    assert _selections(home) == before

@@ -1,0 +1,132 @@
+"""How methods become stages: what they share through the cache, checked on the plan alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from harness import Trainer
+from harness.errors import PluginError
+from harness.models import Suite
+from harness.pipeline import Pipeline
+from harness.plugins import registry
+from harness.store import Store
+
+RM = {"name": "reward_model", "params": {"ratio": 0.5}}
+TWO = {"name": "two_stage", "params": {"stage2": {"epochs": 1}}}
+METHODS = [
+    {"name": "naive"},
+    {"name": "rm-two-stage", "selector": RM, "trainer": TWO},
+    {"name": "rm-only", "selector": RM},
+    {"name": "random-two-stage", "selector": {"name": "random"}, "trainer": TWO},
+    {"name": "epoch-matched", "trainer": TWO},
+    {"name": "confidence", "selector": {"name": "confidence"}},
+    {"name": "boot", "trainer": {"name": "self_bootstrap",
+                                 "params": {"rounds": 2, "temperature": 0.7}}},
+]
+
+
+def _suite(methods=METHODS, **extra) -> Suite:
+    return Suite.model_validate({
+        "name": "plan", "weak": "tiny-weak", "strong": "tiny-strong", "seeds": [0],
+        "capabilities": [{"name": "synth_scan"}, {"name": "synth_arith"}],
+        "methods": methods, "train": {"name": "sft", "params": {"epochs": 3, "lr": 1e-3}},
+        **extra,
+    })
+
+
+def _plan(tmp_path, suite=None):
+    pipeline = Pipeline(suite or _suite(), registry(), Store(tmp_path), "hf")
+    return pipeline.plan()
+
+
+def _model_of(plan, method):
+    """The train stage whose model a method's evaluation decodes."""
+    (w2s,) = {id(s["w2s"]): s["w2s"] for k, s in plan.evals.items() if k[3] == method}.values()
+    return plan.by_key[w2s.spec["model"]]
+
+
+def _chain(plan, stage):
+    """A method's training runs, first to last: each starts from, or relabels with, the last."""
+    chain = [stage]
+    while True:
+        spec = chain[0].spec
+        if isinstance(spec["base"], dict):
+            chain.insert(0, plan.by_key[spec["base"]["stage"]])
+        elif "self" in spec["inputs"]:
+            chain.insert(0, plan.by_key[plan.by_key[spec["inputs"]["self"]].spec["model"]])
+        else:
+            return chain
+
+
+def test_two_stage_and_bootstrap_start_from_the_naive_model_trained_once(tmp_path):
+    plan = _plan(tmp_path)
+    naive = _model_of(plan, "naive")
+    for method, length in (("rm-two-stage", 2), ("random-two-stage", 2), ("epoch-matched", 2),
+                           ("boot", 3)):
+        chain = _chain(plan, _model_of(plan, method))
+        assert len(chain) == length and chain[0] is naive, method
+    # The reward model's strong answers come from the naive model too.
+    (student,) = [s for s in plan.stages if s.label.startswith("answer student")]
+    assert student.spec["model"] == naive.key
+    # Methods with the same selector share one selection (one reward model).
+    sel = {m: _model_of(plan, m).spec["inputs"]["selected"] for m in ("rm-two-stage", "rm-only")}
+    assert sel["rm-two-stage"] == sel["rm-only"]
+    # Epoch-matched trains its second stage on every weak label: naive's own data.
+    assert _model_of(plan, "epoch-matched").spec["inputs"] == naive.spec["inputs"]
+    # Stage 2 layers its params over the suite's train params.
+    params = _model_of(plan, "rm-two-stage").spec["trainer"]["params"]
+    assert params["epochs"] == 1 and params["lr"] == 1e-3
+    assert sum(s.kind == "train" for s in plan.stages) == 2 + 1 + 4 + 1 + 2
+
+
+def test_bootstrap_rounds_relabel_with_the_previous_model(tmp_path):
+    plan = _plan(tmp_path)
+    chain = _chain(plan, _model_of(plan, "boot"))
+    for before, after in zip(chain, chain[1:]):
+        relabel = plan.by_key[after.spec["inputs"]["self"]]
+        assert relabel.spec["model"] == before.key and relabel.spec["split"] == "unlabeled"
+        assert all(d["temperature"] == 0.7 for d in relabel.spec["decode"].values())
+    # restart (the default): every round trains the base model afresh
+    assert all(s.spec["base"] == chain[0].spec["base"] for s in chain)
+
+
+def test_transfer_evaluates_single_models_on_every_capability(tmp_path):
+    plan = _plan(tmp_path, _suite(METHODS[:1], mixtures=["single"], transfer=True))
+    assert sorted((t, e) for (_, _, t, e) in plan.transfer) == [
+        (t, e) for t in ("synth_arith", "synth_scan") for e in ("synth_arith", "synth_scan")]
+
+
+@pytest.mark.parametrize("trainer,match", [
+    ({"name": "two_stage", "params": {"stage2": {"epochz": 1}}}, "epochz"),
+    ({"name": "two_stage", "params": {"trainer": "self_bootstrap"}}, "steps of its own"),
+    ({"name": "two_stage", "params": {"trainer": "nope"}}, "nope"),
+])
+def test_bad_step_trainers_fail_before_any_compute(trainer, match, tmp_path):
+    with pytest.raises(PluginError, match=match):
+        Pipeline(_suite([{"name": "m", "trainer": trainer}]), registry(), Store(tmp_path), "hf")
+
+
+@pytest.mark.parametrize("name", sorted(registry().entries["trainers"]))
+def test_trainer_contract(name):
+    cls = registry().get("trainers", name).cls
+    trainer = cls()
+    assert trainer.steps(), "a trainer has at least one step"
+    single = cls.train is not Trainer.train
+    assert single or cls.steps is not Trainer.steps, "implement train or steps"
+    assert cls(json.loads(trainer.params.model_dump_json())).params == trainer.params
+
+
+def test_the_suites_name_every_method_of_the_paper(tmp_path):
+    from harness.runs import PROJECT_ROOT
+
+    for name in ("multi-capability", "quickstart-methods"):
+        data = yaml.safe_load((PROJECT_ROOT / "leaderboard" / "suites" / f"{name}.yaml")
+                              .read_text())
+        suite = Suite.model_validate(data)
+        selectors = {m.selector.name for m in suite.methods}
+        trainers = {suite.method_trainer(m).name for m in suite.methods}
+        assert {"all", "random", "reward_model", "confidence", "consistency"} <= selectors
+        assert {"sft", "two_stage", "self_bootstrap"} <= trainers
