@@ -42,6 +42,39 @@ def test_hf_greedy_is_deterministic_and_batch_independent(trained_tiny):
     assert len({g.text for g in a}) > 3, "a trained model should not say one thing to all"
 
 
+def test_logprobs_prefer_what_the_model_says_and_match_a_direct_computation(trained_tiny):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    hf = registry().make("backends", "hf")
+    prompts = _prompts()[:12]
+    said = [g.text for g in hf.generate(trained_tiny, prompts, DecodeConfig(max_new_tokens=40))]
+    other = said[1:] + said[:1]
+    mine = hf.logprobs(trained_tiny, prompts, said, batch_size=5)
+    theirs = hf.logprobs(trained_tiny, prompts, other, batch_size=12)
+    assert all(m <= 0 for m in mine) and sum(m > t for m, t in zip(mine, theirs)) > 6
+    # One pair by hand, unbatched: mean log-probability of completion tokens plus end-of-text.
+    tok = AutoTokenizer.from_pretrained(trained_tiny)
+    net = AutoModelForCausalLM.from_pretrained(trained_tiny)
+    head = tok(prompts[0])["input_ids"]
+    tail = tok(said[0], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    with torch.no_grad():
+        logp = torch.log_softmax(net(torch.tensor([head + tail])).logits[0], -1)
+    direct = sum(logp[len(head) - 1 + k, t].item() for k, t in enumerate(tail)) / len(tail)
+    assert mine[0] == pytest.approx(direct, abs=1e-4)
+    assert hf.logprobs(trained_tiny, prompts[:1], [""])[0] < 0
+
+
+def test_sampled_decoding_is_seeded(trained_tiny):
+    hf = registry().make("backends", "hf")
+    prompts = _prompts()[:24]
+    sample = lambda seed: [g.text for g in hf.generate(  # noqa: E731
+        trained_tiny, prompts, DecodeConfig(max_new_tokens=40, temperature=1.5, seed=seed))]
+    greedy = [g.text for g in hf.generate(trained_tiny, prompts, DecodeConfig(max_new_tokens=40))]
+    assert sample(1) == sample(1)
+    assert sample(1) != greedy and sample(1) != sample(2)
+
+
 @pytest.mark.vllm
 def test_vllm_and_hf_agree_on_greedy_outputs(trained_tiny, tmp_path):
     if find_spec("vllm") is None:

@@ -106,3 +106,19 @@ def test_mctaco_keeps_a_questions_candidates_together(loaded):
     em = cap.metrics(rows, [1.0] * len(rows))["em"]
     assert em == 1.0
     assert cap.metrics(rows, [0.0] + [1.0] * (len(rows) - 1))["em"] < 1.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_answer_of_reads_no_gold_and_agrees_with_score(shared_data, name):
+    """Selectors compare answers through ``answer_of`` on unlabeled rows: it must give the same
+    answer with the row's gold fields blanked, and score 1 exactly when it matches the gold."""
+    cap = registry().make("capabilities", name, {"labeled": 1, "unlabeled": 1, "test": 200})
+    rows = cap.load(0, str(shared_data / name)).test
+    for row in rows:
+        blind = row.model_copy(update={"answer": "", "target": "", "explanation": None,
+                                       "meta": {}})
+        for completion in (row.target, _wrong(row), ""):
+            got = cap.answer_of(row, completion)
+            assert cap.answer_of(blind, completion) == got
+            assert cap.score(row, completion) == float(got is not None
+                                                       and got == cap.gold_of(row))
