@@ -1,4 +1,5 @@
-"""`harness run | list | plugins | models`: argument parsing only; the work lives elsewhere.
+"""`harness run | runs | show | leaderboard | list | plugins | models`: argument parsing only;
+the work lives elsewhere.
 
 Imports stay cheap here (no torch, no vllm) so ``harness --help`` is instant.
 """
@@ -53,6 +54,20 @@ def parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list installed plugins of a kind")
     ls.add_argument("kind", nargs="?", choices=KIND_NAMES)
     sub.add_parser("plugins", help="list loaded plugins with their distributions")
+
+    sub.add_parser("runs", help="list past runs under $HARNESS_HOME with their status")
+    show = sub.add_parser("show", help="print a run's tables")
+    show.add_argument("run", nargs="?", default="latest", help="run id, prefix, path or latest")
+
+    board = sub.add_parser("leaderboard", help="record runs and render the published board")
+    bsub = board.add_subparsers(dest="board_command", required=True)
+    add = bsub.add_parser("add", help="record a finished run as a leaderboard entry")
+    add.add_argument("run", help="run id, prefix, path or latest")
+    build = bsub.add_parser("build", help="render README.md, leaderboard.json and index.html")
+    build.add_argument("--check", action="store_true",
+                       help="fail (exit 1) when the generated files are stale")
+    for p_ in (add, build):
+        p_.add_argument("--root", default="leaderboard", help="leaderboard directory")
 
     models = sub.add_parser("models", help="offline tiny models")
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -122,6 +137,47 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    from harness.runs import runs_table
+    from harness.store import Store
+
+    print(runs_table(Store()))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from harness.runs import show
+    from harness.store import Store
+
+    print(show(Store(), args.run))
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness import leaderboard
+    from harness.runs import find_run
+    from harness.store import Store
+
+    root = Path(args.root)
+    if args.board_command == "add":
+        path = leaderboard.add(find_run(Store(), args.run), root)
+        print(f"added {path}; now run `harness leaderboard build`")
+        return 0
+    if args.check:
+        stale = leaderboard.stale(root)
+        if stale:
+            print(f"stale: {', '.join(stale)} in {root}; run `harness leaderboard build`",
+                  file=sys.stderr)
+            return 1
+        print(f"{root}: up to date")
+        return 0
+    for path in leaderboard.write(root):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from harness.tinymodels import TINY, resolve
 
@@ -132,7 +188,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "models": cmd_models}
+COMMANDS = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "models": cmd_models,
+            "runs": cmd_runs, "show": cmd_show, "leaderboard": cmd_leaderboard}
 
 
 def main(argv: list[str] | None = None) -> int:

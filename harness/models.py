@@ -178,4 +178,7 @@ class Manifest(BaseModel):
     plugins: list[dict[str, Any]] = Field(default_factory=list)
     device: str
     backend: str
+    host: str = ""
+    pid: int | None = None
+    """The process running it: a ``running`` run whose process is gone was interrupted."""
     stages: list[StageRecord] = Field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import shutil
@@ -17,6 +18,7 @@ from tabulate import tabulate
 from harness.errors import SuiteError, one_line
 from harness.models import Manifest, MethodSpec, PluginRef, Suite
 from harness.pipeline import Pipeline, Plan
+from harness.progress import log_to, say
 from harness.registry import Registry
 from harness.report import report, summarise
 from harness.store import Store, write_json, write_jsonl
@@ -133,8 +135,6 @@ def _device() -> str:
 
     if torch.cuda.is_available():
         return f"cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})"
-    import os
-
     return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
 
 
@@ -153,7 +153,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
         run_id=run_id, suite=suite, argv=sys.argv,
         started=datetime.now(timezone.utc).isoformat(), git=_git(),
         python=platform.python_version(), packages=_packages(), device=_device(),
-        backend=backend,
+        backend=backend, host=platform.node(), pid=os.getpid(),
         plugins=[{"kind": k, "name": n, "version": e.cls.version, "owner": e.owner,
                   "dist": e.dist, "dist_version": e.dist_version}
                  for k, n in sorted(used) for e in [registry.get(k, n)]],
@@ -164,6 +164,8 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
         manifest.stages.append(record)
         write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
 
+    log_to(run_dir / "log.txt")
+    say(f"run {run_id}: suite {suite.name}, {len(plan.stages)} stages, backend {backend}")
     try:
         pipeline.execute(plan, force, on_stage)
         results = pipeline.results(plan, run_id)
@@ -171,6 +173,8 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
     except BaseException as exc:
         manifest.status = "failed"
         manifest.error = f"{type(exc).__name__}: {exc}"
+        say(f"run {run_id} failed: {manifest.error}")
+        log_to(None)
         manifest.finished = datetime.now(timezone.utc).isoformat()
         write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
         raise
@@ -186,8 +190,82 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
             slug = re.sub(r"[^\w.+-]+", "_", stage.label).strip("_")
             shutil.copyfile(pipeline.store.path("decode", stage.key) / "predictions.jsonl",
                             preds / f"{slug}.jsonl")
+    say(f"run {run_id} finished: {run_dir}")
+    log_to(None)
     manifest.status = "finished"
     manifest.finished = datetime.now(timezone.utc).isoformat()
     write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
     return run_dir, text
 
+
+
+# --------------------------------------------------------------------------- past runs
+
+
+def _alive(pid: int | None, host: str) -> bool:
+    if pid is None or host != platform.node():
+        return host != platform.node()  # another machine's run: assume it is still going
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def status(manifest: Manifest) -> str:
+    """``running`` only while its process lives; a run killed mid-way reads ``interrupted``."""
+    if manifest.status == "running" and not _alive(manifest.pid, manifest.host):
+        return "interrupted"
+    return manifest.status
+
+
+def past_runs(store: Store) -> list[tuple[Path, Manifest]]:
+    out = []
+    for path in sorted((store.root / "runs").glob("*/manifest.json")):
+        try:
+            out.append((path.parent, Manifest.model_validate_json(path.read_text())))
+        except (ValidationError, ValueError):
+            continue  # a run directory from an older schema: not listed
+    return out
+
+
+def runs_table(store: Store) -> str:
+    rows = []
+    for path, m in past_runs(store):
+        computed = sum(not s.cached for s in m.stages)
+        rows.append([m.run_id, m.suite.name, status(m), m.started[:19].replace("T", " "),
+                     f"{len(m.stages)} ({computed} computed)", ",".join(map(str, m.suite.seeds))])
+    if not rows:
+        return f"no runs under {store.root / 'runs'}"
+    return tabulate(rows, headers=["run", "suite", "status", "started (UTC)", "stages done",
+                                   "seeds"])
+
+
+def find_run(store: Store, ref: str) -> Path:
+    """A run by path, id, unique id prefix or suffix, or ``latest``."""
+    if Path(ref).is_dir() and (Path(ref) / "manifest.json").is_file():
+        return Path(ref)
+    runs = [p for p, _ in past_runs(store)]
+    if ref == "latest" and runs:
+        return max(runs, key=lambda p: p.name)
+    matches = [p for p in runs if p.name == ref] or \
+              [p for p in runs if p.name.startswith(ref) or p.name.endswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    what = "matches several runs" if matches else "matches no run"
+    raise SuiteError(f"{ref!r} {what} under {store.root / 'runs'}; see `harness runs`")
+
+
+def show(store: Store, ref: str) -> str:
+    """A run's report, or where it stopped when it did not finish."""
+    path = find_run(store, ref)
+    m = Manifest.model_validate_json((path / "manifest.json").read_text())
+    head = f"run {m.run_id}: suite {m.suite.name}, {status(m)}, {len(m.stages)} stages done"
+    if (path / "report.md").is_file():
+        return f"{head}\n\n{(path / 'report.md').read_text().rstrip()}"
+    tail = f"\nerror: {m.error}" if m.error else ""
+    last = f"\nlast stage: {m.stages[-1].label}" if m.stages else ""
+    hint = "" if status(m) == "running" else "\nrun the same command again to resume it"
+    return f"{head}{last}{tail}{hint}"

@@ -1,0 +1,304 @@
+"""The published leaderboard: entries recorded from finished runs, rendered to Markdown, JSON and
+a static HTML page.
+
+An entry is one run (``leaderboard/entries/<suite>/<run id>.json``): its manifest (models,
+seeds, versions, commit) and its results over seeds. The board has one section per suite, since
+only runs of one suite share data and models; each method of each entry is a row. The rendered
+files depend on the entries alone (no clock, no environment), so ``build --check`` can tell a
+stale board from a current one. The HTML page draws its plots as inline SVG: it loads nothing
+from the network and runs no script.
+"""
+
+from __future__ import annotations
+
+import html
+from math import ceil, floor
+import json
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import HarnessError, one_line
+from harness.models import CapabilityResult, Manifest, TransferResult
+from harness.report import ANALYSIS_COLUMNS, Summary, summarise
+from harness.store import read_jsonl
+
+ENTRY_SCHEMA = 1
+
+
+class Entry(BaseModel):
+    """One run as published: enough to rebuild every table without the run directory."""
+
+    schema_version: int = ENTRY_SCHEMA
+    id: str
+    suite: str
+    added: str
+    manifest: Manifest
+    summaries: list[Summary]
+    results: list[CapabilityResult]
+    transfer: list[TransferResult] = []
+
+
+def add(run_dir: Path, root: Path) -> Path:
+    """Record a finished run as an entry under ``root/entries``; return the entry's path."""
+    manifest_path = run_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise HarnessError(f"{run_dir} is not a run directory (no manifest.json); "
+                           "see `harness runs` for the runs there are")
+    try:
+        manifest = Manifest.model_validate_json(manifest_path.read_text())
+        results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
+        transfer_path = run_dir / "transfer.jsonl"
+        transfer = [TransferResult.model_validate(r) for r in read_jsonl(transfer_path)] \
+            if transfer_path.is_file() else []
+    except (ValidationError, ValueError, OSError) as exc:
+        raise HarnessError(f"cannot read run {run_dir.name}: {one_line(exc)}") from None
+    if manifest.status != "finished":
+        raise HarnessError(f"run {manifest.run_id} is {manifest.status}, not finished; "
+                           "run the same command again to finish it, then add it")
+    entry = Entry(id=manifest.run_id, suite=manifest.suite.name,
+                  added=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  manifest=manifest, summaries=summarise(results), results=results,
+                  transfer=transfer)
+    path = root / "entries" / entry.suite / f"{entry.id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(entry.model_dump_json(indent=1) + "\n")
+    return path
+
+
+def entries(root: Path) -> list[Entry]:
+    out = []
+    for path in sorted((root / "entries").glob("*/*.json")):
+        try:
+            data = json.loads(path.read_text())
+            if data.get("schema_version") != ENTRY_SCHEMA:
+                raise ValueError(f"schema_version {data.get('schema_version')} is not "
+                                 f"{ENTRY_SCHEMA}")
+            out.append(Entry.model_validate(data))
+        except (ValidationError, ValueError) as exc:
+            raise HarnessError(f"leaderboard entry {path} is invalid ({one_line(exc)}); "
+                               "re-add its run with `harness leaderboard add`") from None
+    return out
+
+
+def build(root: Path) -> dict[str, str]:
+    """The generated files' contents, by file name under ``root``."""
+    found = entries(root)
+    return {"README.md": markdown(found), "leaderboard.json": board_json(found),
+            "index.html": page(found)}
+
+
+def stale(root: Path) -> list[str]:
+    """The generated files that differ from what ``build`` makes now."""
+    return [name for name, text in build(root).items()
+            if not (root / name).is_file() or (root / name).read_text() != text]
+
+
+def write(root: Path) -> list[Path]:
+    out = []
+    for name, text in build(root).items():
+        (root / name).write_text(text)
+        out.append(root / name)
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _by_suite(found: list[Entry]) -> dict[str, list[Entry]]:
+    groups: dict[str, list[Entry]] = defaultdict(list)
+    for e in found:
+        groups[e.suite].append(e)
+    return dict(sorted(groups.items()))
+
+
+def _rows(entries_: list[Entry]) -> list[tuple[Entry, str, str, list[Summary]]]:
+    """(entry, mixture, method, summaries by capability) for every method of every entry."""
+    out = []
+    for e in entries_:
+        groups: dict[tuple[str, str], list[Summary]] = defaultdict(list)
+        for s in e.summaries:
+            groups[(s.mixture, s.method)].append(s)
+        out += [(e, mixture, method, ss) for (mixture, method), ss in groups.items()]
+    return out
+
+
+def _capabilities(entries_: list[Entry]) -> list[str]:
+    return list(dict.fromkeys(s.capability for e in entries_ for s in e.summaries))
+
+
+def _pgr(s: Summary | None) -> str:
+    return "" if s is None else (str(s.pgr) if s.pgr else "n/a")
+
+
+def _mean_pgr(ss: list[Summary]) -> str:
+    values = [s.pgr.mean for s in ss if s.pgr]
+    return f"{sum(values) / len(values):.3f}" if values and len(values) == len(ss) else "n/a"
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _models(e: Entry) -> str:
+    """Provenance of an entry: models, seeds, commit, device."""
+    seeds = ",".join(map(str, e.manifest.suite.seeds))
+    commit = (e.manifest.git.get("commit") or "")[:8] or "unknown"
+    return (f"{e.id}: {e.manifest.suite.weak} -> {e.manifest.suite.strong}, seeds {seeds}, "
+            f"commit {commit}, {e.manifest.device}")
+
+
+def markdown(found: list[Entry]) -> str:
+    parts = ["# Leaderboard", "",
+             "Generated by `harness leaderboard build` from `entries/`; do not edit by hand.",
+             "PGR = (W2S - weak) / (ceiling - weak): mean over seeds ± 95% interval half-width; "
+             "n/a where the ceiling does not beat the weak model by a clear margin.", ""]
+    if not found:
+        parts.append("No entries yet: `harness leaderboard add RUN`.")
+    for suite, es in _by_suite(found).items():
+        caps = _capabilities(es)
+        parts += [f"## {suite}", "", *[f"- {_models(e)}" for e in es], "",
+                  "### PGR by method and capability", ""]
+        rows = []
+        for e, mixture, method, ss in _rows(es):
+            by_cap = {s.capability: s for s in ss}
+            rows.append([method, mixture, e.id, _mean_pgr(ss),
+                         *[_pgr(by_cap.get(c)) for c in caps]])
+        parts += [_md_table(["method", "mixture", "entry", "mean PGR", *caps], rows), ""]
+        for cap in caps:
+            detail = [[method, mixture, str(s.weak), str(s.ceiling), str(s.w2s), _pgr(s),
+                       *[f"{s.analysis[k].mean:.3f}" if k in s.analysis else ""
+                         for k in ("weak_label_acc", "train_label_acc", "train_distinct_2")]]
+                      for e, mixture, method, ss in _rows(es) for s in ss if s.capability == cap]
+            parts += [f"### {cap}", "",
+                      _md_table(["method", "mixture", "weak", "ceiling", "W2S", "PGR",
+                                 ANALYSIS_COLUMNS["weak_label_acc"],
+                                 ANALYSIS_COLUMNS["train_label_acc"],
+                                 ANALYSIS_COLUMNS["train_distinct_2"]], detail), ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def board_json(found: list[Entry]) -> str:
+    """The board as data: per suite, every method's per-capability estimates and provenance."""
+    data = {"schema_version": ENTRY_SCHEMA, "suites": {}}
+    for suite, es in _by_suite(found).items():
+        data["suites"][suite] = [
+            {"entry": e.id, "method": method, "mixture": mixture,
+             "weak_model": e.manifest.suite.weak, "strong_model": e.manifest.suite.strong,
+             "seeds": e.manifest.suite.seeds, "commit": e.manifest.git.get("commit"),
+             "capabilities": {s.capability: s.model_dump(exclude={"mixture", "method"})
+                              for s in ss}}
+            for e, mixture, method, ss in _rows(es)
+        ]
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+# --------------------------------------------------------------------------- HTML
+
+PALETTE = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2",
+           "#97bbf5", "#9c6b4e", "#9498a0"]
+CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border-bottom: 1px solid #ddd; padding: 3px 9px; text-align: right; }
+th:first-child, td:first-child, td.name { text-align: left; }
+.legend span { display: inline-block; margin-right: 1em; }
+.swatch { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.3em; }
+svg text { font: 11px system-ui, sans-serif; fill: #333; }
+""".strip()
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _bars(title: str, groups: list[str], series: list[tuple[str, list[float | None]]],
+          lo: float, hi: float) -> str:
+    """A grouped bar chart as inline SVG: one group per label, one bar per series."""
+    width, height, left, bottom = 1000, 260, 50, 40
+    plot_h = height - bottom - 20
+    group_w = (width - left - 10) / max(1, len(groups))
+    bar_w = group_w * 0.8 / max(1, len(series))
+    y = lambda v: 20 + plot_h * (hi - v) / (hi - lo)  # noqa: E731
+    out = [f'<svg role="img" aria-label="{_e(title)}" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
+    step = 0.25 if hi - lo <= 2 else 1.0
+    for tick in [k * step for k in range(ceil(lo / step), floor(hi / step) + 1)]:
+        out.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+                   f'stroke="#eee"/><text x="{left - 6}" y="{y(tick) + 4:.1f}" '
+                   f'text-anchor="end">{tick:.2f}</text>')
+    out.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(0):.1f}" y2="{y(0):.1f}" '
+               'stroke="#888"/>')
+    for g, name in enumerate(groups):
+        x0 = left + g * group_w + group_w * 0.1
+        for k, (label, values) in enumerate(series):
+            v = values[g]
+            if v is None:
+                continue
+            v = max(lo, min(hi, v))
+            top, base = (y(v), y(0)) if v >= 0 else (y(0), y(v))
+            out.append(f'<rect x="{x0 + k * bar_w:.1f}" y="{top:.1f}" width="{bar_w * 0.9:.1f}" '
+                       f'height="{max(0.5, base - top):.1f}" fill="{PALETTE[k % len(PALETTE)]}">'
+                       f'<title>{_e(label)} on {_e(name)}: {values[g]:.3f}</title></rect>')
+        out.append(f'<text x="{x0 + group_w * 0.4:.1f}" y="{height - bottom + 16}" '
+                   f'text-anchor="middle">{_e(name)}</text>')
+    out.append("</svg>")
+    legend = "".join(f'<span><i class="swatch" style="background:{PALETTE[k % len(PALETTE)]}">'
+                     f"</i>{_e(label)}</span>" for k, (label, _) in enumerate(series))
+    return f'<figure><figcaption>{_e(title)}</figcaption>{"".join(out)}' \
+           f'<div class="legend">{legend}</div></figure>'
+
+
+def page(found: list[Entry]) -> str:
+    body = ["<h1>W2S leaderboard</h1>",
+            "<p>PGR = (W2S - weak) / (ceiling - weak), mean over seeds ± 95% interval "
+            "half-width; n/a where the ceiling does not beat the weak model by a clear "
+            "margin. Generated by <code>harness leaderboard build</code>.</p>"]
+    if not found:
+        body.append("<p>No entries yet.</p>")
+    for suite, es in _by_suite(found).items():
+        caps = _capabilities(es)
+        rows = _rows(es)
+        body.append(f'<section id="{_e(suite)}"><h2>{_e(suite)}</h2><ul>'
+                    + "".join(f"<li>{_e(_models(e))}</li>" for e in es) + "</ul>")
+        table = []
+        for e, mixture, method, ss in rows:
+            by_cap = {s.capability: s for s in ss}
+            table.append([method, mixture, e.id, _mean_pgr(ss),
+                          *[_pgr(by_cap.get(c)) for c in caps]])
+        body.append("<h3>PGR by method and capability</h3>"
+                    + _table(["method", "mixture", "entry", "mean PGR", *caps], table))
+        series = []
+        for e, mixture, method, ss in rows:
+            by_cap = {s.capability: s for s in ss}
+            series.append((f"{method} ({mixture})",
+                           [by_cap[c].pgr.mean if c in by_cap and by_cap[c].pgr else None
+                            for c in caps]))
+        values = [v for _, vs in series for v in vs if v is not None] or [0.0]
+        body.append(_bars(f"{suite}: PGR per capability and method", caps, series,
+                          min(-0.25, min(values)), max(1.0, max(values))))
+        for cap in caps:
+            picked = [(f"{method} ({mixture})", s) for e, mixture, method, ss in rows
+                      for s in ss if s.capability == cap]
+            detail = [[label, str(s.weak), str(s.ceiling), str(s.w2s), _pgr(s)]
+                      for label, s in picked]
+            body.append(f"<h3>{_e(cap)}</h3>"
+                        + _table(["method", "weak", "ceiling", "W2S", "PGR"], detail))
+            body.append(_bars(f"{cap}: weak, W2S and ceiling accuracy", [p[0] for p in picked],
+                              [(role, [getattr(s, role).mean for _, s in picked])
+                               for role in ("weak", "w2s", "ceiling")], 0.0, 1.0))
+        body.append("</section>")
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>W2S leaderboard</title>"
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+

@@ -1,0 +1,140 @@
+"""The leaderboard: entries from runs, generated files, the stale check, and the page in a real
+headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import harness_cli
+from harness import leaderboard
+from harness.errors import HarnessError
+from harness.models import CapabilityResult, Manifest, Suite
+from harness.store import write_json, write_jsonl
+
+METHODS = ("naive", "rm-two-stage", "self-bootstrap")
+CAPS = ("synth_scan", "synth_arith")
+
+
+def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
+              status: str = "finished") -> Path:
+    """A run directory as `harness run` leaves it (results written here, not computed)."""
+    run = home / "runs" / run_id
+    run.mkdir(parents=True)
+    results = [
+        CapabilityResult(run_id=run_id, suite=suite, seed=seed, mixture="joint", method=m,
+                         capability=c, weak=0.2 + 0.01 * seed, ceiling=0.6,
+                         w2s=0.3 + 0.1 * k + shift + 0.01 * seed,
+                         pgr=(0.1 + 0.1 * k + shift) / 0.4, n_test=100,
+                         analysis={"weak_label_acc": 0.2, "train_n": 50.0})
+        for seed in (0, 1, 2) for k, m in enumerate(METHODS) for c in CAPS
+    ]
+    write_jsonl(run / "results.jsonl", [r.model_dump() for r in results])
+    manifest = Manifest(run_id=run_id, suite=Suite(name=suite, weak="w", strong="s",
+                                                   seeds=[0, 1, 2],
+                                                   capabilities=[{"name": c} for c in CAPS]),
+                        argv=["harness"], status=status, started="2026-11-23T00:00:00",
+                        python="3.11", device="cpu", backend="hf",
+                        git={"commit": "0123456789abcdef", "dirty": False})
+    write_json(run / "manifest.json", manifest.model_dump(mode="json"))
+    return run
+
+
+def test_add_build_and_check(tmp_path):
+    root = tmp_path / "board"
+    leaderboard.add(_fake_run(tmp_path, "quick", "r1"), root)
+    assert leaderboard.stale(root) == ["README.md", "leaderboard.json", "index.html"]
+    leaderboard.write(root)
+    assert leaderboard.stale(root) == []
+    md = (root / "README.md").read_text()
+    assert "## quick" in md and "| rm-two-stage | joint | r1 |" in md and "±" in md
+    board = json.loads((root / "leaderboard.json").read_text())
+    (row,) = [r for r in board["suites"]["quick"] if r["method"] == "naive"]
+    assert row["capabilities"]["synth_scan"]["pgr"]["mean"] == pytest.approx(0.25)
+    assert row["commit"] == "0123456789abcdef"
+    # A second entry makes the board stale until it is rebuilt, and appears in every file.
+    leaderboard.add(_fake_run(tmp_path, "quick", "r2", shift=0.05), root)
+    assert leaderboard.stale(root) == ["README.md", "leaderboard.json", "index.html"]
+    leaderboard.write(root)
+    assert "r2" in (root / "index.html").read_text()
+    # A hand edit is caught too.
+    (root / "README.md").write_text(md + "edited\n")
+    assert leaderboard.stale(root) == ["README.md"]
+
+
+def test_unfinished_or_missing_runs_are_refused(tmp_path):
+    with pytest.raises(HarnessError, match="not finished"):
+        leaderboard.add(_fake_run(tmp_path, "quick", "r1", status="failed"), tmp_path / "b")
+    with pytest.raises(HarnessError, match="not a run directory"):
+        leaderboard.add(tmp_path, tmp_path / "b")
+
+
+def test_cli_check_exit_status(tmp_path):
+    home, root = tmp_path / "home", tmp_path / "board"
+    _fake_run(home, "quick", "20261123T000000_quick_abc123")
+    env = {"HARNESS_HOME": str(home)}
+    harness_cli("leaderboard", "add", "latest", "--root", str(root), env=env, check=True)
+    assert harness_cli("leaderboard", "build", "--check", "--root", str(root)).returncode == 1
+    harness_cli("leaderboard", "build", "--root", str(root), check=True)
+    assert harness_cli("leaderboard", "build", "--check", "--root", str(root)).returncode == 0
+    runs = harness_cli("runs", env=env, check=True).stdout
+    assert "20261123T000000_quick_abc123" in runs and "finished" in runs
+
+
+def test_the_published_board_is_current():
+    """CI fails when someone adds an entry without rebuilding the published files."""
+    root = Path(__file__).resolve().parents[1] / "leaderboard"
+    assert leaderboard.stale(root) == [], "run `harness leaderboard build`"
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None or shutil.which("chromedriver") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but Chromium is missing: .ci/run installs chromium and "
+                        "chromium-driver from Debian")
+        pytest.skip("Chromium and chromedriver not installed (apt install chromium "
+                    "chromium-driver)")
+    return path
+
+
+def test_page_renders_every_entry_without_console_errors(tmp_path):
+    chromium = _chromium()
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+
+    root = tmp_path / "board"
+    for k, suite in enumerate(("quick", "other")):
+        leaderboard.add(_fake_run(tmp_path, suite, f"run{k}", shift=0.05 * k), root)
+    leaderboard.write(root)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1200,1800",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options,
+                              service=webdriver.ChromeService(shutil.which("chromedriver")))
+    try:
+        driver.get((root / "index.html").as_uri())
+        assert driver.title == "W2S leaderboard"
+        text = driver.find_element(By.TAG_NAME, "body").text
+        for suite in ("quick", "other"):
+            assert driver.find_element(By.ID, suite).is_displayed()
+        for method in METHODS:
+            assert method in text
+        assert "run0" in text and "run1" in text
+        charts = driver.find_elements(By.CSS_SELECTOR, "svg rect")
+        assert len(charts) >= 2 * (len(METHODS) * len(CAPS) * 2)
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+        shot = Path(os.environ.get("HARNESS_SCREENSHOT", tmp_path / "leaderboard.png"))
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    finally:
+        driver.quit()
