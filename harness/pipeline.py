@@ -384,14 +384,21 @@ class Pipeline:
         total = len(plan.stages)
         for i, stage in enumerate(plan.stages, 1):
             forced = stage.kind in force or stage.label.split(" [")[0] in force
-            cached = self.store.done(stage.kind, stage.key) and not forced
             t0 = time.monotonic()
-            if cached:
-                say(f"[{i}/{total}] {stage.label}: cached")
-            else:
-                say(f"[{i}/{total}] {stage.label} ...")
-                with self.store.writing(stage.kind, stage.key, stage.spec) as tmp:
-                    stage.fn(tmp)
+            if self.store.busy(stage.kind, stage.key):
+                say(f"[{i}/{total}] {stage.label}: another run is computing it; waiting")
+            with self.store.lock(stage.kind, stage.key):
+                problem = self.store.problem(stage.kind, stage.key)
+                if problem not in (None, "missing"):
+                    say(f"warning: cache entry {stage.kind}/{stage.key} ({stage.label}) is "
+                        f"damaged ({problem}); recomputing it")
+                cached = problem is None and not forced
+                if cached:
+                    say(f"[{i}/{total}] {stage.label}: cached")
+                else:
+                    say(f"[{i}/{total}] {stage.label} ...")
+                    with self.store.writing(stage.kind, stage.key, stage.spec) as tmp:
+                        stage.fn(tmp)
             seconds = round(time.monotonic() - t0, 2)
             if not cached:
                 say(f"[{i}/{total}] {stage.label}: done in {seconds:.1f}s")

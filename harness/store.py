@@ -2,6 +2,10 @@
 
 A stage's output lives in ``cache/<stage>/<key>/`` and only appears there complete: it is
 written into a temporary sibling and renamed into place, so a killed run leaves no half entry.
+The entry's ``_complete.json`` lists every file with its size and (below ``HASH_LIMIT``) its
+SHA-256, so an entry damaged later (a truncated or edited file) is noticed and recomputed.
+A lock file per entry lets several runs share one home: the second waits for the first
+to finish a stage, then reuses it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 COMPLETE = "_complete.json"
+HASH_LIMIT = 64 * 2**20
+"""Files larger than this (model weights) are checked by size only: hashing them at every
+run would cost minutes on a large model."""
 
 
 def home() -> Path:
@@ -37,7 +44,61 @@ class Store:
         return self.root / "cache" / stage / key
 
     def done(self, stage: str, key: str) -> bool:
-        return (self.path(stage, key) / COMPLETE).is_file()
+        return self.problem(stage, key) is None
+
+    def problem(self, stage: str, key: str) -> str | None:
+        """None when the entry is complete and intact; else ``missing`` or what is wrong."""
+        entry = self.path(stage, key)
+        try:
+            record = json.loads((entry / COMPLETE).read_text())
+        except FileNotFoundError:
+            return "missing"
+        except (OSError, ValueError):
+            return f"{COMPLETE} is unreadable"
+        # Entries written before file lists existed carry none: trusted as they are.
+        files = record.get("files", {}) if isinstance(record, dict) else None
+        if not isinstance(files, dict):
+            return f"{COMPLETE} is unreadable"
+        for name, (size, digest) in files.items():
+            path = entry / name
+            if not path.is_file():
+                return f"{name} is missing"
+            if path.stat().st_size != size:
+                return f"{name} has {path.stat().st_size} bytes, not {size}"
+            if digest and _sha256(path) != digest:
+                return f"{name} does not match its checksum"
+        return None
+
+    @contextmanager
+    def lock(self, stage: str, key: str) -> Iterator[None]:
+        """Hold the entry's lock (blocking); temporaries of writers that died are removed."""
+        import fcntl
+
+        folder = self.path(stage, key).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f".{key}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                for stale in folder.glob(f".tmp-{key}-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def busy(self, stage: str, key: str) -> bool:
+        """Whether another process holds the entry's lock right now."""
+        import fcntl
+
+        path = self.path(stage, key).parent / f".{key}.lock"
+        if not path.exists():
+            return False
+        with open(path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
     @contextmanager
     def writing(self, stage: str, key: str, spec: Any) -> Iterator[Path]:
@@ -47,7 +108,13 @@ class Store:
         tmp.mkdir(parents=True)
         try:
             yield tmp
-            (tmp / COMPLETE).write_text(json.dumps({"spec": spec}, indent=1, default=str))
+            files = {
+                str(p.relative_to(tmp)): [p.stat().st_size,
+                                          _sha256(p) if p.stat().st_size <= HASH_LIMIT else None]
+                for p in sorted(tmp.rglob("*")) if p.is_file()
+            }
+            (tmp / COMPLETE).write_text(json.dumps({"spec": spec, "files": files}, indent=1,
+                                                   default=str))
             if final.exists():  # a stale partial entry from an older layout: replace it
                 shutil.rmtree(final)
             os.rename(tmp, final)
@@ -64,6 +131,14 @@ class Store:
         path = self.root / "runs" / run_id
         path.mkdir(parents=True)
         return run_id, path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_json(path: Path, data: Any) -> None:

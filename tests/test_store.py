@@ -34,3 +34,39 @@ def test_rewriting_an_entry_replaces_it(tmp_path):
 def test_content_key_is_order_independent_and_sensitive():
     assert content_key({"a": 1, "b": [1, 2]}) == content_key({"b": [1, 2], "a": 1})
     assert content_key({"a": 1}) != content_key({"a": 2})
+
+
+def test_damaged_entries_are_detected(tmp_path):
+    from harness.store import Store
+
+    store = Store(tmp_path)
+    with store.writing("decode", "k1", {"a": 1}) as out:
+        (out / "scores.json").write_text('{"accuracy": 0.5}')
+        (out / "sub").mkdir()
+        (out / "sub" / "w.bin").write_bytes(b"x" * 1000)
+    assert store.problem("decode", "k1") is None and store.done("decode", "k1")
+    assert store.problem("decode", "nope") == "missing"
+    (store.path("decode", "k1") / "scores.json").write_text('{"accuracy": 0.9}')
+    assert "checksum" in store.problem("decode", "k1")
+    (store.path("decode", "k1") / "sub" / "w.bin").write_bytes(b"x" * 10)
+    (store.path("decode", "k1") / "scores.json").unlink()
+    assert "missing" in store.problem("decode", "k1")
+    (store.path("decode", "k1") / "_complete.json").write_text("{trunc")
+    assert "unreadable" in store.problem("decode", "k1")
+
+
+def test_lock_removes_temporaries_of_dead_writers_and_reports_busy(tmp_path):
+    import multiprocessing
+
+    from harness.store import Store
+
+    store = Store(tmp_path)
+    stale = store.path("train", "k").parent / ".tmp-k-deadbeef"
+    stale.mkdir(parents=True)
+    assert not store.busy("train", "k")
+    with store.lock("train", "k"):
+        assert not stale.exists()
+        probe = multiprocessing.get_context("spawn").Pool(1)
+        assert probe.apply(Store(tmp_path).busy, ("train", "k"))
+        probe.close()
+    assert not store.busy("train", "k")
