@@ -104,3 +104,43 @@ def test_vllm_and_hf_agree_on_greedy_outputs(trained_tiny, tmp_path):
         trained_tiny, prompts, DecodeConfig(max_new_tokens=40))]
     mismatches = [(p, h, v) for p, h, v in zip(prompts, hf_texts, vllm_texts) if h != v]
     assert not mismatches, f"{len(mismatches)}/{len(prompts)} differ, e.g. {mismatches[0]}"
+
+
+def test_out_of_memory_halves_the_batch_and_retries(tiny_models, monkeypatch, capsys):
+    """A decode that runs out of memory at batch 16 finishes at batch 4 with the same outputs;
+    at batch size 1 it is a one-line error naming the fix."""
+    import torch
+
+    import harness_plugins.backends.hf as hf_module
+    from harness.errors import HarnessError
+
+    hf = registry().make("backends", "hf")
+    prompts = _prompts()[:20]
+    expected = [g.text for g in hf.generate(tiny_models["tiny-strong"], prompts,
+                                            DecodeConfig(max_new_tokens=8, batch_size=16))]
+    real_load = hf_module.load
+    limit = {"rows": 4}
+    sizes = []
+
+    def small_memory_load(*args, **kwargs):
+        tok, net, device = real_load(*args, **kwargs)
+        real_generate = net.generate
+
+        def generate(**kw):
+            sizes.append(kw["input_ids"].shape[0])
+            if kw["input_ids"].shape[0] > limit["rows"]:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+            return real_generate(**kw)
+
+        net.generate = generate
+        return tok, net, device
+
+    monkeypatch.setattr(hf_module, "load", small_memory_load)
+    got = hf.generate(tiny_models["tiny-strong"], prompts,
+                      DecodeConfig(max_new_tokens=8, batch_size=16))
+    assert [g.text for g in got] == expected
+    assert sizes[:3] == [16, 8, 4] and max(sizes[3:]) == 4
+    assert "retrying with 8" in capsys.readouterr().err
+    limit["rows"] = 0
+    with pytest.raises(HarnessError, match="batch size 1; lower max_new_tokens"):
+        hf.generate(tiny_models["tiny-strong"], prompts, DecodeConfig(max_new_tokens=8))

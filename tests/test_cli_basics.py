@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
 from conftest import harness_cli
 
@@ -31,41 +30,6 @@ def test_list_shows_builtins_with_their_distribution():
     for name in ("synth_scan", "synth_arith", "all", "sft", "hf", "vllm"):
         assert f" {name} " in proc.stdout
     assert "w2s-harness" in proc.stdout
-
-
-BAD_SUITES = {
-    "malformed yaml": ("name: x\ncapabilities: [\n", "not valid YAML"),
-    "unknown field": (
-        "name: x\nweak: tiny-weak\nstrong: tiny-strong\ncolour: red\n"
-        "capabilities: [{name: synth_scan}]\n", "colour"),
-    "unknown capability": (
-        "name: x\nweak: tiny-weak\nstrong: tiny-strong\ncapabilities: [{name: nope}]\n",
-        "unknown capability 'nope'"),
-    "bad capability param": (
-        "name: x\nweak: tiny-weak\nstrong: tiny-strong\n"
-        "capabilities: [{name: synth_scan, params: {labelled: 3}}]\n", "labelled"),
-    "mistyped trainer param": (
-        "name: x\nweak: tiny-weak\nstrong: tiny-strong\ncapabilities: [{name: synth_scan}]\n"
-        "train: {name: sft, params: {lr: fast}}\n", "lr"),
-    "unknown selector": (
-        "name: x\nweak: tiny-weak\nstrong: tiny-strong\ncapabilities: [{name: synth_scan}]\n"
-        "methods: [{name: m, selector: {name: psychic}}]\n", "unknown selector 'psychic'"),
-    "missing model path": (
-        "name: x\nweak: ./no/such/model\nstrong: tiny-strong\n"
-        "capabilities: [{name: synth_scan}]\n", "does not exist"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD_SUITES))
-def test_bad_suite_is_one_line_exit_2(case, tmp_path):
-    text, expected = BAD_SUITES[case]
-    path = tmp_path / "bad.yaml"
-    path.write_text(text)
-    proc = harness_cli("run", "--suite", str(path), "--dry-run")
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    assert expected in lines[0]
 
 
 def test_unknown_suite_name_lists_known_ones():

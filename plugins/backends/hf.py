@@ -6,7 +6,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from harness import Backend, DecodeConfig, Generation, Params, hookimpl
-from harness.progress import progress
+from harness.errors import HarnessError
+from harness.progress import progress, say
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
@@ -40,19 +41,25 @@ class HFBackend(Backend):
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         out: list[Generation | None] = [None] * len(prompts)
         bar = progress(total=len(prompts), desc="decode (hf)", unit="sample")
+        size, start = decode.batch_size, 0
         with torch.inference_mode():
-            for start in range(0, len(order), decode.batch_size):
-                idx = order[start : start + decode.batch_size]
+            while start < len(order):
+                idx = order[start : start + size]
                 enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
-                gen = net.generate(
-                    **enc,
-                    **sampling,
-                    max_new_tokens=decode.max_new_tokens,
-                    stop_strings=decode.stop or None,
-                    tokenizer=tok,
-                    pad_token_id=tok.pad_token_id,
-                    eos_token_id=tok.eos_token_id,
-                )
+                try:
+                    gen = net.generate(
+                        **enc,
+                        **sampling,
+                        max_new_tokens=decode.max_new_tokens,
+                        stop_strings=decode.stop or None,
+                        tokenizer=tok,
+                        pad_token_id=tok.pad_token_id,
+                        eos_token_id=tok.eos_token_id,
+                    )
+                except Exception as exc:
+                    size = _smaller_batch(exc, size, device)
+                    continue
+                start += len(idx)
                 new = gen[:, enc["input_ids"].shape[1] :]
                 for i, ids in zip(idx, new):
                     text = tok.decode(ids, skip_special_tokens=True)
@@ -64,6 +71,21 @@ class HFBackend(Backend):
     def logprobs(self, model: str, prompts: list[str], completions: list[str],
                  batch_size: int = 32) -> list[float]:
         return teacher_forced_logprobs(model, prompts, completions, batch_size, self.params.dtype)
+
+
+def _smaller_batch(exc: Exception, size: int, device: str) -> int:
+    """After an out-of-memory error, half the batch (the caller retries); else re-raise."""
+    import torch
+
+    if not (isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()):
+        raise exc
+    if size == 1:
+        raise HarnessError("decoding ran out of memory with batch size 1; lower max_new_tokens "
+                           "in the suite's decode settings or use a smaller model") from None
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    say(f"decode: out of memory with batch size {size}; retrying with {size // 2}")
+    return size // 2
 
 
 def load(model: str, dtype: str, padding_side: str):

@@ -58,6 +58,7 @@ class VLLMBackend(Backend):
             tensor_parallel_size=p.tensor_parallel_size,
             max_model_len=p.max_model_len,
             seed=0,
+            load_format="safetensors",  # never a pickled checkpoint
         )
         self._engine_model = model
         return self._engine

@@ -143,7 +143,7 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
                               PrinterCallback, set_seed)
 
-    from harness_plugins.trainers.sft import ProgressBar, bf16_enabled
+    from harness_plugins.trainers.sft import ProgressBar, bf16_enabled, save
 
     set_seed(seed)
     tok = AutoTokenizer.from_pretrained(base)
@@ -182,8 +182,7 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
                           data_collator=lambda b: _collate(b, tok.pad_token_id))
     trainer.remove_callback(PrinterCallback)
     trainer.train()
-    trainer.save_model(str(out))
-    tok.save_pretrained(str(out))
+    save(trainer, tok, out)
 
 
 def _encode(tok, text: str, max_length: int) -> list[int]:

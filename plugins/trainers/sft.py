@@ -99,9 +99,16 @@ class SFT(Trainer):
         )
         trainer.remove_callback(PrinterCallback)
         trainer.train()
-        trainer.save_model(str(out_dir))
-        tok.save_pretrained(str(out_dir))
+        save(trainer, tok, out_dir)
         return out_dir
+
+
+def save(trainer, tok, out_dir: Path) -> None:
+    """Weights as safetensors and the tokenizer; not the pickled ``training_args.bin`` that
+    transformers adds, so nothing in the cache ever needs unpickling."""
+    trainer.save_model(str(out_dir))
+    tok.save_pretrained(str(out_dir))
+    (out_dir / "training_args.bin").unlink(missing_ok=True)
 
 
 def bf16_enabled(mode: str) -> bool:

@@ -1,0 +1,115 @@
+"""Every row of the README's bad-input table: one line naming the fix, exit status 2, and no
+finished stage lost. (Out-of-memory during decoding retries instead: tests/test_backends.py.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, harness_cli
+
+HEAD = "name: x\nweak: tiny-weak\nstrong: tiny-strong\n"
+SCAN = "  - {name: synth_scan, params: {labeled: 20, unlabeled: 20, test: 10}}\n"
+
+# README row -> (suite text or None, extra CLI args, expected text in the error line)
+BEFORE_COMPUTE = {
+    "malformed YAML": ("name: x\ncapabilities: [\n", [], "not valid YAML"),
+    "unknown suite field": (HEAD + "colour: red\ncapabilities: [{name: synth_scan}]\n", [],
+                            "colour"),
+    "unknown plugin": (HEAD + "capabilities: [{name: synth_scan}]\n"
+                       "methods: [{name: m, selector: {name: psychic}}]\n", [],
+                       "unknown selector 'psychic'"),
+    "unknown param": (HEAD + "capabilities: [{name: synth_scan, params: {labelled: 3}}]\n", [],
+                      "labelled"),
+    "mistyped param": (HEAD + "capabilities: [{name: synth_scan}]\n"
+                       "train: {name: sft, params: {lr: fast}}\n", [], "lr"),
+    "model path that does not exist": (
+        "name: x\nweak: ./no/such/model\nstrong: tiny-strong\n"
+        "capabilities: [{name: synth_scan}]\n", [], "does not exist"),
+    "missing data directory": (HEAD + "capabilities: [{name: gsm8k}]\n",
+                               ["--data-dir", "/no/such/dir"], "--data-dir /no/such/dir"),
+}
+
+
+def _error_line(proc) -> str:
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [x for x in proc.stderr.strip().splitlines() if not x.startswith("[")
+             and "|" not in x and not x.startswith(("run ", "warning"))]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", sorted(BEFORE_COMPUTE))
+def test_bad_input_before_any_compute(case, tmp_path):
+    text, args, expected = BEFORE_COMPUTE[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    proc = harness_cli("run", "--suite", str(path), "--dry-run", *args)
+    assert expected in _error_line(proc)
+
+
+def _suite_with_broken_gsm8k(tmp_path: Path, files: dict[str, str]) -> Path:
+    data = tmp_path / "data" / "gsm8k"
+    data.mkdir(parents=True)
+    for name, text in files.items():
+        (data / name).write_text(text)
+    suite = tmp_path / "s.yaml"
+    suite.write_text(HEAD + "capabilities:\n" + SCAN + f"  - {{name: gsm8k, source: {data}}}\n")
+    return suite
+
+
+ROW = '{"question": "What is 1 + 1?", "answer": "1 + 1 = 2\\n#### 2"}\n'
+DATA_ERRORS = {
+    "missing data file": ({"train.jsonl": ROW}, "test.jsonl"),
+    "dataset row missing a field": ({"train.jsonl": '{"question": "x"}\n', "test.jsonl": ROW},
+                                    "has no field 'answer'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATA_ERRORS))
+def test_bad_data_stops_with_one_line_and_keeps_finished_stages(case, tmp_path):
+    files, expected = DATA_ERRORS[case]
+    suite = _suite_with_broken_gsm8k(tmp_path, files)
+    env = {"HARNESS_HOME": str(tmp_path / "home")}
+    assert expected in _error_line(harness_cli("run", "--suite", str(suite), env=env))
+    plan = harness_cli("run", "--suite", str(suite), "--dry-run", env=env, check=True).stdout
+    assert re.search(r"data synth_scan seed 0 .* cached", plan), "a finished stage was lost"
+
+
+def _site_with(tmp_path: Path, body: str) -> Path:
+    site = tmp_path / "site"
+    (site / "bad_plugin").mkdir(parents=True)
+    (site / "bad_plugin" / "__init__.py").write_text(body)
+    dist = site / "bad_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[harness]\nbad = bad_plugin\n")
+    return site
+
+
+PLUGINS = {
+    "plugin that raises on import": ("raise RuntimeError('boom')\n", "failed to import"),
+    "plugin that raises inside a hook": (
+        "import pluggy\nhookimpl = pluggy.HookimplMarker('harness')\n"
+        "@hookimpl\ndef register_selectors(register):\n    raise ValueError('boom')\n",
+        "raised in register_selectors"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PLUGINS))
+def test_broken_plugins(case, tmp_path):
+    body, expected = PLUGINS[case]
+    proc = harness_cli("list", env={"PYTHONPATH": str(_site_with(tmp_path, body))})
+    line = _error_line(proc)
+    assert expected in line and "boom" in line and "HARNESS_BLOCK_PLUGINS=bad" in line
+
+
+def test_the_readme_table_lists_exactly_these_rows():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- bad-input table -->", 2)[1]
+    rows = {line.split("|")[1].strip() for line in table.splitlines()
+            if line.startswith("| ") and not line.startswith("| input")}
+    tested = {*BEFORE_COMPUTE, *DATA_ERRORS, *PLUGINS, "out of memory while decoding"}
+    assert rows == tested
