@@ -83,6 +83,9 @@ def test_cli_check_exit_status(tmp_path):
     assert harness_cli("leaderboard", "build", "--check", "--root", str(root)).returncode == 0
     runs = harness_cli("runs", env=env, check=True).stdout
     assert "20261123T000000_quick_abc123" in runs and "finished" in runs
+    shown = harness_cli("show", "abc123", env=env, check=True).stdout
+    assert shown.startswith("run 20261123T000000_quick_abc123: suite quick, finished")
+    assert harness_cli("show", "nosuchrun", env=env).returncode == 2
 
 
 def test_the_published_board_is_current():
