@@ -27,8 +27,12 @@ class Echo(Capability):
                               target=f" {words}", answer=words)
         return {"train": list(rows.values())}
 
-    def score(self, row, completion):
-        return float(completion.split() == row.answer.split())
+    def answer_of(self, row, completion):
+        """The words said, in order; scoring and weak-strong agreement both read this."""
+        return " ".join(completion.split()) or None
+
+    def gold_of(self, row):
+        return " ".join(row.answer.split())
 
 
 class FirstFraction(Selector):
