@@ -58,6 +58,10 @@ class Suite(Strict):
     """Overrides of every capability's decode settings, e.g. ``batch_size``."""
     limit: int | None = Field(None, ge=1)
     """Cap every split at this many rows (smoke runs)."""
+    trust_remote_code: list[str] = Field(default_factory=list)
+    """Models (the suite's ``weak`` or ``strong``, as written) allowed to run their repository's
+    own code, as some architectures need; every model trained from them inherits it. Empty by
+    default: no model's code runs."""
     transfer: bool = False
     """With the ``single`` mixture: evaluate each single-capability model on every capability."""
     min_gap: float = Field(0.03, ge=0)
@@ -76,6 +80,10 @@ class Suite(Strict):
                 raise ValueError(f"{what} listed twice: {', '.join(sorted(dupes))}")
         if not self.capabilities:
             raise ValueError("a suite needs at least one capability")
+        strangers = set(self.trust_remote_code) - {self.weak, self.strong}
+        if strangers:
+            raise ValueError(f"trust_remote_code names {', '.join(sorted(strangers))}, which is "
+                             "neither the weak nor the strong model")
         return self
 
     def over_train(self, ref: PluginRef | None) -> PluginRef:

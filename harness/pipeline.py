@@ -42,6 +42,7 @@ from harness.registry import Registry
 from harness.store import Store, content_key, read_jsonl, write_json, write_jsonl
 from harness.tinymodels import check as check_model
 from harness.tinymodels import model_identity, resolve
+from harness import trust
 
 SPLIT_FILES = ("labeled", "unlabeled", "test")
 
@@ -104,6 +105,9 @@ class Pipeline:
         self.store = store
         self.backend_name = backend
         self._backend: Backend | None = None
+        self._trusting: set[str] = set()
+        """Keys of train stages whose model descends from one the suite trusts."""
+        trust.reset()
         self.capabilities: dict[str, Capability] = {}
         self.sources: dict[str, str | None] = {}
         for spec in suite.capabilities:
@@ -265,15 +269,28 @@ class Pipeline:
 
     def _model(self, model: Stage | str) -> tuple[Any, Callable[[], str]]:
         """A model's identity for cache keys, and how to find its weights once it exists."""
+        identity = {"stage": model.key} if isinstance(model, Stage) else model_identity(model)
+        return identity, lambda: self._path(model)
+
+    def _path(self, model: Stage | str) -> str:
+        """A model's weights; a model trained from one the suite trusts is trusted as well."""
+        path = str(self._out(model) / "model") if isinstance(model, Stage) else resolve(model)
+        if self._trusts(model):
+            trust.allow(path)
+        return path
+
+    def _trusts(self, model: Stage | str) -> bool:
         if isinstance(model, Stage):
-            return {"stage": model.key}, lambda: str(self._out(model) / "model")
-        return model_identity(model), lambda: resolve(model)
+            return model.key in self._trusting
+        return model in self.suite.trust_remote_code
 
     def _train_stage(self, label, base: Stage | str, trainer: Trainer, seed, inputs,
                      examples) -> Stage:
         identity, path = self._model(base)
         spec = {"stage": "train", "base": identity, "trainer": _ref(trainer),
                 "inputs": inputs, "seed": seed}
+        if self._trusts(base):
+            self._trusting.add(content_key(spec))
 
         def run(out: Path) -> None:
             (out / "work").mkdir()
@@ -343,7 +360,7 @@ class Pipeline:
 
         def run(out: Path) -> None:
             pool = self._pool(g, signals)
-            ctx = SelectContext(seed=g.seed, strong_model=resolve(self.suite.strong),
+            ctx = SelectContext(seed=g.seed, strong_model=self._path(self.suite.strong),
                                 weak_model=self.suite.weak, backend=self.backend, work_dir=out)
             chosen = selector.select(pool, ctx)
             if not chosen:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from conftest import ROOT
 
 PICKLED = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
@@ -25,7 +28,39 @@ def test_the_code_never_unpickles_nor_trusts_remote_code():
     calls = [(p.name, _call(t, m.end())) for p, t in text.items()
              for m in re.finditer(r"ModelFor\w+\.from_pretrained\(", t)]
     assert len(calls) >= 4 and all("use_safetensors=True" in c for _, c in calls), calls
-    assert 'load_format="safetensors"' in text[ROOT / "plugins" / "backends" / "vllm.py"]
+    vllm = text[ROOT / "plugins" / "backends" / "vllm.py"]
+    assert 'load_format="safetensors"' in vllm
+    # Remote code only where the suite opted the model in: every loader asks harness.trust.
+    loaders = [(p.name, _call(t, m.end())) for p, t in text.items()
+               for m in re.finditer(r"Auto\w+\.from_pretrained\(|\bLLM\(", t)]
+    assert all(re.search(r"trust_remote_code=(remote|trusted\()", c) for _, c in loaders), loaders
+
+
+def test_remote_code_is_trusted_only_for_opted_in_models_and_their_descendants(tmp_path):
+    from harness import trust
+    from harness.models import Suite
+    from harness.pipeline import Pipeline
+    from harness.plugins import registry
+    from harness.store import Store
+
+    def suite(**extra):
+        return Suite.model_validate({
+            "name": "t", "weak": "tiny-weak", "strong": "tiny-strong",
+            "capabilities": [{"name": "synth_scan"}], "seeds": [0], **extra})
+
+    pipeline = Pipeline(suite(trust_remote_code=["tiny-strong"]), registry(), Store(tmp_path),
+                        "hf")
+    plan = pipeline.plan()
+    trained = {s.label.split(" [")[0]: s for s in plan.stages if s.kind == "train"}
+    assert set(trained) == {"train weak", "train ceiling", "train naive"}
+    for label, expected in (("train weak", False), ("train ceiling", True),
+                            ("train naive", True)):
+        assert trust.trusted(pipeline._path(trained[label])) is expected, label
+    Pipeline(suite(), registry(), Store(tmp_path), "hf").plan()
+    assert not trust.trusted(str(tmp_path / "cache" / "train" / trained["train naive"].key /
+                                 "model")), "a new run starts trusting nothing"
+    with pytest.raises(ValidationError, match="neither the weak nor the strong"):
+        suite(trust_remote_code=["evil/model"])
 
 
 def _call(text: str, start: int) -> str:

@@ -8,6 +8,7 @@ from pydantic import Field
 from harness import Backend, DecodeConfig, Generation, Params, hookimpl
 from harness.errors import HarnessError
 from harness.progress import progress, say
+from harness.trust import trusted
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
@@ -94,12 +95,13 @@ def load(model: str, dtype: str, padding_side: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    tok = AutoTokenizer.from_pretrained(model)
+    remote = trusted(model)
+    tok = AutoTokenizer.from_pretrained(model, trust_remote_code=remote)
     tok.padding_side = padding_side
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     net = AutoModelForCausalLM.from_pretrained(
-        model, dtype=_dtype(dtype, device), use_safetensors=True
+        model, dtype=_dtype(dtype, device), use_safetensors=True, trust_remote_code=remote
     ).to(device)
     net.eval()
     return tok, net, device

@@ -11,6 +11,7 @@ import os
 from pydantic import Field
 
 from harness import Backend, DecodeConfig, Generation, Params, hookimpl
+from harness.trust import trusted
 
 
 class VLLMBackend(Backend):
@@ -59,6 +60,7 @@ class VLLMBackend(Backend):
             max_model_len=p.max_model_len,
             seed=0,
             load_format="safetensors",  # never a pickled checkpoint
+            trust_remote_code=trusted(model),
         )
         self._engine_model = model
         return self._engine

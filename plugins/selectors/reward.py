@@ -29,6 +29,7 @@ from pydantic import Field
 
 from harness import SelectContext, Selector, Signal, WeakItem, hookimpl
 from harness.progress import say
+from harness.trust import allow, trusted
 from harness_plugins.selectors.rules import RuleParams, keep
 
 
@@ -76,6 +77,8 @@ class RewardModel(Selector):
             folder = Path(tempfile.mkdtemp(prefix="reward-", dir=ctx.work_dir))
             try:
                 train_reward_model(ctx.strong_model, train, p, folder, ctx.seed)
+                if trusted(ctx.strong_model):
+                    allow(str(folder))
                 texts = [i.prompt + i.label for i in pool]
                 held_texts = [t for pair in held for t in pair]
                 values = reward_scores(folder, texts + held_texts, p.score_batch_size)
@@ -146,11 +149,12 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
     from harness_plugins.trainers.sft import ProgressBar, bf16_enabled, save
 
     set_seed(seed)
-    tok = AutoTokenizer.from_pretrained(base)
+    remote = trusted(base)
+    tok = AutoTokenizer.from_pretrained(base, trust_remote_code=remote)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=1, dtype=torch.float32, use_safetensors=True)
+        base, num_labels=1, dtype=torch.float32, use_safetensors=True, trust_remote_code=remote)
     model.config.pad_token_id = tok.pad_token_id
     common = dict(
         output_dir=str(out / "work"), num_train_epochs=p.epochs,
@@ -213,9 +217,10 @@ def reward_scores(model_dir: Path, texts: list[str], batch_size: int) -> list[fl
     from harness.progress import progress
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    remote = trusted(str(model_dir))
+    tok = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=remote)
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(model_dir), use_safetensors=True).to(device).eval()
+        str(model_dir), use_safetensors=True, trust_remote_code=remote).to(device).eval()
     limit = getattr(model.config, "max_position_embeddings", None) or 1_000_000
     out: list[float] = []
     bar = progress(total=len(texts), desc="reward scores", unit="sample")

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from harness import Params, TrainContext, Trainer, TrainExample, hookimpl
+from harness.trust import trusted
 
 
 class SFT(Trainer):
@@ -59,11 +60,12 @@ class SFT(Trainer):
 
         p = self.params
         set_seed(ctx.seed)
-        tok = AutoTokenizer.from_pretrained(base_model)
+        remote = trusted(base_model)
+        tok = AutoTokenizer.from_pretrained(base_model, trust_remote_code=remote)
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         model = AutoModelForCausalLM.from_pretrained(
-            base_model, dtype=torch.float32, use_safetensors=True
+            base_model, dtype=torch.float32, use_safetensors=True, trust_remote_code=remote
         )
         world = max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
         accumulation = max(1, p.batch_size // (p.micro_batch_size * world))
