@@ -203,7 +203,9 @@ class Pipeline:
         for i, step in enumerate(steps, 1):
             inner = self._step_trainer(trainer, step)
             if step.data == "self":
-                assert model is not None, "a 'self' step needs a previous model"
+                if model is None:
+                    raise PluginError(f"trainer {trainer.name}: its first step cannot train on "
+                                      "the model's own answers ('self'); start from the weak labels")
                 source = plan.add(self._decode_stage(f"relabel {method} {i}", model, g,
                                                      "unlabeled", step.temperature))
                 inputs, examples = {"self": source.key}, partial(_read_completions, self, source)
@@ -214,7 +216,8 @@ class Pipeline:
             what = method if len(steps) == 1 else f"{method} step {i}/{len(steps)}"
             model = plan.add(self._train_stage(f"train {what} [{g.tag}]", base, inner, g.seed,
                                                inputs, examples))
-        assert model is not None, f"trainer {trainer.name} declares no steps"
+        if model is None:
+            raise PluginError(f"trainer {trainer.name} declares no steps; return at least one")
         return model
 
     def _step_trainer(self, trainer: Trainer, step: Step) -> Trainer:
