@@ -42,6 +42,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_ints, help="comma-separated seeds")
     run.add_argument("--mixtures", type=_csv, help="comma-separated mixtures: joint, single")
     run.add_argument("--limit", type=int, help="cap every split at N rows")
+    run.add_argument("--transfer", action="store_true", default=None,
+                     help="with the single mixture, evaluate each model on every capability")
     run.add_argument("--weak", help="weak model: hub id, local path or tiny-weak")
     run.add_argument("--strong", help="strong model: hub id, local path or tiny-strong")
     run.add_argument("--backend", help="decoding backend: auto, hf, vllm")
@@ -89,7 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         Suite.from_file(find_suite(args.suite)), reg,
         capabilities=args.capabilities, methods=args.methods, seeds=args.seeds,
         mixtures=args.mixtures,
-        limit=args.limit, weak=args.weak, strong=args.strong, backend=args.backend,
+        limit=args.limit, transfer=args.transfer, weak=args.weak, strong=args.strong,
+        backend=args.backend,
         data_dir=args.data_dir,
     )
     backend = resolve_backend(suite.backend, reg)

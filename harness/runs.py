@@ -65,7 +65,7 @@ def apply_overrides(suite: Suite, registry: Registry, **opts) -> Suite:
                     f"{', '.join(have)}, and no selector has that name (see `harness list selectors`)"
                 )
         data["methods"] = chosen
-    for field in ("seeds", "mixtures", "limit", "weak", "strong", "backend"):
+    for field in ("seeds", "mixtures", "limit", "transfer", "weak", "strong", "backend"):
         if opts.get(field) is not None:
             data[field] = opts[field]
     if opts.get("data_dir"):
