@@ -89,12 +89,12 @@ class RewardModel(Selector):
             if held:
                 wins = sum(rest[2 * k] > rest[2 * k + 1] for k in range(len(held)))
                 report["held_out_accuracy"] = wins / len(held)
-        if p.keep_agreeing:
-            scores = {i.id: float("inf") if i.agree else scores[i.id] for i in pool}
         (ctx.work_dir / "reward_model.json").write_text(json.dumps(report, indent=1))
         with (ctx.work_dir / "rewards.jsonl").open("w") as f:
             for i in pool:
                 f.write(json.dumps({"id": i.id, "reward": scores[i.id]}) + "\n")
+        if p.keep_agreeing:
+            scores = {i.id: float("inf") if i.agree else scores[i.id] for i in pool}
         return keep(pool, scores, p, ctx.seed)
 
 
