@@ -9,6 +9,7 @@ from harness import Backend, DecodeConfig, Generation, Params, hookimpl
 from harness.errors import HarnessError
 from harness.progress import progress, say
 from harness.trust import trusted
+from harness_plugins.batching import attention_mask, pad_right
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
@@ -125,10 +126,8 @@ def teacher_forced_logprobs(model: str, prompts: list[str], completions: list[st
                 tail = tok(completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
                 seqs.append(head + tail)
                 masks.append([0] * len(head) + [1] * len(tail))
-            width = max(map(len, seqs))
-            ids = torch.tensor([s + [tok.pad_token_id] * (width - len(s)) for s in seqs])
-            attn = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
-            scored = torch.tensor([m + [0] * (width - len(m)) for m in masks])
+            ids, attn, scored = pad_right(seqs, tok.pad_token_id), attention_mask(seqs), \
+                pad_right(masks, 0)
             logits = net(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()
             # Position t predicts token t+1.
             logp = torch.log_softmax(logits[:, :-1], dim=-1)

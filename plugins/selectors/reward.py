@@ -30,6 +30,7 @@ from pydantic import Field
 from harness import SelectContext, Selector, Signal, WeakItem, hookimpl
 from harness.progress import say
 from harness.trust import allow, trusted
+from harness_plugins.batching import attention_mask, pad_right
 from harness_plugins.selectors.rules import RuleParams, keep
 
 
@@ -197,13 +198,8 @@ def _encode(tok, text: str, max_length: int) -> list[int]:
 def _collate(batch: list[dict], pad_id: int) -> dict:
     import torch
 
-    width = max(len(b["input_ids"]) for b in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for k, b in enumerate(batch):
-        ids[k, : len(b["input_ids"])] = torch.tensor(b["input_ids"])
-        mask[k, : len(b["input_ids"])] = 1
-    out = {"input_ids": ids, "attention_mask": mask}
+    ids = [b["input_ids"] for b in batch]
+    out = {"input_ids": pad_right(ids, pad_id), "attention_mask": attention_mask(ids)}
     if "labels" in batch[0]:
         out["labels"] = torch.tensor([b["labels"] for b in batch], dtype=torch.float32)
     return out

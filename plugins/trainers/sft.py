@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from harness import Params, TrainContext, Trainer, TrainExample, hookimpl
 from harness.trust import trusted
+from harness_plugins.batching import attention_mask, pad_right
 
 
 class SFT(Trainer):
@@ -159,18 +160,10 @@ def encode(tok, data: list[TrainExample], max_length: int) -> list[dict]:
 
 
 def collate(batch: list[dict], pad_id: int) -> dict:
-    import torch
-
-    width = max(len(b["input_ids"]) for b in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(batch), width), -100, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for i, b in enumerate(batch):
-        n = len(b["input_ids"])
-        ids[i, :n] = torch.tensor(b["input_ids"])
-        labels[i, :n] = torch.tensor(b["labels"])
-        mask[i, :n] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+    ids = [b["input_ids"] for b in batch]
+    return {"input_ids": pad_right(ids, pad_id),
+            "labels": pad_right([b["labels"] for b in batch], -100),
+            "attention_mask": attention_mask(ids)}
 
 
 @hookimpl
