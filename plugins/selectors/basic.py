@@ -3,12 +3,10 @@ the weak model's confidence and weak-strong consistency."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from harness import Params, SelectContext, Selector, Signal, WeakItem, hookimpl
-from harness_plugins.selectors.rules import RuleParams, keep
+from harness_plugins.selectors.rules import RuleParams, StrongAnswerParams, keep
 
 
 class All(Selector):
@@ -57,21 +55,15 @@ class Confidence(Selector):
         return keep(pool, scores, self.params, ctx.seed)
 
 
-class ConsistencyParams(Params):
-    strong: Literal["student", "base"] = Field(
-        "student", description="whose answers to compare with: the strong model fine-tuned on "
-        "every weak label (naive W2S), or the strong base model as it is")
-
-
 class Consistency(Selector):
     """Keep items where the weak label and the strong model's own greedy answer agree."""
 
     name = "consistency"
     version = 1
-    Params = ConsistencyParams
+    Params = StrongAnswerParams
 
     def needs(self) -> set[Signal]:
-        return {f"{self.params.strong}_answer"}  # type: ignore[arg-type]
+        return {self.params.signal()}
 
     def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
         return [item for item in pool if item.agree]

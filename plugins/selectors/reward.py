@@ -31,13 +31,12 @@ from harness import SelectContext, Selector, Signal, WeakItem, hookimpl
 from harness.progress import say
 from harness.trust import allow, trusted
 from harness_plugins.batching import attention_mask, pad_right
-from harness_plugins.selectors.rules import RuleParams, keep
+from harness_plugins.selectors.rules import RuleParams, StrongAnswerParams, keep
 
 
-class RewardParams(RuleParams):
-    strong: Literal["student", "base"] = Field(
-        "student", description="whose answers decide agreement and give negatives: the strong "
-        "model fine-tuned on every weak label (naive W2S), or the strong base model")
+class RewardParams(RuleParams, StrongAnswerParams):
+    """The strong answers (``strong``) decide agreement and give the negatives."""
+
     positives: Literal["weak_agree", "strong_agree"] = Field(
         "weak_agree", description="on agreeing items, the weak label or the strong answer")
     negatives: Literal["strong_disagree", "weak_disagree"] = Field(
@@ -63,7 +62,7 @@ class RewardModel(Selector):
     Params = RewardParams
 
     def needs(self) -> set[Signal]:
-        return {f"{self.params.strong}_answer"}  # type: ignore[arg-type]
+        return {self.params.signal()}
 
     def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
         p = self.params

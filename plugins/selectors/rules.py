@@ -1,5 +1,6 @@
-"""Selection rules shared by scoring selectors: keep the best-scored items by ratio, count or
-threshold, within each capability (keeping the mixture) or over the whole pool."""
+"""What scoring selectors share: rules that keep the best-scored items by ratio, count or
+threshold, within each capability (keeping the mixture) or over the whole pool; and the choice
+of whose strong answers to compare the weak labels with."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from harness import Params, WeakItem
+from harness import Params, Signal, WeakItem
 
 
 class RuleParams(Params):
@@ -27,6 +28,16 @@ class RuleParams(Params):
         if self.rule == "threshold" and self.threshold is None:
             raise ValueError("rule threshold needs threshold")
         return self
+
+
+class StrongAnswerParams(Params):
+    strong: Literal["student", "base"] = Field(
+        "student", description="whose answers to compare with: the strong model fine-tuned on "
+        "every weak label (naive W2S), or the strong base model as it is")
+
+    def signal(self) -> Signal:
+        """The pipeline signal that carries those answers."""
+        return "student_answer" if self.strong == "student" else "base_answer"
 
 
 def tiebreak(seed: int, item_id: str) -> str:
