@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import HarnessError, one_line
 from harness.models import CapabilityResult, Manifest, TransferResult
-from harness.report import ANALYSIS_COLUMNS, Summary, summarise
+from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, summarise
 from harness.store import read_jsonl
 
 ENTRY_SCHEMA = 1
@@ -114,14 +114,14 @@ def _by_suite(found: list[Entry]) -> dict[str, list[Entry]]:
     return dict(sorted(groups.items()))
 
 
-def _rows(entries_: list[Entry]) -> list[tuple[Entry, str, str, list[Summary]]]:
+def _rows(entries_: list[Entry]) -> list[tuple[Entry, str, str, dict[str, Summary]]]:
     """(entry, mixture, method, summaries by capability) for every method of every entry."""
     out = []
     for e in entries_:
-        groups: dict[tuple[str, str], list[Summary]] = defaultdict(list)
+        groups: dict[tuple[str, str], dict[str, Summary]] = defaultdict(dict)
         for s in e.summaries:
-            groups[(s.mixture, s.method)].append(s)
-        out += [(e, mixture, method, ss) for (mixture, method), ss in groups.items()]
+            groups[(s.mixture, s.method)][s.capability] = s
+        out += [(e, mixture, method, by_cap) for (mixture, method), by_cap in groups.items()]
     return out
 
 
@@ -129,13 +129,17 @@ def _capabilities(entries_: list[Entry]) -> list[str]:
     return list(dict.fromkeys(s.capability for e in entries_ for s in e.summaries))
 
 
-def _pgr(s: Summary | None) -> str:
-    return "" if s is None else (str(s.pgr) if s.pgr else "n/a")
+def _mean_pgr(by_cap: dict[str, Summary]) -> str:
+    values = [s.pgr.mean for s in by_cap.values() if s.pgr]
+    return f"{sum(values) / len(values):.3f}" if values and len(values) == len(by_cap) else "n/a"
 
 
-def _mean_pgr(ss: list[Summary]) -> str:
-    values = [s.pgr.mean for s in ss if s.pgr]
-    return f"{sum(values) / len(values):.3f}" if values and len(values) == len(ss) else "n/a"
+def _pgr_table(entries_: list[Entry], caps: list[str]) -> tuple[list[str], list[list[str]]]:
+    """The main table: every method of every entry, mean PGR, then PGR per capability."""
+    rows = [[method, mixture, e.id, _mean_pgr(by_cap),
+             *[by_cap[c].pgr_text() if c in by_cap else "" for c in caps]]
+            for e, mixture, method, by_cap in _rows(entries_)]
+    return ["method", "mixture", "entry", "mean PGR", *caps], rows
 
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -163,17 +167,13 @@ def markdown(found: list[Entry]) -> str:
         caps = _capabilities(es)
         parts += [f"## {suite}", "", *[f"- {_models(e)}" for e in es], "",
                   "### PGR by method and capability", ""]
-        rows = []
-        for e, mixture, method, ss in _rows(es):
-            by_cap = {s.capability: s for s in ss}
-            rows.append([method, mixture, e.id, _mean_pgr(ss),
-                         *[_pgr(by_cap.get(c)) for c in caps]])
-        parts += [_md_table(["method", "mixture", "entry", "mean PGR", *caps], rows), ""]
+        parts += [_md_table(*_pgr_table(es, caps)), ""]
         for cap in caps:
-            detail = [[method, mixture, str(s.weak), str(s.ceiling), str(s.w2s), _pgr(s),
-                       *[f"{s.analysis[k].mean:.3f}" if k in s.analysis else ""
+            detail = [[method, mixture, str(s.weak), str(s.ceiling), str(s.w2s), s.pgr_text(),
+                       *[analysis_cell(k, s.analysis.get(k))
                          for k in ("weak_label_acc", "train_label_acc", "train_distinct_2")]]
-                      for e, mixture, method, ss in _rows(es) for s in ss if s.capability == cap]
+                      for e, mixture, method, by_cap in _rows(es)
+                      for s in [by_cap.get(cap)] if s]
             parts += [f"### {cap}", "",
                       _md_table(["method", "mixture", "weak", "ceiling", "W2S", "PGR",
                                  ANALYSIS_COLUMNS["weak_label_acc"],
@@ -190,9 +190,9 @@ def board_json(found: list[Entry]) -> str:
             {"entry": e.id, "method": method, "mixture": mixture,
              "weak_model": e.manifest.suite.weak, "strong_model": e.manifest.suite.strong,
              "seeds": e.manifest.suite.seeds, "commit": e.manifest.git.get("commit"),
-             "capabilities": {s.capability: s.model_dump(exclude={"mixture", "method"})
-                              for s in ss}}
-            for e, mixture, method, ss in _rows(es)
+             "capabilities": {c: s.model_dump(exclude={"mixture", "method"})
+                              for c, s in by_cap.items()}}
+            for e, mixture, method, by_cap in _rows(es)
         ]
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
@@ -271,26 +271,17 @@ def page(found: list[Entry]) -> str:
         rows = _rows(es)
         body.append(f'<section id="{_e(suite)}"><h2>{_e(suite)}</h2><ul>'
                     + "".join(f"<li>{_e(_models(e))}</li>" for e in es) + "</ul>")
-        table = []
-        for e, mixture, method, ss in rows:
-            by_cap = {s.capability: s for s in ss}
-            table.append([method, mixture, e.id, _mean_pgr(ss),
-                          *[_pgr(by_cap.get(c)) for c in caps]])
-        body.append("<h3>PGR by method and capability</h3>"
-                    + _table(["method", "mixture", "entry", "mean PGR", *caps], table))
-        series = []
-        for e, mixture, method, ss in rows:
-            by_cap = {s.capability: s for s in ss}
-            series.append((f"{method} ({mixture})",
-                           [by_cap[c].pgr.mean if c in by_cap and by_cap[c].pgr else None
-                            for c in caps]))
+        body.append("<h3>PGR by method and capability</h3>" + _table(*_pgr_table(es, caps)))
+        series = [(f"{method} ({mixture})",
+                   [by_cap[c].pgr.mean if c in by_cap and by_cap[c].pgr else None for c in caps])
+                  for e, mixture, method, by_cap in rows]
         values = [v for _, vs in series for v in vs if v is not None] or [0.0]
         body.append(_bars(f"{suite}: PGR per capability and method", caps, series,
                           min(-0.25, min(values)), max(1.0, max(values))))
         for cap in caps:
-            picked = [(f"{method} ({mixture})", s) for e, mixture, method, ss in rows
-                      for s in ss if s.capability == cap]
-            detail = [[label, str(s.weak), str(s.ceiling), str(s.w2s), _pgr(s)]
+            picked = [(f"{method} ({mixture})", by_cap[cap]) for e, mixture, method, by_cap in rows
+                      if cap in by_cap]
+            detail = [[label, str(s.weak), str(s.ceiling), str(s.w2s), s.pgr_text()]
                       for label, s in picked]
             body.append(f"<h3>{_e(cap)}</h3>"
                         + _table(["method", "weak", "ceiling", "W2S", "PGR"], detail))

@@ -42,6 +42,12 @@ class Summary(BaseModel):
     pgr_note: str | None = None
     analysis: dict[str, Estimate]
 
+    def pgr_text(self, reason: bool = False) -> str:
+        """The PGR with its interval, or ``n/a`` (with why, when asked)."""
+        if self.pgr:
+            return str(self.pgr)
+        return f"n/a ({self.pgr_note})" if reason else "n/a"
+
 
 def summarise(results: list[CapabilityResult]) -> list[Summary]:
     groups: dict[tuple[str, str, str], list[CapabilityResult]] = defaultdict(list)
@@ -64,7 +70,7 @@ def summarise(results: list[CapabilityResult]) -> list[Summary]:
 def results_table(summaries: list[Summary]) -> str:
     """Mean ± 95% half-interval over seeds; PGR only where the gap supports one."""
     rows = [[s.mixture, s.method, s.capability, len(s.seeds), str(s.weak), str(s.ceiling),
-             str(s.w2s), str(s.pgr) if s.pgr else f"n/a ({s.pgr_note})"] for s in summaries]
+             str(s.w2s), s.pgr_text(reason=True)] for s in summaries]
     return tabulate(rows, headers=["mixture", "method", "capability", "seeds", "weak",
                                    "ceiling", "w2s", "pgr"], disable_numparse=True)
 
@@ -72,14 +78,14 @@ def results_table(summaries: list[Summary]) -> str:
 def analysis_table(summaries: list[Summary]) -> str:
     present = [k for k in ANALYSIS_COLUMNS if any(k in s.analysis for s in summaries)]
     rows = [[s.mixture, s.method, s.capability,
-             *[_cell(k, s.analysis.get(k)) for k in present]]
+             *[analysis_cell(k, s.analysis.get(k)) for k in present]]
             for s in summaries]
     return tabulate(rows, headers=["mixture", "method", "capability",
                                    *[ANALYSIS_COLUMNS[k] for k in present]],
                     disable_numparse=True)
 
 
-def _cell(key: str, value: Estimate | None) -> str:
+def analysis_cell(key: str, value: Estimate | None) -> str:
     if value is None:
         return ""
     return f"{value.mean:.0f}" if key == "train_n" else f"{value.mean:.3f}"
@@ -96,8 +102,7 @@ def mixtures_table(summaries: list[Summary]) -> str | None:
         joint, single = by[("joint", method, cap)], by[("single", method, cap)]
         rows.append([method, cap, str(joint.w2s), str(single.w2s),
                      f"{joint.w2s.mean - single.w2s.mean:+.3f}",
-                     str(joint.pgr) if joint.pgr else "n/a",
-                     str(single.pgr) if single.pgr else "n/a"])
+                     joint.pgr_text(), single.pgr_text()])
     return tabulate(rows, headers=["method", "capability", "w2s joint", "w2s single",
                                    "joint-single", "pgr joint", "pgr single"],
                     disable_numparse=True)
