@@ -122,20 +122,15 @@ class Pipeline:
         self.trainer = registry.make("trainers", suite.train.name, suite.train.params)
         weak_ref = suite.over_train(suite.weak_train)
         self.weak_trainer = registry.make("trainers", weak_ref.name, weak_ref.params)
-        self.method_plugins: dict[str, tuple[Selector, Trainer]] = {}
+        self.method_plugins: dict[str, tuple[Selector, list[tuple[Step, Trainer]]]] = {}
+        """Each method's selector, and its training steps with the trainer of each."""
         for m in suite.methods:
             tref = suite.method_trainer(m)
+            trainer: Trainer = registry.make("trainers", tref.name, tref.params)  # type: ignore
             self.method_plugins[m.name] = (
-                registry.make("selectors", m.selector.name, m.selector.params),
-                registry.make("trainers", tref.name, tref.params),
+                registry.make("selectors", m.selector.name, m.selector.params),  # type: ignore
+                self._steps(m.name, trainer),
             )
-            trainer = self.method_plugins[m.name][1]
-            for step in trainer.steps():
-                inner = self._step_trainer(trainer, step)
-                if type(inner).steps is not Trainer.steps:
-                    raise PluginError(f"method {m.name}: trainer {trainer.name} steps through "
-                                      f"{inner.name}, which has steps of its own; name a "
-                                      "single-run trainer such as sft")
         registry.get("backends", backend)
         check_model(suite.weak)
         check_model(suite.strong)
@@ -179,10 +174,10 @@ class Pipeline:
         ceil_eval = plan.add(self._decode_stage("eval ceiling", ceiling, g, "test"))
         g.pool = plan.add(self._select_stage("all", self.registry.make("selectors", "all"), g, {}))
         for method in suite.methods:
-            selector, trainer = self.method_plugins[method.name]
+            selector, steps = self.method_plugins[method.name]
             signals = {s: self._signal_stage(plan, s, g) for s in sorted(selector.needs())}
             select = plan.add(self._select_stage(method.name, selector, g, signals))
-            model = self._plan_steps(plan, method.name, trainer, select, g)
+            model = self._plan_steps(plan, method.name, steps, select, g)
             w2s_eval = plan.add(self._decode_stage(f"eval {method.name}", model, g, "test"))
             for cap in group:
                 plan.evals[(seed, mixture, cap, method.name)] = {
@@ -195,17 +190,13 @@ class Pipeline:
                                                Group(seed, mixture, [other], data, tag), "test")
                     plan.transfer[(seed, method.name, group[0], other)] = plan.add(stage)
 
-    def _plan_steps(self, plan: Plan, method: str, trainer: Trainer, select: Stage,
-                    g: Group) -> Stage:
+    def _plan_steps(self, plan: Plan, method: str, steps: list[tuple[Step, Trainer]],
+                    select: Stage, g: Group) -> Stage:
         """Chain the method's training runs, each a cached stage of its own."""
-        steps = trainer.steps()
         model: Stage | None = None
-        for i, step in enumerate(steps, 1):
-            inner = self._step_trainer(trainer, step)
+        for i, (step, inner) in enumerate(steps, 1):
             if step.data == "self":
-                if model is None:
-                    raise PluginError(f"trainer {trainer.name}: its first step cannot train on "
-                                      "the model's own answers ('self'); start from the weak labels")
+                assert model is not None  # _steps refuses a first step on 'self'
                 source = plan.add(self._decode_stage(f"relabel {method} {i}", model, g,
                                                      "unlabeled", step.temperature))
                 inputs, examples = {"self": source.key}, partial(_read_completions, self, source)
@@ -216,16 +207,30 @@ class Pipeline:
             what = method if len(steps) == 1 else f"{method} step {i}/{len(steps)}"
             model = plan.add(self._train_stage(f"train {what} [{g.tag}]", base, inner, g.seed,
                                                inputs, examples))
-        if model is None:
-            raise PluginError(f"trainer {trainer.name} declares no steps; return at least one")
+        assert model is not None  # _steps refuses a trainer without steps
         return model
 
-    def _step_trainer(self, trainer: Trainer, step: Step) -> Trainer:
-        """A step's trainer, its params layered over the suite's ``train`` like a method's."""
-        if step.trainer is None:
-            return trainer
-        ref = self.suite.over_train(PluginRef(name=step.trainer, params=step.params or {}))
-        return self.registry.make("trainers", ref.name, ref.params)  # type: ignore[return-value]
+    def _steps(self, method: str, trainer: Trainer) -> list[tuple[Step, Trainer]]:
+        """A method's steps, each with its trainer (params layered over the suite's ``train``
+        like a method's), checked before any compute."""
+        steps = trainer.steps()
+        if not steps:
+            raise PluginError(f"trainer {trainer.name} declares no steps; return at least one")
+        if steps[0].data == "self":
+            raise PluginError(f"trainer {trainer.name}: its first step cannot train on the "
+                              "model's own answers ('self'); start from the weak labels")
+        out = []
+        for step in steps:
+            inner = trainer
+            if step.trainer is not None:
+                ref = self.suite.over_train(PluginRef(name=step.trainer, params=step.params or {}))
+                inner = self.registry.make("trainers", ref.name, ref.params)  # type: ignore
+            if type(inner).steps is not Trainer.steps:
+                raise PluginError(f"method {method}: trainer {trainer.name} steps through "
+                                  f"{inner.name}, which has steps of its own; name a "
+                                  "single-run trainer such as sft")
+            out.append((step, inner))
+        return out
 
     def _signal_stage(self, plan: Plan, signal: Signal, g: Group) -> Stage:
         """The stage whose output answers a selector's need, planned (and cached) once."""
@@ -308,7 +313,7 @@ class Pipeline:
         identity, path = self._model(model)
         spec = {
             "stage": "decode",
-            "model": identity["stage"] if isinstance(model, Stage) else identity,
+            "model": model.key if isinstance(model, Stage) else identity,
             "data": [g.data[c].key for c in g.group],
             "split": split,
             "decode": {c: d.model_dump(exclude_defaults=True) for c, d in decodes.items()},
@@ -341,8 +346,7 @@ class Pipeline:
 
         def run(out: Path) -> None:
             preds = read_jsonl(self._out(g.labels) / "predictions.jsonl")
-            values = self.backend.logprobs(str(self._out(g.weak) / "model"),
-                                           [p["prompt"] for p in preds],
+            values = self.backend.logprobs(self._path(g.weak), [p["prompt"] for p in preds],
                                            [p["completion"] for p in preds])
             write_jsonl(out / "signal.jsonl",
                         [{"id": p["id"], "value": v} for p, v in zip(preds, values)])
@@ -461,8 +465,10 @@ class Pipeline:
         if summary[cap].get("agreement") is not None:
             out["pool_agreement"] = summary[cap]["agreement"]
         reward = self._out(stages["select"]) / "reward_model.json"
-        if reward.exists() and "held_out_accuracy" in json.loads(reward.read_text()):
-            out["rm_held_out_acc"] = json.loads(reward.read_text())["held_out_accuracy"]
+        if reward.exists():
+            held = json.loads(reward.read_text()).get("held_out_accuracy")
+            if held is not None:
+                out["rm_held_out_acc"] = held
         capability = self.capabilities[cap]
         rows = {r.id: r for r in self._rows(stages, "data", "test")}
         answers = {
