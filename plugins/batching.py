@@ -1,6 +1,21 @@
-"""Right-padding token batches into tensors: shared by training, reward models and scoring."""
+"""Token batches shared by training, reward models and scoring: prompt-answer pairs tokenized
+one way everywhere, and right-padded into tensors."""
 
 from __future__ import annotations
+
+from harness import TrainExample
+
+
+def encode(tok, data: list[TrainExample], max_length: int) -> list[dict]:
+    """Prompt and answer tokenized apart, so decoding sees exactly the training prompt ids."""
+    rows = []
+    for ex in data:
+        prompt = tok(ex.prompt)["input_ids"]
+        answer = tok(ex.target, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        ids = (prompt + answer)[:max_length]
+        labels = ([-100] * len(prompt) + answer)[:max_length]
+        rows.append({"input_ids": ids, "labels": labels})
+    return rows
 
 
 def pad_right(seqs: list[list[int]], value: int):

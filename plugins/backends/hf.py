@@ -3,13 +3,15 @@ matches, and the teacher-forced log-probabilities both backends report."""
 
 from __future__ import annotations
 
+import sys
+
 from pydantic import Field
 
-from harness import Backend, DecodeConfig, Generation, Params, hookimpl
+from harness import Backend, DecodeConfig, Generation, Params, TrainExample, hookimpl
 from harness.errors import HarnessError
 from harness.progress import progress, say
 from harness.trust import trusted
-from harness_plugins.batching import attention_mask, pad_right
+from harness_plugins.batching import attention_mask, encode, pad_right
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
@@ -111,7 +113,7 @@ def load(model: str, dtype: str, padding_side: str):
 def teacher_forced_logprobs(model: str, prompts: list[str], completions: list[str],
                             batch_size: int = 32, dtype: str = "auto") -> list[float]:
     """Mean log-probability per completion token (end-of-text included, so an empty completion
-    still has one), tokenized as the ``sft`` trainer tokenizes its training pairs."""
+    still has one), tokenized by the same ``encode`` as the ``sft`` trainer's training pairs."""
     import torch
 
     tok, net, device = load(model, dtype, padding_side="right")
@@ -119,13 +121,12 @@ def teacher_forced_logprobs(model: str, prompts: list[str], completions: list[st
     bar = progress(total=len(prompts), desc="score (hf)", unit="sample")
     with torch.inference_mode():
         for start in range(0, len(prompts), batch_size):
-            pairs = list(zip(prompts, completions))[start : start + batch_size]
-            seqs, masks = [], []
-            for prompt, completion in pairs:
-                head = tok(prompt)["input_ids"]
-                tail = tok(completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-                seqs.append(head + tail)
-                masks.append([0] * len(head) + [1] * len(tail))
+            pairs = [TrainExample(prompt=p, target=c)
+                     for p, c in zip(prompts[start : start + batch_size],
+                                     completions[start : start + batch_size])]
+            rows = encode(tok, pairs, sys.maxsize)
+            seqs = [r["input_ids"] for r in rows]
+            masks = [[int(label != -100) for label in r["labels"]] for r in rows]
             ids, attn, scored = pad_right(seqs, tok.pad_token_id), attention_mask(seqs), \
                 pad_right(masks, 0)
             logits = net(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from harness import Params, TrainContext, Trainer, TrainExample, hookimpl
 from harness.trust import trusted
-from harness_plugins.batching import attention_mask, pad_right
+from harness_plugins.batching import attention_mask, encode, pad_right
 
 
 class SFT(Trainer):
@@ -145,18 +145,6 @@ def ProgressBar(label: str):
             self.bar.close()
 
     return _Bar()
-
-
-def encode(tok, data: list[TrainExample], max_length: int) -> list[dict]:
-    """Prompt and answer tokenized apart, so decoding sees exactly the training prompt ids."""
-    rows = []
-    for ex in data:
-        prompt = tok(ex.prompt)["input_ids"]
-        answer = tok(ex.target, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-        ids = (prompt + answer)[:max_length]
-        labels = ([-100] * len(prompt) + answer)[:max_length]
-        rows.append({"input_ids": ids, "labels": labels})
-    return rows
 
 
 def collate(batch: list[dict], pad_id: int) -> dict:
