@@ -230,6 +230,9 @@ class Capability(Plugin):
 class Selector(Plugin):
     """Base: choose which weakly labelled items the strong model trains on."""
 
+    gpus: ClassVar[int] = 0
+    """Devices its selection needs (a selector that trains or runs a model sets 1)."""
+
     def needs(self) -> set[Signal]:
         """Signals the pipeline must add to the pool's items before ``select`` (none here)."""
         return set()

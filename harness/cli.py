@@ -52,6 +52,14 @@ def parser() -> argparse.ArgumentParser:
                      help="recompute a stage kind (data/train/decode/select) or label "
                           "(e.g. 'train weak'); repeatable")
     run.add_argument("--dry-run", action="store_true", help="print the plan and what is cached")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: this machine (default); ray: a Ray cluster")
+    run.add_argument("--jobs", type=int, default=1,
+                     help="local executor: stages run at once where the graph allows, each "
+                          "with its share of the cores (default 1)")
+    run.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
+    run.add_argument("--in-process", action="store_true",
+                     help="run stages in this process, not fresh workers (debugging, tests)")
 
     ls = sub.add_parser("list", help="list installed plugins of a kind")
     ls.add_argument("kind", nargs="?", choices=KIND_NAMES)
@@ -79,11 +87,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness import executors
     from harness.models import Suite
+    from harness.planner import plan
     from harness.plugins import registry
     from harness.runs import (apply_overrides, describe_plan, find_suite, resolve_backend,
                               run_suite)
-    from harness.pipeline import Pipeline
     from harness.store import Store
 
     reg = registry()
@@ -98,12 +107,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     backend = resolve_backend(suite.backend, reg)
     store = Store()
     if args.dry_run:
-        pipeline = Pipeline(suite, reg, store, backend)
+        planner, graph = plan(suite, reg, backend)
         print(f"suite {suite.name}: weak {suite.weak}, strong {suite.strong}, backend {backend}, "
               f"seeds {suite.seeds}, mixtures {suite.mixtures}")
-        print(describe_plan(pipeline, pipeline.plan()))
+        print(describe_plan(planner, graph, store))
         return 0
-    run_dir, text = run_suite(suite, reg, store, backend, set(args.force))
+    executor = executors.make(args.executor, jobs=args.jobs, in_process=args.in_process,
+                              ray_address=args.ray_address)
+    run_dir, text = run_suite(suite, reg, store, backend, set(args.force), executor)
     print(text)
     print(f"\nrun: {run_dir}")
     return 0

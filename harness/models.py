@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import SuiteError, one_line
+from harness.graph import Resources
 
 RESULT_SCHEMA = 1
 
@@ -64,6 +65,10 @@ class Suite(Strict):
     default: no model's code runs."""
     transfer: bool = False
     """With the ``single`` mixture: evaluate each single-capability model on every capability."""
+    resources: dict[Literal["data", "train", "decode", "score", "select"], Resources] = \
+        Field(default_factory=dict)
+    """Per stage kind, layered over the defaults (model stages: one GPU where there is one),
+    e.g. ``{train: {ranks: 2}}`` to launch training as two processes."""
     min_gap: float = Field(0.03, ge=0)
     """PGR is reported only where the ceiling beats the weak model by at least this much
     accuracy (and, over several seeds, where that gap's 95% interval excludes zero): on a
@@ -122,11 +127,24 @@ class Suite(Strict):
 
 
 class StageRecord(BaseModel):
+    """One stage of a run: served from the cache or computed, by which worker, when."""
+
     stage: str
     key: str
     label: str
     cached: bool
     seconds: float
+    node: str = ""
+    """The stage's id in the graph (its key depends on its inputs' outputs as well)."""
+    error: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    """Wall-clock seconds since the epoch, so overlapping stages can be seen."""
+    pid: int | None = None
+    host: str = ""
+    threads: int = 0
+    device: str = ""
+    log: str = ""
 
 
 class CapabilityResult(BaseModel):
@@ -186,7 +204,10 @@ class Manifest(BaseModel):
     packages: dict[str, str] = Field(default_factory=dict)
     plugins: list[dict[str, Any]] = Field(default_factory=list)
     device: str
+    """The devices the run's workers reported (the parent imports no torch to find out)."""
     backend: str
+    executor: dict[str, Any] = Field(default_factory=dict)
+    """Which executor ran the stages, with its parallelism and thread share."""
     host: str = ""
     pid: int | None = None
     """The process running it: a ``running`` run whose process is gone was interrupted."""

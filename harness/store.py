@@ -2,8 +2,10 @@
 
 A stage's output lives in ``cache/<stage>/<key>/`` and only appears there complete: it is
 written into a temporary sibling and renamed into place, so a killed run leaves no half entry.
-The entry's ``_complete.json`` lists every file with its size and (below ``HASH_LIMIT``) its
-SHA-256, so an entry damaged later (a truncated or edited file) is noticed and recomputed.
+The entry's ``_complete.json`` lists every file with its size and SHA-256, and a digest of that
+list: the entry's content identity, which downstream cache keys are built from. Files below
+``HASH_LIMIT`` are re-hashed whenever the entry is checked, so an entry damaged later (a
+truncated or edited file) is noticed and recomputed.
 A lock file per entry lets several runs share one home: the second waits for the first
 to finish a stage, then reuses it.
 """
@@ -22,8 +24,8 @@ from typing import Any, Iterator
 
 COMPLETE = "_complete.json"
 HASH_LIMIT = 64 * 2**20
-"""Files larger than this (model weights) are checked by size only: hashing them at every
-run would cost minutes on a large model."""
+"""Files larger than this (model weights) are hashed once, when written, and later checked by
+size only: re-hashing them at every run would cost minutes on a large model."""
 
 
 def home() -> Path:
@@ -55,9 +57,8 @@ class Store:
             return "missing"
         except (OSError, ValueError):
             return f"{COMPLETE} is unreadable"
-        # Entries written before file lists existed carry none: trusted as they are.
-        files = record.get("files", {}) if isinstance(record, dict) else None
-        if not isinstance(files, dict):
+        files = record.get("files") if isinstance(record, dict) else None
+        if not isinstance(files, dict) or "digest" not in record:
             return f"{COMPLETE} is unreadable"
         for name, (size, digest) in files.items():
             path = entry / name
@@ -65,9 +66,13 @@ class Store:
                 return f"{name} is missing"
             if path.stat().st_size != size:
                 return f"{name} has {path.stat().st_size} bytes, not {size}"
-            if digest and _sha256(path) != digest:
+            if size <= HASH_LIMIT and _sha256(path) != digest:
                 return f"{name} does not match its checksum"
         return None
+
+    def digest(self, stage: str, key: str) -> str:
+        """The content digest of a complete entry (over its files' names, sizes and sums)."""
+        return json.loads((self.path(stage, key) / COMPLETE).read_text())["digest"]
 
     @contextmanager
     def lock(self, stage: str, key: str) -> Iterator[None]:
@@ -108,13 +113,11 @@ class Store:
         tmp.mkdir(parents=True)
         try:
             yield tmp
-            files = {
-                str(p.relative_to(tmp)): [p.stat().st_size,
-                                          _sha256(p) if p.stat().st_size <= HASH_LIMIT else None]
-                for p in sorted(tmp.rglob("*")) if p.is_file()
-            }
-            (tmp / COMPLETE).write_text(json.dumps({"spec": spec, "files": files}, indent=1,
-                                                   default=str))
+            files = {str(p.relative_to(tmp)): [p.stat().st_size, _sha256(p)]
+                     for p in sorted(tmp.rglob("*")) if p.is_file()}
+            (tmp / COMPLETE).write_text(json.dumps(
+                {"spec": spec, "files": files, "digest": content_key(files)}, indent=1,
+                default=str))
             if final.exists():  # a stale partial entry from an older layout: replace it
                 shutil.rmtree(final)
             os.rename(tmp, final)

@@ -59,6 +59,7 @@ class RewardModel(Selector):
 
     name = "reward_model"
     version = 1
+    gpus = 1
     Params = RewardParams
 
     def needs(self) -> set[Signal]:

@@ -1,0 +1,91 @@
+"""Finished stages -> result rows, transfer rows and analyses, read through ``harness.outputs``."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from harness import outputs
+from harness.analysis import agreement, compression_ratio, distinct_n
+from harness.bases import Capability
+from harness.graph import EvalRef, Graph
+from harness.models import CapabilityResult, Suite, TransferResult
+from harness.stats import pgr
+
+
+class Collector:
+    def __init__(self, graph: Graph, entries: dict[str, Path], suite: Suite,
+                 capabilities: dict[str, Capability]) -> None:
+        self.graph = graph
+        self.entries = entries
+        """Stage id -> its cache entry."""
+        self.suite = suite
+        self.capabilities = capabilities
+
+    def results(self, run_id: str) -> list[CapabilityResult]:
+        out = []
+        for ref in self.graph.evals:
+            cap = ref.capability
+            read = {role: outputs.scores(self.entries[getattr(ref, role)])
+                    for role in ("weak", "ceiling", "w2s")}
+            scores = {role: r.accuracy[cap] for role, r in read.items()}
+            metrics = {f"{role}_{k}": v for role, r in read.items()
+                       for k, v in r.metrics.get(cap, {}).items()}
+            value, note = pgr(scores["weak"], scores["w2s"], scores["ceiling"], self.suite.min_gap)
+            out.append(CapabilityResult(
+                run_id=run_id, suite=self.suite.name, seed=ref.seed, mixture=ref.mixture,
+                method=ref.method, capability=cap, weak=scores["weak"],
+                ceiling=scores["ceiling"], w2s=scores["w2s"], pgr=value, pgr_note=note,
+                n_test=read["w2s"].n[cap], metrics=metrics, analysis=self.analysis(ref),
+            ))
+        return out
+
+    def analysis(self, ref: EvalRef) -> dict[str, float]:
+        """The data and agreement measures of one result (see ``CapabilityResult.analysis``)."""
+        cap = ref.capability
+        labels, select = self.entries[ref.labels], self.entries[ref.select]
+        correct = {p.id: p.score for p in outputs.predictions(labels)}
+        chosen = [i for i in outputs.selected(select) if i.capability == cap]
+        texts = [i.prompt + i.label for i in chosen]
+        out = {
+            "weak_label_acc": outputs.scores(labels).accuracy[cap],
+            "train_n": float(len(chosen)),
+            "train_label_acc": sum(correct[i.id] for i in chosen) / max(1, len(chosen)),
+            "train_distinct_2": distinct_n(texts, 2),
+            "train_compression": compression_ratio(texts),
+        }
+        summary = outputs.selection_summary(select)
+        if summary[cap].get("agreement") is not None:
+            out["pool_agreement"] = summary[cap]["agreement"]
+        held = (outputs.reward_report(select) or {}).get("held_out_accuracy")
+        if held is not None:
+            out["rm_held_out_acc"] = held
+        capability = self.capabilities[cap]
+        rows = {r.id: r for r in outputs.rows(self.entries[ref.data], "test")}
+        answers = {
+            role: {p.id: capability.answer_of(rows[p.id], p.completion)
+                   for p in outputs.predictions(self.entries[getattr(ref, role)])
+                   if p.capability == cap}
+            for role in ("weak", "w2s")
+        }
+        ids = sorted(answers["w2s"])
+        out["supervisor_agreement"] = agreement([answers["w2s"][i] for i in ids],
+                                                [answers["weak"].get(i) for i in ids])
+        return out
+
+    def transfer(self, run_id: str) -> list[TransferResult]:
+        return [TransferResult(run_id=run_id, seed=t.seed, method=t.method,
+                               trained_on=t.trained_on, evaluated_on=t.evaluated_on,
+                               accuracy=outputs.scores(self.entries[t.stage])
+                               .accuracy[t.evaluated_on])
+                for t in self.graph.transfer]
+
+    def copy_predictions(self, folder: Path) -> None:
+        """Every decode stage's per-sample predictions, one file per stage label."""
+        folder.mkdir()
+        for node, spec in self.graph.stages.items():
+            if spec.kind == "decode":
+                slug = re.sub(r"[^\w.+-]+", "_", spec.label).strip("_")
+                shutil.copyfile(outputs.predictions_file(self.entries[node]),
+                                folder / f"{slug}.jsonl")

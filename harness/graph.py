@@ -1,0 +1,114 @@
+"""The stage graph: frozen, JSON-serialisable stage specs, and the cache key each one gets.
+
+A spec is data only: what kind of work (a runner in ``harness.runners``), its params, its
+inputs by role (upstream stage ids), the digest of the plugin code it runs, and the resources
+it needs. Any process (a worker, a Ray task, a rank under a launcher) can run it from the JSON.
+
+Two identities:
+- a stage's **id** hashes its spec with its inputs' *ids*; it exists at plan time, and the
+  planner shares one stage among every method and mixture that asks for the same work;
+- its **cache key** hashes its spec with its inputs' *output digests*; it exists once the inputs
+  have finished, so a recomputed input whose output changed changes every key downstream, and
+  one whose output is byte-identical changes none.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.store import content_key
+
+CACHE_SCHEMA = 2
+"""Part of every cache key; bumped when the cache layout or keying changes (2: output-chained
+keys), so older entries are recomputed once rather than misread."""
+
+Kind = Literal["data", "train", "decode", "score", "select"]
+
+
+class Resources(BaseModel):
+    """What one stage needs: the executor reserves it and hands the worker its share."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gpus: int = Field(0, ge=0, description="devices; an executor with fewer runs it on what it has")
+    cpus: int = Field(1, ge=1, description="CPU threads (a Ray task's num_cpus)")
+    ranks: int = Field(1, ge=1, description="processes started by a launcher (torchrun)")
+    memory_gb: float = Field(0.0, ge=0, description="estimate, for the plan; not enforced")
+
+
+class StageSpec(BaseModel):
+    """One unit of work, as data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Kind
+    label: str
+    """For people: progress lines, manifests, ``--force LABEL``. Not part of the id or key."""
+    params: dict[str, Any]
+    inputs: dict[str, str] = Field(default_factory=dict)
+    """Role -> upstream stage id (e.g. ``model``, ``labels``, ``data:synth_scan``)."""
+    code: str = ""
+    """Digest of the source of the plugin modules this stage runs (``harness.code``)."""
+    resources: Resources = Resources()
+
+    @property
+    def id(self) -> str:
+        return content_key({"kind": self.kind, "params": self.params, "inputs": self.inputs,
+                            "code": self.code})
+
+    def key(self, digests: dict[str, str]) -> str:
+        """The cache key, from the output digests of this stage's inputs (by role)."""
+        missing = set(self.inputs) - set(digests)
+        if missing:
+            raise ValueError(f"{self.label}: no digest for inputs {sorted(missing)}")
+        return content_key({"schema": CACHE_SCHEMA, "kind": self.kind, "params": self.params,
+                            "inputs": {r: digests[r] for r in self.inputs}, "code": self.code})
+
+
+class EvalRef(BaseModel):
+    """The stages behind one result row (seed, mixture, capability, method), by stage id."""
+
+    seed: int
+    mixture: str
+    capability: str
+    method: str
+    weak: str
+    ceiling: str
+    w2s: str
+    labels: str
+    select: str
+    data: str
+
+
+class TransferRef(BaseModel):
+    seed: int
+    method: str
+    trained_on: str
+    evaluated_on: str
+    stage: str
+
+
+class Graph(BaseModel):
+    """Stages in a topological order (the order they were planned), and the result index."""
+
+    stages: dict[str, StageSpec] = Field(default_factory=dict)
+    evals: list[EvalRef] = Field(default_factory=list)
+    transfer: list[TransferRef] = Field(default_factory=list)
+
+    def add(self, spec: StageSpec) -> str:
+        """Add a stage (once, however many plans share it); return its id."""
+        for upstream in spec.inputs.values():
+            if upstream not in self.stages:
+                raise ValueError(f"{spec.label}: input {upstream} is not in the graph yet")
+        self.stages.setdefault(spec.id, spec)
+        return spec.id
+
+    def downstream(self, node: str) -> set[str]:
+        """Every stage that reads ``node``'s output, directly or not."""
+        out: set[str] = set()
+        for sid, spec in self.stages.items():
+            if any(i == node or i in out for i in spec.inputs.values()):
+                out.add(sid)
+        return out

@@ -1,0 +1,111 @@
+"""What each stage kind leaves in its cache entry, written and read in one place.
+
+Runners write through these functions and the collector and downstream runners read through
+them, so no file name is spelled anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from harness.bases import Row, TrainExample, WeakItem
+from harness.store import read_jsonl, write_json, write_jsonl
+
+
+class Prediction(BaseModel):
+    """One decoded row: the completion and its score against the gold answer."""
+
+    id: str
+    capability: str
+    prompt: str
+    answer: str
+    completion: str
+    score: float
+
+
+class Scores(BaseModel):
+    """A decode stage's per-capability accuracy, extra metrics and row counts."""
+
+    accuracy: dict[str, float]
+    metrics: dict[str, dict[str, float]]
+    n: dict[str, int]
+
+
+# data ------------------------------------------------------------------------------------
+
+def write_rows(entry: Path, split: str, rows: list[Row]) -> None:
+    write_jsonl(entry / f"{split}.jsonl", [r.model_dump() for r in rows])
+
+
+def rows(entry: Path, split: str) -> list[Row]:
+    return [Row.model_validate(r) for r in read_jsonl(entry / f"{split}.jsonl")]
+
+
+# train -----------------------------------------------------------------------------------
+
+def model_dir(entry: Path) -> Path:
+    """Where a train stage saves its model (safetensors and tokenizer)."""
+    return entry / "model"
+
+
+# decode ----------------------------------------------------------------------------------
+
+def write_decoded(entry: Path, predictions: list[Prediction], scores: Scores) -> None:
+    write_jsonl(entry / "predictions.jsonl", [p.model_dump() for p in predictions])
+    write_json(entry / "scores.json", scores.model_dump())
+
+
+def predictions_file(entry: Path) -> Path:
+    return entry / "predictions.jsonl"
+
+
+def predictions(entry: Path) -> list[Prediction]:
+    return [Prediction.model_validate(p) for p in read_jsonl(predictions_file(entry))]
+
+
+def scores(entry: Path) -> Scores:
+    return Scores.model_validate_json((entry / "scores.json").read_text())
+
+
+def completions_as_examples(entry: Path) -> list[TrainExample]:
+    """A decode stage's completions as training pairs (self-bootstrapping's relabelling)."""
+    return [TrainExample(prompt=p.prompt, target=p.completion) for p in predictions(entry)]
+
+
+# score -----------------------------------------------------------------------------------
+
+def write_signal(entry: Path, values: dict[str, float]) -> None:
+    write_jsonl(entry / "signal.jsonl", [{"id": k, "value": v} for k, v in values.items()])
+
+
+def signal(entry: Path) -> dict[str, float]:
+    return {r["id"]: r["value"] for r in read_jsonl(entry / "signal.jsonl")}
+
+
+# select ----------------------------------------------------------------------------------
+
+def write_selection(entry: Path, chosen: list[WeakItem], summary: dict[str, dict]) -> None:
+    write_jsonl(entry / "selected.jsonl", [i.model_dump() for i in chosen])
+    write_json(entry / "summary.json", summary)
+
+
+def selected(entry: Path) -> list[WeakItem]:
+    return [WeakItem.model_validate(i) for i in read_jsonl(entry / "selected.jsonl")]
+
+
+def selected_as_examples(entry: Path) -> list[TrainExample]:
+    return [TrainExample(prompt=i.prompt, target=i.label) for i in selected(entry)]
+
+
+def selection_summary(entry: Path) -> dict[str, dict[str, Any]]:
+    return json.loads((entry / "summary.json").read_text())
+
+
+def reward_report(entry: Path) -> dict[str, Any] | None:
+    """``reward_model.json``, which the reward-model selector writes into its work directory."""
+    path = entry / "reward_model.json"
+    return json.loads(path.read_text()) if path.exists() else None

@@ -1,0 +1,266 @@
+"""Suite + registry -> stage graph. Pure: it reads no cache, runs no model, starts no process.
+
+Per seed and training mixture: weak model on ``labeled`` ground truth, evaluated; weak labels
+on ``unlabeled``; ceiling (strong model on ``unlabeled`` ground truth), evaluated; then for
+each method: select from the weak labels (after the signals its selector needs), train the
+strong model in the method's steps, evaluate. Stages that ask for the same work get the same
+id, so every method shares one weak model, one labelling and one ceiling.
+
+Every plugin is instantiated here first, so a bad name or param fails before any compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness import code
+from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, Step, Trainer
+from harness.errors import PluginError
+from harness.graph import EvalRef, Graph, Kind, Resources, StageSpec, TransferRef
+from harness.models import PluginRef, Suite
+from harness.registry import Registry
+from harness.tinymodels import check as check_model
+from harness.tinymodels import model_identity
+
+SPLIT_FILES = ("labeled", "unlabeled", "test")
+
+
+def ref(plugin: Plugin) -> dict[str, Any]:
+    """What of a plugin goes into a spec: name, version and validated params."""
+    return {"name": plugin.name, "version": plugin.version, "params": plugin.params.model_dump()}
+
+
+@dataclass
+class Model:
+    """A model a stage loads: a named base model, or the output of a train stage."""
+
+    name: str | None = None
+    stage: str | None = None
+    trusted: bool = False
+
+    def params(self, role: str) -> dict[str, Any]:
+        if self.stage:
+            return {"trust_remote_code": self.trusted}
+        return {role: self.name, f"{role}_identity": model_identity(self.name or ""),
+                "trust_remote_code": self.trusted}
+
+    def inputs(self, role: str) -> dict[str, str]:
+        return {role: self.stage} if self.stage else {}
+
+
+@dataclass
+class Group:
+    """The capabilities one model is trained on, for one seed and mixture."""
+
+    seed: int
+    mixture: str
+    caps: list[str]
+    data: dict[str, str]
+
+    @property
+    def tag(self) -> str:
+        return f"{'+'.join(self.caps)} seed {self.seed}"
+
+    def data_inputs(self) -> dict[str, str]:
+        return {f"data:{c}": self.data[c] for c in self.caps}
+
+
+class Planner:
+    def __init__(self, suite: Suite, registry: Registry, backend: str) -> None:
+        self.suite = suite
+        self.registry = registry
+        self.capabilities: dict[str, Capability] = {}
+        self.sources: dict[str, str | None] = {}
+        for spec in suite.capabilities:
+            params = dict(spec.params)
+            cap = registry.make("capabilities", spec.name, params)
+            if suite.limit:
+                sizes = {k: min(getattr(cap.params, k), suite.limit) for k in SPLIT_FILES}
+                cap = registry.make("capabilities", spec.name, {**params, **sizes})
+            self.capabilities[spec.name] = cap  # type: ignore[assignment]
+            self.sources[spec.name] = spec.source or cap.default_source  # type: ignore[attr-defined]
+            cap.check_source(self.sources[spec.name])  # type: ignore[attr-defined]
+        self.backend = registry.make("backends", backend)
+        self.trainer: Trainer = registry.make("trainers", suite.train.name,
+                                              suite.train.params)  # type: ignore[assignment]
+        weak_ref = suite.over_train(suite.weak_train)
+        self.weak_trainer: Trainer = registry.make("trainers", weak_ref.name,
+                                                   weak_ref.params)  # type: ignore[assignment]
+        self.all: Selector = registry.make("selectors", "all")  # type: ignore[assignment]
+        self.methods: dict[str, tuple[Selector, list[tuple[Step, Trainer]]]] = {}
+        """Each method's selector, and its training steps with the trainer of each."""
+        for m in suite.methods:
+            tref = suite.method_trainer(m)
+            trainer: Trainer = registry.make("trainers", tref.name, tref.params)  # type: ignore
+            self.methods[m.name] = (
+                registry.make("selectors", m.selector.name, m.selector.params),  # type: ignore
+                self._steps(m.name, trainer),
+            )
+        check_model(suite.weak)
+        check_model(suite.strong)
+        self.weak = Model(name=suite.weak, trusted=suite.weak in suite.trust_remote_code)
+        self.strong = Model(name=suite.strong, trusted=suite.strong in suite.trust_remote_code)
+        self.graph = Graph()
+
+    # ---------------------------------------------------------------- the plan
+
+    def plan(self) -> Graph:
+        for seed in self.suite.seeds:
+            data = {name: self._data(name, seed) for name in self.capabilities}
+            for mixture in self.suite.mixtures:
+                groups = ([list(self.capabilities)] if mixture == "joint"
+                          else [[name] for name in self.capabilities])
+                for caps in groups:
+                    self._group(Group(seed, mixture, caps, data))
+        return self.graph
+
+    def _group(self, g: Group) -> None:
+        weak = self._train(f"train weak [{g.tag}]", self.weak, self.weak_trainer, g,
+                           {"examples": "gold", "split": "labeled"}, g.data_inputs())
+        weak_eval = self._decode("eval weak", weak, g, "test")
+        labels = self._decode("label", weak, g, "unlabeled")
+        ceiling = self._train(f"train ceiling [{g.tag}]", self.strong, self.trainer, g,
+                              {"examples": "gold", "split": "unlabeled"}, g.data_inputs())
+        ceil_eval = self._decode("eval ceiling", ceiling, g, "test")
+        pool = self._select("all", self.all, g, labels, {})
+        for method, (selector, steps) in self.methods.items():
+            signals = {s: self._signal(s, g, weak, labels, pool) for s in sorted(selector.needs())}
+            select = self._select(method, selector, g, labels, signals)
+            model = self._chain(method, steps, select, pool, g)
+            w2s_eval = self._decode(f"eval {method}", model, g, "test")
+            for cap in g.caps:
+                self.graph.evals.append(EvalRef(
+                    seed=g.seed, mixture=g.mixture, capability=cap, method=method,
+                    weak=weak_eval, ceiling=ceil_eval, w2s=w2s_eval, labels=labels,
+                    select=select, data=g.data[cap]))
+            if g.mixture == "single" and self.suite.transfer:
+                for other in self.capabilities:
+                    target = Group(g.seed, g.mixture, [other], g.data)
+                    stage = self._decode(f"transfer {method} from {g.caps[0]}", model, target,
+                                         "test")
+                    self.graph.transfer.append(TransferRef(
+                        seed=g.seed, method=method, trained_on=g.caps[0], evaluated_on=other,
+                        stage=stage))
+
+    def _chain(self, method: str, steps: list[tuple[Step, Trainer]], select: str, pool: str,
+               g: Group) -> Model:
+        """Chain the method's training runs, each a cached stage of its own."""
+        model: Model | None = None
+        for i, (step, inner) in enumerate(steps, 1):
+            if step.data == "self":
+                assert model is not None  # _steps refuses a first step on 'self'
+                source = self._decode(f"relabel {method} {i}", model, g, "unlabeled",
+                                      step.temperature)
+                data: dict[str, Any] = {"examples": "self"}
+                inputs = {"self": source}
+            else:
+                data = {"examples": "selected"}
+                inputs = {"selected": select if step.data == "selected" else pool}
+            base = self.strong if model is None or step.restart else model
+            what = method if len(steps) == 1 else f"{method} step {i}/{len(steps)}"
+            model = self._train(f"train {what} [{g.tag}]", base, inner, g, data, inputs)
+        assert model is not None  # _steps refuses a trainer without steps
+        return model
+
+    def _steps(self, method: str, trainer: Trainer) -> list[tuple[Step, Trainer]]:
+        """A method's steps, each with its trainer (params layered over the suite's ``train``
+        like a method's), checked before any compute."""
+        steps = trainer.steps()
+        if not steps:
+            raise PluginError(f"trainer {trainer.name} declares no steps; return at least one")
+        if steps[0].data == "self":
+            raise PluginError(f"trainer {trainer.name}: its first step cannot train on the "
+                              "model's own answers ('self'); start from the weak labels")
+        out = []
+        for step in steps:
+            inner = trainer
+            if step.trainer is not None:
+                tref = self.suite.over_train(PluginRef(name=step.trainer, params=step.params or {}))
+                inner = self.registry.make("trainers", tref.name, tref.params)  # type: ignore
+            if type(inner).steps is not Trainer.steps:
+                raise PluginError(f"method {method}: trainer {trainer.name} steps through "
+                                  f"{inner.name}, which has steps of its own; name a "
+                                  "single-run trainer such as sft")
+            out.append((step, inner))
+        return out
+
+    def _signal(self, signal: Signal, g: Group, weak: Model, labels: str, pool: str) -> str:
+        """The stage whose output answers a selector's need, planned (and cached) once."""
+        if signal == "weak_logprob":
+            return self._add("score", f"score weak labels [{g.tag}]",
+                             {**weak.params("model"), "backend": ref(self.backend)},
+                             {**weak.inputs("model"), "labels": labels},
+                             code.digest(type(self.backend)))
+        if signal == "base_answer":
+            return self._decode("answer strong base", self.strong, g, "unlabeled")
+        # The student is the strong model trained on every weak label: the naive W2S model.
+        student = self._train(f"train student [{g.tag}]", self.strong, self.trainer, g,
+                              {"examples": "selected"}, {"selected": pool})
+        return self._decode("answer student", student, g, "unlabeled")
+
+    # ---------------------------------------------------------------- stage kinds
+
+    def _add(self, kind: Kind, label: str, params: dict[str, Any], inputs: dict[str, str],
+             digest: str, gpus: int = 1) -> str:
+        default = Resources(gpus=gpus)
+        override = self.suite.resources.get(kind)
+        resources = default.model_copy(update=override.model_dump(exclude_unset=True)) \
+            if override else default
+        return self.graph.add(StageSpec(kind=kind, label=label, params=params, inputs=inputs,
+                                        code=digest, resources=resources))
+
+    def _data(self, name: str, seed: int) -> str:
+        cap = self.capabilities[name]
+        return self._add("data", f"data {name} seed {seed}",
+                         {"capability": ref(cap), "source": self.sources[name], "seed": seed},
+                         {}, code.digest(type(cap)), gpus=0)
+
+    def _train(self, label: str, base: Model, trainer: Trainer, g: Group,
+               data: dict[str, Any], inputs: dict[str, str]) -> Model:
+        params = {"trainer": ref(trainer), "seed": g.seed, **base.params("base"), **data}
+        if data["examples"] == "gold":
+            params["capabilities"] = g.caps
+        stage = self._add("train", label, params, {**base.inputs("base"), **inputs},
+                          code.digest(type(trainer)))
+        return Model(stage=stage, trusted=base.trusted)
+
+    def _decode(self, what: str, model: Model, g: Group, split: str,
+                temperature: float = 0.0) -> str:
+        caps = {c: self.capabilities[c] for c in g.caps}
+        params = {
+            **model.params("model"),
+            "split": split,
+            "capabilities": {c: ref(cap) for c, cap in caps.items()},
+            "decode": {c: self._decode_config(c, temperature, g.seed).model_dump() for c in caps},
+            "backend": ref(self.backend),
+        }
+        return self._add("decode", f"{what} [{'+'.join(g.caps)} seed {g.seed}] ({split})",
+                         params, {**model.inputs("model"), **g.data_inputs()},
+                         code.digest(type(self.backend), *map(type, caps.values())))
+
+    def _decode_config(self, cap: str, temperature: float, seed: int) -> DecodeConfig:
+        base = type(self.capabilities[cap]).decode
+        sampled = {"temperature": temperature, "seed": seed} if temperature else {}
+        return DecodeConfig.model_validate({**base.model_dump(), **self.suite.decode, **sampled})
+
+    def _select(self, method: str, selector: Selector, g: Group, labels: str,
+                signals: dict[str, str]) -> str:
+        caps = {c: self.capabilities[c] for c in g.caps}
+        params = {
+            "selector": ref(selector), "seed": g.seed, "backend": ref(self.backend),
+            "capabilities": {c: ref(cap) for c, cap in caps.items()},
+            "strong": self.suite.strong, "strong_identity": model_identity(self.suite.strong),
+            "weak": self.suite.weak, "trust_remote_code": self.strong.trusted,
+        }
+        inputs = {"labels": labels, **g.data_inputs(),
+                  **{f"signal:{name}": stage for name, stage in signals.items()}}
+        return self._add("select", f"select {method} [{g.tag}]", params, inputs,
+                         code.digest(type(selector), *map(type, caps.values())),
+                         gpus=type(selector).gpus)
+
+
+def plan(suite: Suite, registry: Registry, backend: str) -> tuple[Planner, Graph]:
+    """The planner (its resolved capabilities and sources) and the suite's graph."""
+    planner = Planner(suite, registry, backend)
+    return planner, planner.plan()

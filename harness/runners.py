@@ -1,0 +1,163 @@
+"""One module-level function per stage kind: ``run(spec, inputs, out)``.
+
+A runner gets the stage's spec (data), its inputs' cache entries by role, and an empty
+directory to fill; it rebuilds the plugins it needs from the registry by name and params.
+Nothing here is a closure over a planner or a run, so any process can run any stage. Heavy
+imports (torch, transformers, vllm) happen inside the plugins, in the worker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from harness import outputs, trust
+from harness.bases import Backend, Capability, Row, SelectContext, Selector, TrainContext, \
+    Trainer, TrainExample, WeakItem
+from harness.errors import HarnessError
+from harness.graph import StageSpec
+from harness.outputs import Prediction, Scores
+from harness.plugins import registry
+from harness.tinymodels import resolve
+
+
+def _make(kind: str, ref: dict[str, Any]):
+    return registry().make(kind, ref["name"], ref["params"])
+
+
+def _capabilities(spec: StageSpec) -> dict[str, Capability]:
+    return {c: _make("capabilities", r) for c, r in spec.params["capabilities"].items()}
+
+
+def _model(spec: StageSpec, inputs: dict[str, Path], role: str) -> str:
+    """The weights a stage loads: a train stage's output, or the named base model (a tiny
+    model is built on first use). A model trained from one the suite trusts is trusted too."""
+    if role in inputs:
+        path = str(outputs.model_dir(inputs[role]))
+    else:
+        path = resolve(spec.params[role])
+    if spec.params.get("trust_remote_code"):
+        trust.allow(path)
+    return path
+
+
+def _rows(inputs: dict[str, Path], cap: str, split: str) -> list[Row]:
+    return outputs.rows(inputs[f"data:{cap}"], split)
+
+
+def data(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+    cap: Capability = _make("capabilities", spec.params["capability"])
+    splits = cap.load(spec.params["seed"], spec.params["source"])
+    for split, rows in splits.names().items():
+        outputs.write_rows(out, split, rows)
+
+
+def train(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+    p = spec.params
+    examples: list[TrainExample]
+    if p["examples"] == "gold":
+        examples = [TrainExample(prompt=r.prompt, target=r.target)
+                    for cap in p["capabilities"] for r in _rows(inputs, cap, p["split"])]
+    elif p["examples"] == "self":
+        examples = outputs.completions_as_examples(inputs["self"])
+    else:
+        examples = outputs.selected_as_examples(inputs["selected"])
+    trainer: Trainer = _make("trainers", p["trainer"])
+    (out / "work").mkdir()
+    trainer.train(_model(spec, inputs, "base"), examples, outputs.model_dir(out),
+                  TrainContext(seed=p["seed"], work_dir=out / "work", progress_label=spec.label))
+
+
+def decode(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+    from harness.bases import DecodeConfig
+
+    backend: Backend = _make("backends", spec.params["backend"])
+    model = _model(spec, inputs, "model")
+    records: list[Prediction] = []
+    accuracy, metrics, counts = {}, {}, {}
+    for name, cap in _capabilities(spec).items():
+        rows = _rows(inputs, name, spec.params["split"])
+        config = DecodeConfig.model_validate(spec.params["decode"][name])
+        gens = backend.generate(model, [r.prompt for r in rows], config)
+        values = [cap.score(row, gen.text) for row, gen in zip(rows, gens)]
+        records += [Prediction(id=row.id, capability=name, prompt=row.prompt, answer=row.answer,
+                               completion=gen.text, score=value)
+                    for row, gen, value in zip(rows, gens, values)]
+        accuracy[name] = sum(values) / max(1, len(values))
+        metrics[name] = cap.metrics(rows, values)
+        counts[name] = len(values)
+    outputs.write_decoded(out, records, Scores(accuracy=accuracy, metrics=metrics, n=counts))
+
+
+def score(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+    """The weak model's mean token log-probability of each of its labels."""
+    backend: Backend = _make("backends", spec.params["backend"])
+    preds = outputs.predictions(inputs["labels"])
+    values = backend.logprobs(_model(spec, inputs, "model"), [p.prompt for p in preds],
+                              [p.completion for p in preds])
+    outputs.write_signal(out, {p.id: v for p, v in zip(preds, values)})
+
+
+def select(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+    p = spec.params
+    selector: Selector = _make("selectors", p["selector"])
+    pool = _pool(spec, inputs)
+    strong = resolve(p["strong"])
+    if p["trust_remote_code"]:
+        trust.allow(strong)
+    ctx = SelectContext(seed=p["seed"], strong_model=strong, weak_model=p["weak"],
+                        backend=_make("backends", p["backend"]), work_dir=out)
+    chosen = selector.select(pool, ctx)
+    if not chosen:
+        tag = "+".join(p["capabilities"])
+        raise HarnessError(f"selector {selector.name} kept none of the {len(pool)} weak "
+                           f"labels [{tag} seed {p['seed']}]; loosen its rule in the suite")
+    outputs.write_selection(out, chosen, selection_summary(pool, chosen))
+
+
+def _pool(spec: StageSpec, inputs: dict[str, Path]) -> list[WeakItem]:
+    """The weak labels, with the signals the selector asked for; never the gold answers."""
+    extra: dict[str, dict[str, Any]] = {}
+    for role, entry in inputs.items():
+        if role == "signal:weak_logprob":
+            extra["weak_logprob"] = outputs.signal(entry)
+        elif role.startswith("signal:"):
+            extra["strong_answer"] = {q.id: q.completion for q in outputs.predictions(entry)}
+    caps = _capabilities(spec)
+    rows = {r.id: r for c in caps for r in _rows(inputs, c, "unlabeled")}
+    pool = []
+    for q in outputs.predictions(inputs["labels"]):
+        item = WeakItem(id=q.id, capability=q.capability, prompt=q.prompt, label=q.completion,
+                        **{k: v[q.id] for k, v in extra.items()})
+        if item.strong_answer is not None:
+            cap, row = caps[item.capability], rows[item.id]
+            mine = cap.answer_of(row, item.label)
+            item.agree = mine is not None and mine == cap.answer_of(row, item.strong_answer)
+        pool.append(item)
+    return pool
+
+
+def selection_summary(pool: list[WeakItem], chosen: list[WeakItem]) -> dict[str, dict]:
+    """Per capability: pool size, how many were kept, and weak-strong agreement if known."""
+    out: dict[str, dict] = {}
+    kept = {i.id for i in chosen}
+    for item in pool:
+        s = out.setdefault(item.capability, {"pool": 0, "selected": 0, "agreeing": 0,
+                                             "compared": 0})
+        s["pool"] += 1
+        s["selected"] += item.id in kept
+        if item.agree is not None:
+            s["compared"] += 1
+            s["agreeing"] += item.agree
+    for s in out.values():
+        s["agreement"] = s["agreeing"] / s["compared"] if s["compared"] else None
+    return out
+
+
+RUNNERS: dict[str, Callable[[StageSpec, dict[str, Path], Path], None]] = {
+    "data": data, "train": train, "decode": decode, "score": score, "select": select,
+}
+
+
+def run(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+    RUNNERS[spec.kind](spec, inputs, out)

@@ -1,0 +1,188 @@
+"""What runs one stage, in whatever process an executor gives it.
+
+``execute(job)`` takes the entry's lock, serves it from the cache or computes it (through the
+stage's runner, or through a launcher when it asks for several ranks), writes the entry
+atomically, and returns an ``Outcome``: it never raises for a failing stage, so an executor
+can report any failure the same way. ``child_main`` is the body of a fresh worker process;
+``ray_stage`` the body of a Ray task.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from harness.errors import HarnessError
+from harness.graph import StageSpec
+from harness.progress import say
+from harness.store import Store
+
+
+class Job(BaseModel):
+    """A stage to run, with everything a worker needs and nothing it must share in memory."""
+
+    spec: StageSpec
+    key: str
+    inputs: dict[str, str] = Field(default_factory=dict)
+    """Role -> the input's cache entry directory."""
+    root: str
+    """The store's root (``$HARNESS_HOME``), on a filesystem every worker sees."""
+    force: bool = False
+    threads: int = 0
+    """CPU threads for torch, OpenMP and MKL (0: leave the defaults)."""
+    devices: str | None = None
+    """``CUDA_VISIBLE_DEVICES`` for the worker (None: leave as is)."""
+    log: str = ""
+    """File the worker's output goes to (empty: inherit the parent's)."""
+    parent: int | None = None
+    """The pid whose death ends this worker, so a killed run leaves no stray compute."""
+
+
+class Outcome(BaseModel):
+    """What became of one stage: served or computed, where, when, and its output digest."""
+
+    node: str
+    label: str
+    kind: str
+    key: str
+    entry: str
+    cached: bool = False
+    digest: str | None = None
+    error: str | None = None
+    started: float = 0.0
+    finished: float = 0.0
+    pid: int = 0
+    host: str = ""
+    threads: int = 0
+    device: str = ""
+    log: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return round(self.finished - self.started, 2)
+
+
+def set_threads(threads: int) -> None:
+    """Give this process ``threads`` CPU threads (and the processes it starts)."""
+    if threads <= 0:
+        return
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _device() -> str:
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return "cpu (no torch)"
+    if torch.cuda.is_available():
+        return f"cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
+
+
+def execute(job: Job) -> Outcome:
+    """Serve or compute one stage; errors come back in ``Outcome.error``, never raised."""
+    spec = job.spec
+    store = Store(Path(job.root))
+    set_threads(job.threads)
+    if job.devices is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = job.devices
+    out = Outcome(node=spec.id, label=spec.label, kind=spec.kind, key=job.key,
+                  entry=str(store.path(spec.kind, job.key)), started=time.time(),
+                  pid=os.getpid(), host=platform.node(), threads=job.threads, log=job.log)
+    try:
+        with store.lock(spec.kind, job.key):
+            problem = store.problem(spec.kind, job.key)
+            if problem not in (None, "missing"):
+                say(f"warning: cache entry {spec.kind}/{job.key} ({spec.label}) is damaged "
+                    f"({problem}); recomputing it")
+            out.cached = problem is None and not job.force
+            if not out.cached:
+                record = {"stage": spec.model_dump(mode="json"), "key": job.key,
+                          "inputs": job.inputs}
+                with store.writing(spec.kind, job.key, record) as tmp:
+                    inputs = {role: Path(p) for role, p in job.inputs.items()}
+                    if spec.resources.ranks > 1:
+                        from harness.launch import run_ranks
+
+                        run_ranks(job, inputs, tmp)
+                    else:
+                        from harness.runners import run
+
+                        run(spec, inputs, tmp)
+            out.digest = store.digest(spec.kind, job.key)
+    except HarnessError as exc:
+        out.error = str(exc)
+    except Exception as exc:  # a plugin's bug: one line here, the traceback in the log
+        traceback.print_exc()
+        out.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    out.device = _device()
+    out.finished = time.time()
+    return out
+
+
+def _watch(parent: int) -> None:
+    """End this process soon after ``parent`` is gone (checked every second)."""
+    def loop() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(3)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=loop, daemon=True, name="harness-parent-watch").start()
+
+
+def run_logged(job: Job) -> Outcome:
+    """``execute``, with this process's output going to the stage's log while it runs."""
+    if not job.log:
+        return execute(job)
+    Path(job.log).parent.mkdir(parents=True, exist_ok=True)
+    with open(job.log, "a") as handle:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        try:
+            return execute(job)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+
+
+def child_main(job_json: str, result: str) -> None:
+    """The body of a fresh worker process: run the stage, leave its outcome in ``result``."""
+    job = Job.model_validate_json(job_json)
+    if job.parent:
+        _watch(job.parent)
+    outcome = run_logged(job)
+    tmp = f"{result}.tmp"
+    Path(tmp).write_text(outcome.model_dump_json())
+    os.replace(tmp, result)
+
+
+def ray_stage(job_json: str, *upstream: Outcome) -> Outcome:
+    """A Ray task: the cache key comes from the upstream tasks' outcomes, passed in by Ray."""
+    job = Job.model_validate_json(job_json)
+    failed = [u for u in upstream if u.digest is None]
+    if failed:
+        return Outcome(node=job.spec.id, label=job.spec.label, kind=job.spec.kind, key="",
+                       entry="", error=f"not run: its input {failed[0].label!r} failed")
+    roles = list(job.spec.inputs)
+    job.key = job.spec.key({role: u.digest for role, u in zip(roles, upstream)})  # type: ignore
+    job.inputs = {role: u.entry for role, u in zip(roles, upstream)}
+    return run_logged(job)
