@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from harness import trust
 from harness.errors import HarnessError
 from harness.graph import StageSpec
 from harness.progress import say
@@ -92,6 +93,7 @@ def execute(job: Job) -> Outcome:
     """Serve or compute one stage; errors come back in ``Outcome.error``, never raised."""
     spec = job.spec
     store = Store(Path(job.root))
+    trust.reset()  # the runner allows what the spec says; nothing carries over between stages
     set_threads(job.threads)
     if job.devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = job.devices

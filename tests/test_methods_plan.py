@@ -10,9 +10,8 @@ import yaml
 from harness import Trainer
 from harness.errors import PluginError
 from harness.models import Suite
-from harness.pipeline import Pipeline
+from harness.planner import plan
 from harness.plugins import registry
-from harness.store import Store
 
 RM = {"name": "reward_model", "params": {"ratio": 0.5}}
 TWO = {"name": "two_stage", "params": {"stage2": {"epochs": 1}}}
@@ -38,25 +37,24 @@ def _suite(methods=METHODS, **extra) -> Suite:
 
 
 def _plan(tmp_path, suite=None):
-    pipeline = Pipeline(suite or _suite(), registry(), Store(tmp_path), "hf")
-    return pipeline.plan()
+    return plan(suite or _suite(), registry(), "hf")[1]
 
 
-def _model_of(plan, method):
+def _model_of(graph, method):
     """The train stage whose model a method's evaluation decodes."""
-    (w2s,) = {id(s["w2s"]): s["w2s"] for k, s in plan.evals.items() if k[3] == method}.values()
-    return plan.by_key[w2s.spec["model"]]
+    (w2s,) = {e.w2s for e in graph.evals if e.method == method}
+    return graph.stages[graph.stages[w2s].inputs["model"]]
 
 
-def _chain(plan, stage):
+def _chain(graph, stage):
     """A method's training runs, first to last: each starts from, or relabels with, the last."""
     chain = [stage]
     while True:
-        spec = chain[0].spec
-        if isinstance(spec["base"], dict):
-            chain.insert(0, plan.by_key[spec["base"]["stage"]])
-        elif "self" in spec["inputs"]:
-            chain.insert(0, plan.by_key[plan.by_key[spec["inputs"]["self"]].spec["model"]])
+        inputs = chain[0].inputs
+        if "base" in inputs:
+            chain.insert(0, graph.stages[inputs["base"]])
+        elif "self" in inputs:
+            chain.insert(0, graph.stages[graph.stages[inputs["self"]].inputs["model"]])
         else:
             return chain
 
@@ -69,33 +67,34 @@ def test_two_stage_and_bootstrap_start_from_the_naive_model_trained_once(tmp_pat
         chain = _chain(plan, _model_of(plan, method))
         assert len(chain) == length and chain[0] is naive, method
     # The reward model's strong answers come from the naive model too.
-    (student,) = [s for s in plan.stages if s.label.startswith("answer student")]
-    assert student.spec["model"] == naive.key
+    (student,) = [s for s in plan.stages.values() if s.label.startswith("answer student")]
+    assert student.inputs["model"] == naive.id
     # Methods with the same selector share one selection (one reward model).
-    sel = {m: _model_of(plan, m).spec["inputs"]["selected"] for m in ("rm-two-stage", "rm-only")}
+    sel = {m: _model_of(plan, m).inputs["selected"] for m in ("rm-two-stage", "rm-only")}
     assert sel["rm-two-stage"] == sel["rm-only"]
     # Epoch-matched trains its second stage on every weak label: naive's own data.
-    assert _model_of(plan, "epoch-matched").spec["inputs"] == naive.spec["inputs"]
+    assert _model_of(plan, "epoch-matched").inputs["selected"] == naive.inputs["selected"]
     # Stage 2 layers its params over the suite's train params.
-    params = _model_of(plan, "rm-two-stage").spec["trainer"]["params"]
+    params = _model_of(plan, "rm-two-stage").params["trainer"]["params"]
     assert params["epochs"] == 1 and params["lr"] == 1e-3
-    assert sum(s.kind == "train" for s in plan.stages) == 2 + 1 + 4 + 1 + 2
+    assert sum(s.kind == "train" for s in plan.stages.values()) == 2 + 1 + 4 + 1 + 2
 
 
 def test_bootstrap_rounds_relabel_with_the_previous_model(tmp_path):
     plan = _plan(tmp_path)
     chain = _chain(plan, _model_of(plan, "boot"))
     for before, after in zip(chain, chain[1:]):
-        relabel = plan.by_key[after.spec["inputs"]["self"]]
-        assert relabel.spec["model"] == before.key and relabel.spec["split"] == "unlabeled"
-        assert all(d["temperature"] == 0.7 for d in relabel.spec["decode"].values())
+        relabel = plan.stages[after.inputs["self"]]
+        assert relabel.inputs["model"] == before.id and relabel.params["split"] == "unlabeled"
+        assert all(d["temperature"] == 0.7 for d in relabel.params["decode"].values())
     # restart (the default): every round trains the base model afresh
-    assert all(s.spec["base"] == chain[0].spec["base"] for s in chain)
+    assert all(s.params["base"] == chain[0].params["base"] and "base" not in s.inputs
+               for s in chain)
 
 
 def test_transfer_evaluates_single_models_on_every_capability(tmp_path):
     plan = _plan(tmp_path, _suite(METHODS[:1], mixtures=["single"], transfer=True))
-    assert sorted((t, e) for (_, _, t, e) in plan.transfer) == [
+    assert sorted((t.trained_on, t.evaluated_on) for t in plan.transfer) == [
         (t, e) for t in ("synth_arith", "synth_scan") for e in ("synth_arith", "synth_scan")]
 
 
@@ -106,7 +105,7 @@ def test_transfer_evaluates_single_models_on_every_capability(tmp_path):
 ])
 def test_bad_step_trainers_fail_before_any_compute(trainer, match, tmp_path):
     with pytest.raises(PluginError, match=match):
-        Pipeline(_suite([{"name": "m", "trainer": trainer}]), registry(), Store(tmp_path), "hf")
+        plan(_suite([{"name": "m", "trainer": trainer}]), registry(), "hf")
 
 
 @pytest.mark.parametrize("name", sorted(registry().entries["trainers"]))

@@ -114,7 +114,7 @@ def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(SFT, "train", counting_train)
     monkeypatch.setattr(HFBackend, "generate", counting_generate)
     monkeypatch.setattr(All, "select", recording_select)
-    assert main(["run", "--suite", str(suite)]) == 0
+    assert main(["run", "--suite", str(suite), "--in-process"]) == 0
     assert calls == {"train": 3, "generate": 8}  # 4 decode stages x 2 capabilities
     # The selector sees prompts and weak labels, never the unlabeled split's gold answers.
     (pool,) = pools
@@ -122,9 +122,9 @@ def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsy
     assert all(item.model_dump(exclude_none=True).keys() == {"id", "capability", "prompt", "label"}
                for item in pool)
     calls.update(train=0, generate=0)
-    assert main(["run", "--suite", str(suite)]) == 0
+    assert main(["run", "--suite", str(suite), "--in-process"]) == 0
     assert calls == {"train": 0, "generate": 0}
     assert "synth_arith" in capsys.readouterr().out
     # --force recomputes exactly the named stage.
-    assert main(["run", "--suite", str(suite), "--force", "eval naive"]) == 0
+    assert main(["run", "--suite", str(suite), "--in-process", "--force", "eval naive"]) == 0
     assert calls == {"train": 0, "generate": 2}

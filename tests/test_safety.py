@@ -39,26 +39,37 @@ def test_the_code_never_unpickles_nor_trusts_remote_code():
 def test_remote_code_is_trusted_only_for_opted_in_models_and_their_descendants(tmp_path):
     from harness import trust
     from harness.models import Suite
-    from harness.pipeline import Pipeline
+    from harness.planner import plan
     from harness.plugins import registry
-    from harness.store import Store
+    from harness.runners import _model
+    from harness.worker import Job, execute
 
     def suite(**extra):
         return Suite.model_validate({
             "name": "t", "weak": "tiny-weak", "strong": "tiny-strong",
             "capabilities": [{"name": "synth_scan"}], "seeds": [0], **extra})
 
-    pipeline = Pipeline(suite(trust_remote_code=["tiny-strong"]), registry(), Store(tmp_path),
-                        "hf")
-    plan = pipeline.plan()
-    trained = {s.label.split(" [")[0]: s for s in plan.stages if s.kind == "train"}
-    assert set(trained) == {"train weak", "train ceiling", "train naive"}
-    for label, expected in (("train weak", False), ("train ceiling", True),
+    _, graph = plan(suite(trust_remote_code=["tiny-strong"]), registry(), "hf")
+    stages = {s.label.split(" [")[0]: (node, s) for node, s in graph.stages.items()}
+    evals = {"train weak": "eval weak", "train ceiling": "eval ceiling",
+             "train naive": "eval naive"}
+    assert {k for k, (_, s) in stages.items() if s.kind == "train"} == set(evals)
+    for train, expected in (("train weak", False), ("train ceiling", True),
                             ("train naive", True)):
-        assert trust.trusted(pipeline._path(trained[label])) is expected, label
-    Pipeline(suite(), registry(), Store(tmp_path), "hf").plan()
-    assert not trust.trusted(str(tmp_path / "cache" / "train" / trained["train naive"].key /
-                                 "model")), "a new run starts trusting nothing"
+        node, spec = stages[train]
+        assert spec.params["trust_remote_code"] is expected, train
+        # The stage that decodes this model loads it trusting exactly as much.
+        decode = stages[evals[train]][1]
+        trust.reset()
+        path = _model(decode, {"model": tmp_path / node}, "model")
+        assert trust.trusted(path) is expected, evals[train]
+    _, plain = plan(suite(), registry(), "hf")
+    assert not any(s.params.get("trust_remote_code") for s in plain.stages.values())
+    # Each stage starts trusting nothing, whatever ran before it in the same process.
+    trust.allow(str(tmp_path / "leftover"))
+    data = next(s for s in plain.stages.values() if s.kind == "data")
+    execute(Job(spec=data, key="k", root=str(tmp_path / "home")))
+    assert not trust.trusted(str(tmp_path / "leftover")), "a stage starts trusting nothing"
     with pytest.raises(ValidationError, match="neither the weak nor the strong"):
         suite(trust_remote_code=["evil/model"])
 
