@@ -68,3 +68,54 @@ def harness_cli(*args: str, env: dict | None = None, check: bool = False):
     if check and proc.returncode != 0:
         raise AssertionError(f"harness {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return proc
+
+
+TINY_SUITE = """
+name: tiny
+weak: tiny-weak
+strong: tiny-strong
+backend: hf
+seeds: {seeds}
+mixtures: [joint]
+capabilities:
+  - {{name: synth_scan, params: {{labeled: 60, unlabeled: 80, test: 24}}}}
+  - {{name: synth_arith, params: {{labeled: 60, unlabeled: 80, test: 24}}}}
+methods:
+{methods}
+train:
+  name: sft
+  params: {{max_steps: {steps}, batch_size: 20, micro_batch_size: 20, lr: 3.0e-3}}
+decode: {{max_new_tokens: 24}}
+"""
+
+
+def tiny_suite(folder: Path, methods: str = "  - {name: naive}", seeds: str = "[0]",
+               steps: int = 3) -> Path:
+    """A suite of the two generated capabilities small enough to run in seconds per stage."""
+    path = folder / "tiny.yaml"
+    path.write_text(TINY_SUITE.format(methods=methods, seeds=seeds, steps=steps))
+    return path
+
+
+def run_dir_of(proc) -> Path:
+    """The run directory a finished `harness run` printed last."""
+    return Path(proc.stdout.strip().splitlines()[-1].split("run: ", 1)[1])
+
+
+def run_tiny(suite: Path, home: Path, *extra: str, env: dict | None = None):
+    """`harness run` in a subprocess; returns the run directory and its manifest."""
+    import json
+
+    proc = harness_cli("run", "--suite", str(suite), *extra,
+                       env={"HARNESS_HOME": str(home), **(env or {})})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = run_dir_of(proc)
+    return run_dir, json.loads((run_dir / "manifest.json").read_text())
+
+
+def results_of(run_dir: Path) -> list[dict]:
+    """A run's result rows without the run id, for comparing runs."""
+    import json
+
+    rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "run_id"} for r in rows]

@@ -1,18 +1,21 @@
 """Full fine-tuning with the loss on answer tokens only, with the paper's defaults.
 
-Built on the transformers ``Trainer`` so the same code runs on one CPU, one GPU, or several GPUs
-under ``accelerate launch``. The paper says "Adam, weight decay 0.01": we read that as AdamW
+Built on the transformers ``Trainer`` so the same code runs on one CPU, one GPU, or as several
+processes under the harness's launcher (``resources: {train: {ranks: N}}``), with the effective
+batch kept exact. The paper says "Adam, weight decay 0.01": we read that as AdamW
 (decoupled decay, the transformers default); ``optimizer`` switches it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from harness import Params, TrainContext, Trainer, TrainExample, hookimpl
+from harness.errors import HarnessError
 from harness.trust import trusted
 from harness_plugins.batching import attention_mask, encode, pad_right
 
@@ -68,8 +71,7 @@ class SFT(Trainer):
         model = AutoModelForCausalLM.from_pretrained(
             base_model, dtype=torch.float32, use_safetensors=True, trust_remote_code=remote
         )
-        world = max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
-        accumulation = max(1, p.batch_size // (p.micro_batch_size * world))
+        accumulation = accumulation_steps(p.batch_size, p.micro_batch_size, world_size())
         bf16 = bf16_enabled(p.bf16)
         args = TrainingArguments(
             output_dir=str(ctx.work_dir),
@@ -83,6 +85,7 @@ class SFT(Trainer):
             warmup_steps=p.warmup_ratio,  # a float below 1 is a ratio of all steps
             optim=p.optimizer,
             bf16=bf16,
+            use_cpu=not torch.cuda.is_available(),  # several CPU ranks then talk over gloo
             gradient_checkpointing=p.gradient_checkpointing,
             seed=ctx.seed,
             data_seed=ctx.seed,
@@ -104,6 +107,26 @@ class SFT(Trainer):
         trainer.train()
         save(trainer, tok, out_dir)
         return out_dir
+
+
+def world_size() -> int:
+    """Processes (or, without a launcher, visible GPUs) that each take a micro-batch per step."""
+    import torch
+
+    if "WORLD_SIZE" in os.environ:  # under torchrun / accelerate launch
+        return int(os.environ["WORLD_SIZE"])
+    return max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
+
+
+def accumulation_steps(batch_size: int, micro_batch_size: int, world: int) -> int:
+    """Gradient accumulation that makes the effective batch exactly ``batch_size``."""
+    per_step = micro_batch_size * world
+    if batch_size % per_step:
+        raise HarnessError(
+            f"batch_size {batch_size} cannot be split exactly into micro_batch_size "
+            f"{micro_batch_size} x {world} processes x whole accumulation steps; choose a "
+            f"micro_batch_size and a number of processes whose product divides {batch_size}")
+    return batch_size // per_step
 
 
 def save(trainer, tok, out_dir: Path) -> None:
