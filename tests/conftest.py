@@ -99,7 +99,8 @@ def tiny_suite(folder: Path, methods: str = "  - {name: naive}", seeds: str = "[
 
 def run_dir_of(proc) -> Path:
     """The run directory a finished `harness run` printed last."""
-    return Path(proc.stdout.strip().splitlines()[-1].split("run: ", 1)[1])
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("run: ")]
+    return Path(line.split("run: ", 1)[1])
 
 
 def run_tiny(suite: Path, home: Path, *extra: str, env: dict | None = None):
