@@ -81,6 +81,35 @@ def test_a_killed_worker_is_one_error_line_with_its_log_and_leaves_no_entry(tmp_
     assert not list(train.glob(".tmp-*"))
 
 
+def test_a_worker_whose_harness_process_is_killed_exits(tmp_path):
+    suite = tiny_suite(tmp_path, steps=400)
+    home = tmp_path / "home"
+    exe = Path(sys.executable).with_name("harness")
+    proc = subprocess.Popen([str(exe), "run", "--suite", str(suite)], cwd=ROOT,
+                            env={**os.environ, "HARNESS_HOME": str(home)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    train = home / "cache" / "train"
+    deadline = time.monotonic() + 300
+    while not (train.is_dir() and list(train.glob(".tmp-*"))):
+        assert proc.poll() is None and time.monotonic() < deadline, "no training stage started"
+        time.sleep(0.05)
+    (worker,) = [w for fs in _children(proc.pid) for w in _children(fs)]
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _running(worker):
+        assert time.monotonic() < deadline, "the orphaned worker kept training"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_concurrent_workers_get_their_share_of_the_cores(tmp_path):
     suite = tiny_suite(tmp_path)
     _, manifest = run_tiny(suite, tmp_path / "home", "--jobs", "2")
