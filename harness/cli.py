@@ -49,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", help="decoding backend: auto, hf, vllm")
     run.add_argument("--data-dir", help="local directory holding one folder per dataset")
     run.add_argument("--force", action="append", default=[], metavar="STAGE",
-                     help="recompute a stage kind (data/train/decode/select) or label "
+                     help="recompute a stage kind (data/train/decode/score/select) or label "
                           "(e.g. 'train weak'); repeatable")
     run.add_argument("--dry-run", action="store_true", help="print the plan and what is cached")
     run.add_argument("--executor", choices=("local", "ray"), default="local",

@@ -111,5 +111,15 @@ def test_the_readme_table_lists_exactly_these_rows():
     table = readme.split("<!-- bad-input table -->", 2)[1]
     rows = {line.split("|")[1].strip() for line in table.splitlines()
             if line.startswith("| ") and not line.startswith("| input")}
-    tested = {*BEFORE_COMPUTE, *DATA_ERRORS, *PLUGINS, "out of memory while decoding"}
-    assert rows == tested
+    elsewhere = {
+        "out of memory while decoding":
+            "test_backends.py::test_out_of_memory_halves_the_batch_and_retries",
+        "a stage's worker dies (killed, out of host memory)":
+            "test_workers.py::test_a_killed_worker_is_one_error_line_with_its_log_and_leaves_no_entry",
+        "an effective batch the processes cannot split exactly":
+            "test_workers.py::test_an_effective_batch_that_cannot_be_split_exactly_is_refused",
+    }
+    for where in elsewhere.values():
+        file, _, test = where.partition("::")
+        assert f"def {test}" in (ROOT / "tests" / file).read_text(), where
+    assert rows == {*BEFORE_COMPUTE, *DATA_ERRORS, *PLUGINS, *elsewhere}
