@@ -144,3 +144,32 @@ def test_out_of_memory_halves_the_batch_and_retries(tiny_models, monkeypatch, ca
     limit["rows"] = 0
     with pytest.raises(HarnessError, match="batch size 1; lower max_new_tokens"):
         hf.generate(tiny_models["tiny-strong"], prompts, DecodeConfig(max_new_tokens=8))
+
+
+def test_vllm_spans_the_stages_gpus_and_names_the_fix_when_memory_runs_out(monkeypatch):
+    """The engine's arguments on a (pretend) 2-GPU stage, and its out-of-memory error."""
+    import types
+
+    import torch
+
+    from harness.errors import HarnessError
+    from harness.plugins import registry
+
+    seen = {}
+
+    class LLM:
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+            if kwargs["gpu_memory_utilization"] < 0.5:
+                raise ValueError("No available memory for the cache blocks. Try increasing "
+                                 "`gpu_memory_utilization` when initializing the engine.")
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    registry().make("backends", "vllm")._llm("some/model")
+    assert seen["tensor_parallel_size"] == 2 and seen["gpu_memory_utilization"] == 0.85
+    small = registry().make("backends", "vllm", {"gpu_memory_utilization": 0.3})
+    with pytest.raises(HarnessError, match="ran out of memory.*gpu_memory_utilization 0.3.*"
+                                           "tensor_parallel_size 2.*decode: {gpus: N}"):
+        small._llm("some/model")

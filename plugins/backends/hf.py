@@ -104,7 +104,7 @@ def load(model: str, dtype: str, padding_side: str):
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     net = AutoModelForCausalLM.from_pretrained(
-        model, dtype=_dtype(dtype, device), use_safetensors=True, trust_remote_code=remote
+        model, dtype=inference_dtype(dtype, device), use_safetensors=True, trust_remote_code=remote
     ).to(device)
     net.eval()
     return tok, net, device
@@ -141,7 +141,8 @@ def teacher_forced_logprobs(model: str, prompts: list[str], completions: list[st
     return out
 
 
-def _dtype(name: str, device: str):
+def inference_dtype(name: str, device: str):
+    """``auto``: bf16 on CUDA that supports it, else fp32; or the named torch dtype."""
     import torch
 
     if name == "auto":

@@ -11,6 +11,8 @@ import os
 from pydantic import Field
 
 from harness import Backend, DecodeConfig, Generation, Params, hookimpl
+from harness.devices import gpu_ids
+from harness.errors import HarnessError
 from harness.trust import trusted
 
 
@@ -24,7 +26,8 @@ class VLLMBackend(Backend):
         gpu_memory_utilization: float | None = Field(
             None, gt=0, le=1, description="default 0.85 on CUDA, 0.2 on CPU"
         )
-        tensor_parallel_size: int = Field(1, ge=1)
+        tensor_parallel_size: int | None = Field(
+            None, ge=1, description="default: every GPU the stage was given")
         max_model_len: int | None = None
         dtype: str | None = Field(None, description="default auto on CUDA, float32 on CPU")
 
@@ -50,18 +53,29 @@ class VLLMBackend(Backend):
 
         cuda = torch.cuda.is_available()
         p = self.params
+        share = p.gpu_memory_utilization or (0.85 if cuda else 0.2)
+        parallel = p.tensor_parallel_size or max(1, len(gpu_ids()) if cuda else 1)
         self._engine = None  # free the previous engine before building the next
-        self._engine = LLM(
-            model=model,
-            dtype=p.dtype or ("auto" if cuda else "float32"),
-            enforce_eager=not cuda,
-            gpu_memory_utilization=p.gpu_memory_utilization or (0.85 if cuda else 0.2),
-            tensor_parallel_size=p.tensor_parallel_size,
-            max_model_len=p.max_model_len,
-            seed=0,
-            load_format="safetensors",  # never a pickled checkpoint
-            trust_remote_code=trusted(model),
-        )
+        try:
+            self._engine = LLM(
+                model=model,
+                dtype=p.dtype or ("auto" if cuda else "float32"),
+                enforce_eager=not cuda,
+                gpu_memory_utilization=share,
+                tensor_parallel_size=parallel,
+                max_model_len=p.max_model_len,
+                seed=0,
+                load_format="safetensors",  # never a pickled checkpoint
+                trust_remote_code=trusted(model),
+            )
+        except Exception as exc:
+            if not out_of_memory(exc):
+                raise
+            raise HarnessError(
+                f"vLLM ran out of memory loading {model} (gpu_memory_utilization {share}, "
+                f"tensor_parallel_size {parallel}); raise the vllm backend's "
+                "gpu_memory_utilization, give decode stages more GPUs (suite: resources: "
+                "{decode: {gpus: N}}), or set max_model_len") from None
         self._engine_model = model
         return self._engine
 
@@ -84,6 +98,13 @@ class VLLMBackend(Backend):
         from harness_plugins.backends.hf import teacher_forced_logprobs
 
         return teacher_forced_logprobs(model, prompts, completions, batch_size)
+
+
+def out_of_memory(exc: Exception) -> bool:
+    """vLLM's ways of saying the model or its KV cache does not fit."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text or \
+        "no available memory for the cache blocks" in text
 
 
 @hookimpl

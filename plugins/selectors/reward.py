@@ -147,7 +147,7 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
                               PrinterCallback, set_seed)
 
-    from harness_plugins.trainers.sft import ProgressBar, bf16_enabled, save
+    from harness_plugins.trainers.sft import ProgressBar, bf16_enabled, save, stored_dtype
 
     set_seed(seed)
     remote = trusted(base)
@@ -187,7 +187,7 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
                           data_collator=lambda b: _collate(b, tok.pad_token_id))
     trainer.remove_callback(PrinterCallback)
     trainer.train()
-    save(trainer, tok, out)
+    save(trainer, tok, out, stored_dtype(base))
 
 
 def _encode(tok, text: str, max_length: int) -> list[int]:
@@ -212,11 +212,14 @@ def reward_scores(model_dir: Path, texts: list[str], batch_size: int) -> list[fl
 
     from harness.progress import progress
 
+    from harness_plugins.backends.hf import inference_dtype
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
     remote = trusted(str(model_dir))
     tok = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=remote)
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(model_dir), use_safetensors=True, trust_remote_code=remote).to(device).eval()
+        str(model_dir), dtype=inference_dtype("auto", device), use_safetensors=True,
+        trust_remote_code=remote).to(device).eval()
     limit = getattr(model.config, "max_position_embeddings", None) or 1_000_000
     out: list[float] = []
     bar = progress(total=len(texts), desc="reward scores", unit="sample")

@@ -68,9 +68,11 @@ class SFT(Trainer):
         tok = AutoTokenizer.from_pretrained(base_model, trust_remote_code=remote)
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
+        # fp32 weights: the optimizer's master copy; bf16 autocast runs where the device has it.
         model = AutoModelForCausalLM.from_pretrained(
             base_model, dtype=torch.float32, use_safetensors=True, trust_remote_code=remote
         )
+        base_dtype = stored_dtype(base_model)
         accumulation = accumulation_steps(p.batch_size, p.micro_batch_size, world_size())
         bf16 = bf16_enabled(p.bf16)
         args = TrainingArguments(
@@ -105,7 +107,7 @@ class SFT(Trainer):
         )
         trainer.remove_callback(PrinterCallback)
         trainer.train()
-        save(trainer, tok, out_dir)
+        save(trainer, tok, out_dir, base_dtype)
         return out_dir
 
 
@@ -129,9 +131,24 @@ def accumulation_steps(batch_size: int, micro_batch_size: int, world: int) -> in
     return batch_size // per_step
 
 
-def save(trainer, tok, out_dir: Path) -> None:
-    """Weights as safetensors and the tokenizer; not the pickled ``training_args.bin`` that
-    transformers adds, so nothing in the cache ever needs unpickling."""
+def stored_dtype(model: str):
+    """The dtype a model folder's weights are stored in (its config's), fp32 if it names none."""
+    import torch
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model, trust_remote_code=trusted(model))
+    dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None)
+    return dtype if isinstance(dtype, torch.dtype) else torch.float32
+
+
+def save(trainer, tok, out_dir: Path, dtype=None) -> None:
+    """Weights as safetensors in ``dtype`` (the base model's: a bf16 base saves bf16, half the
+    disk of fp32) and the tokenizer; not the pickled ``training_args.bin`` that transformers
+    adds, so nothing in the cache ever needs unpickling."""
+    if dtype is not None:
+        trainer.model.to(dtype)
     trainer.save_model(str(out_dir))
     tok.save_pretrained(str(out_dir))
     (out_dir / "training_args.bin").unlink(missing_ok=True)
