@@ -1,5 +1,5 @@
-"""`harness run | runs | show | leaderboard | list | plugins | models`: argument parsing only;
-the work lives elsewhere.
+"""`harness run | runs | show | leaderboard | list | plugins | models | cache`: argument
+parsing only; the work lives elsewhere.
 
 Imports stay cheap here (no torch, no vllm) so ``harness --help`` is instant.
 """
@@ -78,6 +78,13 @@ def parser() -> argparse.ArgumentParser:
                        help="fail (exit 1) when the generated files are stale")
     for p_ in (add, build):
         p_.add_argument("--root", default="leaderboard", help="leaderboard directory")
+
+    cache = sub.add_parser("cache", help="manage the stage cache under $HARNESS_HOME")
+    csub = cache.add_subparsers(dest="cache_command", required=True)
+    gc = csub.add_parser("gc", help="drop finished checkpoints and dead temporaries; keep "
+                                    "every result")
+    gc.add_argument("--keep-models", action="store_true", help="keep every checkpoint")
+    gc.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
 
     models = sub.add_parser("models", help="offline tiny models")
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -192,6 +199,18 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    from harness.gc import collect
+    from harness.store import Store
+
+    freed = collect(Store(), keep_models=args.keep_models, dry_run=args.dry_run)
+    verb = "would drop" if args.dry_run else "dropped"
+    print(f"{verb} {len(freed.checkpoints)} checkpoints ({freed.bytes / 2**20:.1f} MiB) and "
+          f"{freed.temporaries} temporaries; kept {freed.kept} checkpoints still needed or "
+          "not accounted for by any run")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from harness.tinymodels import TINY, resolve
 
@@ -203,6 +222,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "models": cmd_models,
+            "cache": cmd_cache,
             "runs": cmd_runs, "show": cmd_show, "leaderboard": cmd_leaderboard}
 
 

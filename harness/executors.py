@@ -42,6 +42,36 @@ def forced(spec: StageSpec, force: set[str]) -> bool:
     return spec.kind in force or spec.label.split(" [")[0] in force
 
 
+def served(node: str, spec: StageSpec, store: Store, key: str) -> Outcome:
+    """The outcome of a stage served from its complete cache entry."""
+    now = time.time()
+    return Outcome(node=node, label=spec.label, kind=spec.kind, key=key,
+                   entry=str(store.path(spec.kind, key)), cached=True,
+                   digest=store.digest(spec.kind, key), started=now, finished=now)
+
+
+def cached_prefix(graph: Graph, store: Store, force: set[str]) -> tuple[dict[str, Outcome],
+                                                                         set[str]]:
+    """The stages served before anything runs (every input served, entry complete, not
+    forced), and the ones to recompute although cached: an entry whose checkpoint
+    ``harness cache gc`` dropped is served only while every stage reading it is served too."""
+    out: dict[str, Outcome] = {}
+    for node, spec in graph.stages.items():
+        if forced(spec, force) or any(n not in out for n in spec.inputs.values()):
+            continue
+        key = spec.key({r: out[n].digest for r, n in spec.inputs.items()})  # type: ignore
+        if store.done(spec.kind, key):
+            out[node] = served(node, spec, store, key)
+    refill: set[str] = set()
+    for node in reversed(list(graph.stages)):  # readers before what they read
+        if node in out and store.evicted(out[node].kind, out[node].key):
+            readers = [n for n, s in graph.stages.items() if node in s.inputs.values()]
+            if any(r not in out for r in readers):
+                del out[node]
+                refill.add(node)
+    return out, refill
+
+
 def _log_path(logs: Path, index: int, spec: StageSpec) -> str:
     slug = re.sub(r"[^\w.+-]+", "_", spec.label).strip("_")[:80]
     return str(logs / f"{index:03d}-{slug}.log")
@@ -86,8 +116,11 @@ class LocalExecutor(Executor):
         logs.mkdir(parents=True, exist_ok=True)
         order = {node: i for i, node in enumerate(graph.stages, 1)}
         total = len(order)
-        done: dict[str, Outcome] = {}
-        pending = list(graph.stages)
+        done, refill = cached_prefix(graph, store, force)
+        for node, outcome in done.items():
+            say(f"[{order[node]}/{total}] {outcome.label}: cached")
+            report(outcome)
+        pending = [n for n in graph.stages if n not in done]
         running: dict[str, tuple[Any, Job, Path, list[str], int]] = {}
         free = list(self.gpus)
         context = None if self.in_process else _forkserver()
@@ -95,8 +128,8 @@ class LocalExecutor(Executor):
         try:
             while pending or running:
                 while error is None and len(running) < self.jobs:
-                    started = self._start_next(graph, store, force, logs, pending, done, free,
-                                               order, total, context, report)
+                    started = self._start_next(graph, store, force, refill, logs, pending, done,
+                                               free, order, total, context, report)
                     if started is None:
                         break
                     if isinstance(started, Outcome):  # ran in this process
@@ -124,7 +157,7 @@ class LocalExecutor(Executor):
             raise failure(error)
         return done
 
-    def _start_next(self, graph, store, force, logs, pending, done, free, order, total,
+    def _start_next(self, graph, store, force, refill, logs, pending, done, free, order, total,
                     context, report):
         """Serve the next ready stage from the cache, or start it; None when none can start."""
         for node in list(pending):
@@ -137,19 +170,16 @@ class LocalExecutor(Executor):
             key = spec.key({r: done[n].digest for r, n in spec.inputs.items()})  # type: ignore
             pending.remove(node)
             tag = f"[{order[node]}/{total}] {spec.label}"
-            if not forced(spec, force) and store.done(spec.kind, key):
+            recompute = forced(spec, force) or node in refill
+            if not recompute and store.done(spec.kind, key):
                 say(f"{tag}: cached")
-                now = time.time()
-                outcome = Outcome(node=node, label=spec.label, kind=spec.kind, key=key,
-                                  entry=str(store.path(spec.kind, key)), cached=True,
-                                  digest=store.digest(spec.kind, key), started=now, finished=now)
-                done[node] = outcome
-                report(outcome)
+                done[node] = served(node, spec, store, key)
+                report(done[node])
                 continue
             if store.busy(spec.kind, key):
                 say(f"{tag}: another run is computing it; waiting")
             devices = [free.pop(0) for _ in range(need)]
-            job = Job(spec=spec, key=key, root=str(store.root), force=forced(spec, force),
+            job = Job(spec=spec, key=key, root=str(store.root), force=recompute,
                       inputs={r: str(store.path(graph.stages[n].kind, done[n].key))
                               for r, n in spec.inputs.items()},
                       threads=self.threads, parent=os.getpid(),
@@ -250,27 +280,21 @@ class RayExecutor(Executor):
         task = ray.remote(max_calls=1, max_retries=self.retries,
                           retry_exceptions=False)(ray_stage)
         refs: dict[str, Any] = {}
-        served: dict[str, Outcome] = {}
+        done, refill = cached_prefix(graph, store, force)
         total = len(graph.stages)
         for i, (node, spec) in enumerate(graph.stages.items(), 1):
-            upstream = [served.get(n) or refs[n] for n in spec.inputs.values()]
-            if all(n in served for n in spec.inputs.values()):
-                key = spec.key({r: served[n].digest for r, n in spec.inputs.items()})  # type: ignore
-                if not forced(spec, force) and store.done(spec.kind, key):
-                    now = time.time()
-                    served[node] = Outcome(node=node, label=spec.label, kind=spec.kind, key=key,
-                                           entry=str(store.path(spec.kind, key)), cached=True,
-                                           digest=store.digest(spec.kind, key), started=now,
-                                           finished=now)
-                    say(f"[{i}/{total}] {spec.label}: cached")
-                    report(served[node])
-                    continue
-            job = Job(spec=spec, key="", root=str(store.root), force=forced(spec, force),
+            if node in done:
+                say(f"[{i}/{total}] {spec.label}: cached")
+                report(done[node])
+                continue
+            upstream = [done.get(n) or refs[n] for n in spec.inputs.values()]
+            job = Job(spec=spec, key="", root=str(store.root),
+                      force=forced(spec, force) or node in refill,
                       threads=spec.resources.cpus, log=_log_path(logs, i, spec))
             refs[node] = task.options(
                 num_cpus=spec.resources.cpus, num_gpus=min(spec.resources.gpus, gpus),
                 name=spec.label[:100]).remote(job.model_dump_json(), *upstream)
-        say(f"ray: {len(refs)} stages submitted, {len(served)} served from the cache")
+        say(f"ray: {len(refs)} stages submitted, {len(done)} served from the cache")
         waiting = {ref: node for node, ref in refs.items()}
         error: Outcome | None = None
         while waiting:
@@ -282,7 +306,7 @@ class RayExecutor(Executor):
             except Exception as exc:  # retries exhausted, or the cluster went away
                 outcome = Outcome(node=node, label=spec.label, kind=spec.kind, key="", entry="",
                                   error=f"{type(exc).__name__}: {exc}".splitlines()[0])
-            served[node] = outcome
+            done[node] = outcome
             status = "failed" if outcome.error else (
                 "cached" if outcome.cached else f"done in {outcome.seconds:.1f}s")
             say(f"{spec.label}: {status} (ray worker {outcome.host}:{outcome.pid})")
@@ -291,7 +315,7 @@ class RayExecutor(Executor):
                 error = outcome
         if error is not None:
             raise failure(error)
-        return served
+        return done
 
 
 def make(name: str, jobs: int = 1, in_process: bool = False,

@@ -18,7 +18,7 @@ from tabulate import tabulate
 from harness.collect import Collector
 from harness.devices import gpu_ids
 from harness.errors import HarnessError, SuiteError, one_line
-from harness.executors import Executor
+from harness.executors import Executor, cached_prefix
 from harness.graph import Graph
 from harness.models import Manifest, MethodSpec, PluginRef, StageRecord, Suite
 from harness.planner import Planner, plan
@@ -106,16 +106,17 @@ def describe_plan(planner: Planner, graph: Graph, store: Store) -> str:
         rows.append([name, planner.sources[name] or "(generated)", p.labeled, p.unlabeled,
                      p.test])
     caps = tabulate(rows, headers=["capability", "source", "labeled", "unlabeled", "test"])
-    digests: dict[str, str] = {}
+    done, refill = cached_prefix(graph, store, set())
     stages = []
     for i, (node, spec) in enumerate(graph.stages.items(), 1):
-        key, status = "", "to run"
-        if all(n in digests for n in spec.inputs.values()):
-            key = spec.key({r: digests[n] for r, n in spec.inputs.items()})
-            if store.done(spec.kind, key):
-                digests[node], status = store.digest(spec.kind, key), "cached"
-        stages.append([i, spec.kind, spec.label, key or "(after inputs)", status])
-    todo = sum(1 for s in stages if s[-1] == "to run")
+        key, status = "(after inputs)", "to run"
+        if node in done:
+            key, status = done[node].key, "cached"
+        elif all(n in done for n in spec.inputs.values()):
+            key = spec.key({r: done[n].digest for r, n in spec.inputs.items()})  # type: ignore
+            status = "recompute (gc dropped its checkpoint)" if node in refill else "to run"
+        stages.append([i, spec.kind, spec.label, key, status])
+    todo = sum(1 for s in stages if s[-1] != "cached")
     table = tabulate(stages, headers=["#", "stage", "what", "key", "status"])
     return f"{caps}\n\n{table}\n\n{todo} of {len(stages)} stages to run"
 

@@ -60,7 +60,10 @@ class Store:
         files = record.get("files") if isinstance(record, dict) else None
         if not isinstance(files, dict) or "digest" not in record:
             return f"{COMPLETE} is unreadable"
+        evicted = set(record.get("evicted", []))
         for name, (size, digest) in files.items():
+            if name in evicted:
+                continue
             path = entry / name
             if not path.is_file():
                 return f"{name} is missing"
@@ -69,6 +72,29 @@ class Store:
             if size <= HASH_LIMIT and _sha256(path) != digest:
                 return f"{name} does not match its checksum"
         return None
+
+    def evicted(self, stage: str, key: str) -> bool:
+        """Whether ``harness cache gc`` dropped files of this entry (its digest stays valid:
+        stages built on it are still served, but a stage that needs its files recomputes it)."""
+        record = json.loads((self.path(stage, key) / COMPLETE).read_text())
+        return bool(record.get("evicted"))
+
+    def evict(self, stage: str, key: str, folder: str, dry_run: bool = False) -> int:
+        """Delete ``folder`` of a complete entry, recording its files as evicted; the bytes
+        that frees (or would free)."""
+        entry = self.path(stage, key)
+        with self.lock(stage, key):
+            record = json.loads((entry / COMPLETE).read_text())
+            gone = [name for name in record["files"]
+                    if name == folder or name.startswith(f"{folder}/")]
+            freed = sum(record["files"][name][0] for name in gone
+                        if name not in record.get("evicted", []))
+            if dry_run:
+                return freed
+            record["evicted"] = sorted(set(record.get("evicted", [])) | set(gone))
+            write_json(entry / COMPLETE, record)
+            shutil.rmtree(entry / folder, ignore_errors=True)
+        return freed
 
     def digest(self, stage: str, key: str) -> str:
         """The content digest of a complete entry (over its files' names, sizes and sums)."""
@@ -124,9 +150,6 @@ class Store:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-
-    def discard(self, stage: str, key: str) -> None:
-        shutil.rmtree(self.path(stage, key), ignore_errors=True)
 
     def new_run_dir(self, suite: str) -> tuple[str, Path]:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
