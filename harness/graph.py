@@ -104,11 +104,3 @@ class Graph(BaseModel):
                 raise ValueError(f"{spec.label}: input {upstream} is not in the graph yet")
         self.stages.setdefault(spec.id, spec)
         return spec.id
-
-    def downstream(self, node: str) -> set[str]:
-        """Every stage that reads ``node``'s output, directly or not."""
-        out: set[str] = set()
-        for sid, spec in self.stages.items():
-            if any(i == node or i in out for i in spec.inputs.values()):
-                out.add(sid)
-        return out
