@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               ray_address=args.ray_address)
     run_dir, text = run_suite(suite, reg, store, backend, set(args.force), executor)
     print(text)
-    print(f"\nrun: {run_dir}")
+    print(f"\nrun: {run_dir}", flush=True)  # before any exit handler of an executor's engine
     return 0
 
 

@@ -272,10 +272,19 @@ class RayExecutor(Executor):
         import ray
 
         logs.mkdir(parents=True, exist_ok=True)
-        if not ray.is_initialized():
+        started = not ray.is_initialized()
+        if started:
             ray.init(address=self.address, include_dashboard=False, logging_level="WARNING",
                      log_to_driver=False,
                      **({} if self.address else {"num_cpus": cores()}))
+        try:
+            return self._run(ray, graph, store, force, logs, report)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _run(self, ray, graph: Graph, store: Store, force: set[str], logs: Path,
+             report: Report) -> dict[str, Outcome]:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         task = ray.remote(max_calls=1, max_retries=self.retries,
                           retry_exceptions=False)(ray_stage)
