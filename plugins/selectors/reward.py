@@ -47,7 +47,8 @@ class RewardParams(RuleParams, StrongAnswerParams):
     max_pairs: int | None = Field(None, ge=1, description="cap on training pairs (or points)")
     epochs: float = Field(1.0, gt=0)
     lr: float = Field(1e-5, gt=0)
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(
+        16, ge=1, description="effective batch (micro x accumulation x processes), kept exact")
     micro_batch_size: int = Field(8, ge=1)
     weight_decay: float = Field(0.01, ge=0)
     max_length: int = Field(1024, ge=8)
@@ -147,7 +148,8 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
                               PrinterCallback, set_seed)
 
-    from harness_plugins.trainers.sft import ProgressBar, bf16_enabled, save, stored_dtype
+    from harness_plugins.trainers.sft import (ProgressBar, accumulation_steps, bf16_enabled,
+                                              save, stored_dtype, world_size)
 
     set_seed(seed)
     remote = trusted(base)
@@ -160,10 +162,12 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
     common = dict(
         output_dir=str(out / "work"), num_train_epochs=p.epochs,
         per_device_train_batch_size=p.micro_batch_size,
-        gradient_accumulation_steps=max(1, p.batch_size // p.micro_batch_size),
+        gradient_accumulation_steps=accumulation_steps(p.batch_size, p.micro_batch_size,
+                                                       world_size()),
         learning_rate=p.lr, weight_decay=p.weight_decay, lr_scheduler_type="cosine", seed=seed,
         data_seed=seed, save_strategy="no", report_to=[], logging_steps=10, disable_tqdm=True,
         dataloader_num_workers=0, bf16=bf16_enabled("auto"),
+        use_cpu=not torch.cuda.is_available(),  # several CPU ranks then talk over gloo
     )
     callbacks = [ProgressBar(f"reward model ({p.loss})")]
     if p.loss == "pairwise":
