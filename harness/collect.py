@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -86,6 +85,5 @@ class Collector:
         folder.mkdir()
         for node, spec in self.graph.stages.items():
             if spec.kind == "decode":
-                slug = re.sub(r"[^\w.+-]+", "_", spec.label).strip("_")
                 shutil.copyfile(outputs.predictions_file(self.entries[node]),
-                                folder / f"{slug}.jsonl")
+                                folder / f"{spec.slug}.jsonl")

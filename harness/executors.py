@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import sys
 import time
 from multiprocessing.connection import wait
@@ -42,12 +41,16 @@ def forced(spec: StageSpec, force: set[str]) -> bool:
     return spec.kind in force or spec.label.split(" [")[0] in force
 
 
-def served(node: str, spec: StageSpec, store: Store, key: str) -> Outcome:
+def served(spec: StageSpec, store: Store, key: str) -> Outcome:
     """The outcome of a stage served from its complete cache entry."""
     now = time.time()
-    return Outcome(node=node, label=spec.label, kind=spec.kind, key=key,
-                   entry=str(store.path(spec.kind, key)), cached=True,
-                   digest=store.digest(spec.kind, key), started=now, finished=now)
+    return Outcome.of(spec, key=key, entry=str(store.path(spec.kind, key)), cached=True,
+                      digest=store.digest(spec.kind, key), started=now, finished=now)
+
+
+def key_after(spec: StageSpec, done: dict[str, Outcome]) -> str:
+    """A stage's cache key, once every one of its inputs is in ``done``."""
+    return spec.key({r: done[n].digest for r, n in spec.inputs.items()})  # type: ignore
 
 
 def cached_prefix(graph: Graph, store: Store, force: set[str]) -> tuple[dict[str, Outcome],
@@ -59,22 +62,20 @@ def cached_prefix(graph: Graph, store: Store, force: set[str]) -> tuple[dict[str
     for node, spec in graph.stages.items():
         if forced(spec, force) or any(n not in out for n in spec.inputs.values()):
             continue
-        key = spec.key({r: out[n].digest for r, n in spec.inputs.items()})  # type: ignore
+        key = key_after(spec, out)
         if store.done(spec.kind, key):
-            out[node] = served(node, spec, store, key)
+            out[node] = served(spec, store, key)
     refill: set[str] = set()
     for node in reversed(list(graph.stages)):  # readers before what they read
         if node in out and store.evicted(out[node].kind, out[node].key):
-            readers = [n for n, s in graph.stages.items() if node in s.inputs.values()]
-            if any(r not in out for r in readers):
+            if any(r not in out for r in graph.readers(node)):
                 del out[node]
                 refill.add(node)
     return out, refill
 
 
 def _log_path(logs: Path, index: int, spec: StageSpec) -> str:
-    slug = re.sub(r"[^\w.+-]+", "_", spec.label).strip("_")[:80]
-    return str(logs / f"{index:03d}-{slug}.log")
+    return str(logs / f"{index:03d}-{spec.slug[:80]}.log")
 
 
 def failure(outcome: Outcome) -> HarnessError:
@@ -167,21 +168,20 @@ class LocalExecutor(Executor):
             need = min(spec.resources.gpus, len(self.gpus))
             if need > len(free):
                 continue
-            key = spec.key({r: done[n].digest for r, n in spec.inputs.items()})  # type: ignore
+            key = key_after(spec, done)
             pending.remove(node)
             tag = f"[{order[node]}/{total}] {spec.label}"
             recompute = forced(spec, force) or node in refill
             if not recompute and store.done(spec.kind, key):
                 say(f"{tag}: cached")
-                done[node] = served(node, spec, store, key)
+                done[node] = served(spec, store, key)
                 report(done[node])
                 continue
             if store.busy(spec.kind, key):
                 say(f"{tag}: another run is computing it; waiting")
             devices = [free.pop(0) for _ in range(need)]
             job = Job(spec=spec, key=key, root=str(store.root), force=recompute,
-                      inputs={r: str(store.path(graph.stages[n].kind, done[n].key))
-                              for r, n in spec.inputs.items()},
+                      inputs={r: done[n].entry for r, n in spec.inputs.items()},
                       threads=self.threads, parent=os.getpid(),
                       devices=",".join(devices) if self.gpus else None)
             say(f"{tag} ...")
@@ -246,11 +246,9 @@ def _read_outcome(process, job: Job, result: Path) -> Outcome:
         outcome = Outcome.model_validate_json(result.read_text())
         result.unlink()
         return outcome
-    spec = job.spec
-    return Outcome(node=spec.id, label=spec.label, kind=spec.kind, key=job.key, entry="",
-                   pid=process.pid or 0, log=job.log,
-                   error=f"its worker (pid {process.pid}) died with exit code "
-                         f"{process.exitcode}; no partial entry was kept")
+    return Outcome.of(job.spec, key=job.key, pid=process.pid or 0, log=job.log,
+                      error=f"its worker (pid {process.pid}) died with exit code "
+                            f"{process.exitcode}; no partial entry was kept")
 
 
 class RayExecutor(Executor):
@@ -313,8 +311,7 @@ class RayExecutor(Executor):
             try:
                 outcome = ray.get(ready)
             except Exception as exc:  # retries exhausted, or the cluster went away
-                outcome = Outcome(node=node, label=spec.label, kind=spec.kind, key="", entry="",
-                                  error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+                outcome = Outcome.of(spec, error=f"{type(exc).__name__}: {exc}".splitlines()[0])
             done[node] = outcome
             status = "failed" if outcome.error else (
                 "cached" if outcome.cached else f"done in {outcome.seconds:.1f}s")

@@ -43,9 +43,8 @@ def droppable(store: Store) -> set[str]:
         for node, spec in graph.stages.items():
             if spec.kind != "train" or node not in keys:
                 continue
-            readers = [n for n, s in graph.stages.items() if node in s.inputs.values()]
             finished = all(r in keys and store.done(graph.stages[r].kind, keys[r])
-                           for r in readers)
+                           for r in graph.readers(node))
             verdict[keys[node]] = verdict.get(keys[node], True) and finished
     return {k for k, ok in verdict.items() if ok}
 

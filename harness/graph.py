@@ -14,6 +14,7 @@ Two identities:
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +53,11 @@ class StageSpec(BaseModel):
     code: str = ""
     """Digest of the source of the plugin modules this stage runs (``harness.code``)."""
     resources: Resources = Resources()
+
+    @property
+    def slug(self) -> str:
+        """The label as a file name."""
+        return re.sub(r"[^\w.+-]+", "_", self.label).strip("_")
 
     @property
     def id(self) -> str:
@@ -104,3 +110,7 @@ class Graph(BaseModel):
                 raise ValueError(f"{spec.label}: input {upstream} is not in the graph yet")
         self.stages.setdefault(spec.id, spec)
         return spec.id
+
+    def readers(self, node: str) -> list[str]:
+        """The stages that take ``node``'s output as an input."""
+        return [n for n, s in self.stages.items() if node in s.inputs.values()]

@@ -79,7 +79,8 @@ class Planner:
                 sizes = {k: min(getattr(cap.params, k), suite.limit) for k in SPLIT_FILES}
                 cap = registry.make("capabilities", spec.name, {**params, **sizes})
             self.capabilities[spec.name] = cap  # type: ignore[assignment]
-            self.sources[spec.name] = spec.source or cap.default_source  # type: ignore[attr-defined]
+            source = spec.source or cap.default_source  # type: ignore[attr-defined]
+            self.sources[spec.name] = source
             cap.check_source(self.sources[spec.name])  # type: ignore[attr-defined]
         self.backend = registry.make("backends", backend)
         self.trainer: Trainer = registry.make("trainers", suite.train.name,

@@ -18,7 +18,7 @@ from tabulate import tabulate
 from harness.collect import Collector
 from harness.devices import gpu_ids
 from harness.errors import HarnessError, SuiteError, one_line
-from harness.executors import Executor, cached_prefix
+from harness.executors import Executor, cached_prefix, key_after
 from harness.graph import Graph
 from harness.models import Manifest, MethodSpec, PluginRef, StageRecord, Suite
 from harness.planner import Planner, plan
@@ -113,7 +113,7 @@ def describe_plan(planner: Planner, graph: Graph, store: Store) -> str:
         if node in done:
             key, status = done[node].key, "cached"
         elif all(n in done for n in spec.inputs.values()):
-            key = spec.key({r: done[n].digest for r, n in spec.inputs.items()})  # type: ignore
+            key = key_after(spec, done)
             status = "recompute (gc dropped its checkpoint)" if node in refill else "to run"
         stages.append([i, spec.kind, spec.label, key, status])
     todo = sum(1 for s in stages if s[-1] != "cached")

@@ -52,8 +52,8 @@ class Outcome(BaseModel):
     node: str
     label: str
     kind: str
-    key: str
-    entry: str
+    key: str = ""
+    entry: str = ""
     cached: bool = False
     digest: str | None = None
     error: str | None = None
@@ -68,6 +68,11 @@ class Outcome(BaseModel):
     @property
     def seconds(self) -> float:
         return round(self.finished - self.started, 2)
+
+    @classmethod
+    def of(cls, spec: StageSpec, **fields) -> Outcome:
+        """An outcome of ``spec``'s stage, naming it as every outcome does."""
+        return cls(node=spec.id, label=spec.label, kind=spec.kind, **fields)
 
 
 def set_threads(threads: int) -> None:
@@ -97,9 +102,9 @@ def execute(job: Job) -> Outcome:
     set_threads(job.threads)
     if job.devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = job.devices
-    out = Outcome(node=spec.id, label=spec.label, kind=spec.kind, key=job.key,
-                  entry=str(store.path(spec.kind, job.key)), started=time.time(),
-                  pid=os.getpid(), host=platform.node(), threads=job.threads, log=job.log)
+    out = Outcome.of(spec, key=job.key, entry=str(store.path(spec.kind, job.key)),
+                     started=time.time(), pid=os.getpid(), host=platform.node(),
+                     threads=job.threads, log=job.log)
     try:
         with store.lock(spec.kind, job.key):
             problem = store.problem(spec.kind, job.key)
@@ -182,8 +187,7 @@ def ray_stage(job_json: str, *upstream: Outcome) -> Outcome:
     job = Job.model_validate_json(job_json)
     failed = [u for u in upstream if u.digest is None]
     if failed:
-        return Outcome(node=job.spec.id, label=job.spec.label, kind=job.spec.kind, key="",
-                       entry="", error=f"not run: its input {failed[0].label!r} failed")
+        return Outcome.of(job.spec, error=f"not run: its input {failed[0].label!r} failed")
     roles = list(job.spec.inputs)
     job.key = job.spec.key({role: u.digest for role, u in zip(roles, upstream)})  # type: ignore
     job.inputs = {role: u.entry for role, u in zip(roles, upstream)}

@@ -115,7 +115,8 @@ def test_the_readme_table_lists_exactly_these_rows():
         "out of memory while decoding":
             "test_backends.py::test_out_of_memory_halves_the_batch_and_retries",
         "a stage's worker dies (killed, out of host memory)":
-            "test_workers.py::test_a_killed_worker_is_one_error_line_with_its_log_and_leaves_no_entry",
+            "test_workers.py::"
+            "test_a_killed_worker_is_one_error_line_with_its_log_and_leaves_no_entry",
         "an effective batch the processes cannot split exactly":
             "test_workers.py::test_an_effective_batch_that_cannot_be_split_exactly_is_refused",
     }

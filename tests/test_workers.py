@@ -3,7 +3,6 @@ concurrent workers get their share of the cores, and a stage can launch several 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

@@ -81,7 +81,7 @@ def _smaller_batch(exc: Exception, size: int, device: str) -> int:
     """After an out-of-memory error, half the batch (the caller retries); else re-raise."""
     import torch
 
-    if not (isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()):
+    if not out_of_memory(exc):
         raise exc
     if size == 1:
         raise HarnessError("decoding ran out of memory with batch size 1; lower max_new_tokens "
@@ -90,6 +90,13 @@ def _smaller_batch(exc: Exception, size: int, device: str) -> int:
         torch.cuda.empty_cache()
     say(f"decode: out of memory with batch size {size}; retrying with {size // 2}")
     return size // 2
+
+
+def out_of_memory(exc: Exception) -> bool:
+    """torch's and vLLM's ways of saying the model, a batch or a KV cache does not fit."""
+    text = str(exc).lower()
+    return any(c.__name__ == "OutOfMemoryError" for c in type(exc).__mro__) or \
+        "out of memory" in text or "no available memory for the cache blocks" in text
 
 
 def load(model: str, dtype: str, padding_side: str):

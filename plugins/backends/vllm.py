@@ -14,6 +14,7 @@ from harness import Backend, DecodeConfig, Generation, Params, hookimpl
 from harness.devices import gpu_ids
 from harness.errors import HarnessError
 from harness.trust import trusted
+from harness_plugins.backends.hf import out_of_memory, teacher_forced_logprobs
 
 
 class VLLMBackend(Backend):
@@ -95,16 +96,7 @@ class VLLMBackend(Backend):
                  batch_size: int = 32) -> list[float]:
         """Scored by transformers, so both backends report identical numbers: scoring is one
         forward pass, where vLLM has no advantage."""
-        from harness_plugins.backends.hf import teacher_forced_logprobs
-
         return teacher_forced_logprobs(model, prompts, completions, batch_size)
-
-
-def out_of_memory(exc: Exception) -> bool:
-    """vLLM's ways of saying the model or its KV cache does not fit."""
-    text = str(exc).lower()
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text or \
-        "no available memory for the cache blocks" in text
 
 
 @hookimpl
