@@ -1,4 +1,4 @@
-"""`harness run | runs | show | leaderboard | list | plugins | models | cache`: argument
+"""`harness run | plan | runs | show | leaderboard | list | plugins | models | cache`: argument
 parsing only; the work lives elsewhere.
 
 Imports stay cheap here (no torch, no vllm) so ``harness --help`` is instant.
@@ -36,18 +36,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a suite (cached stages are reused)")
-    run.add_argument("--suite", required=True, help="suite name in leaderboard/suites, or a path")
-    run.add_argument("--capabilities", type=_csv, help="comma-separated capabilities to run")
-    run.add_argument("--methods", type=_csv, help="comma-separated methods (or selector names)")
-    run.add_argument("--seeds", type=_ints, help="comma-separated seeds")
-    run.add_argument("--mixtures", type=_csv, help="comma-separated mixtures: joint, single")
-    run.add_argument("--limit", type=int, help="cap every split at N rows")
-    run.add_argument("--transfer", action="store_true", default=None,
-                     help="with the single mixture, evaluate each model on every capability")
-    run.add_argument("--weak", help="weak model: hub id, local path or tiny-weak")
-    run.add_argument("--strong", help="strong model: hub id, local path or tiny-strong")
-    run.add_argument("--backend", help="decoding backend: auto, hf, vllm")
-    run.add_argument("--data-dir", help="local directory holding one folder per dataset")
+    _suite_options(run)
     run.add_argument("--force", action="append", default=[], metavar="STAGE",
                      help="recompute a stage kind (data/train/decode/score/select) or label "
                           "(e.g. 'train weak'); repeatable")
@@ -60,6 +49,19 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
     run.add_argument("--in-process", action="store_true",
                      help="run stages in this process, not fresh workers (debugging, tests)")
+
+    size = sub.add_parser("plan", help="size a suite for GPUs: memory, launch, GPU-hours, disk, "
+                                       "wall-clock (estimates; runs no model)")
+    _suite_options(size)
+    size.add_argument("--gpus", type=int, help="GPUs to size for (default: this machine's)")
+    size.add_argument("--gpu-memory", type=float, help="GiB per GPU (default: this machine's)")
+    size.add_argument("--tflops", type=float, default=312.0,
+                      help="peak bf16 TFLOP/s per GPU (default 312, an A100)")
+    size.add_argument("--mfu", type=float, default=0.4,
+                      help="model FLOPs utilisation for training and prefill (default 0.4)")
+    size.add_argument("--jobs", type=int,
+                      help="stages at once, as the local executor's --jobs (default: as many "
+                           "as the GPUs allow, as the Ray executor)")
 
     ls = sub.add_parser("list", help="list installed plugins of a kind")
     ls.add_argument("kind", nargs="?", choices=KIND_NAMES)
@@ -93,24 +95,42 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _suite_options(p: argparse.ArgumentParser) -> None:
+    """The suite and the options layered over it, shared by ``run`` and ``plan``."""
+    p.add_argument("--suite", required=True, help="suite name in leaderboard/suites, or a path")
+    p.add_argument("--capabilities", type=_csv, help="comma-separated capabilities to run")
+    p.add_argument("--methods", type=_csv, help="comma-separated methods (or selector names)")
+    p.add_argument("--seeds", type=_ints, help="comma-separated seeds")
+    p.add_argument("--mixtures", type=_csv, help="comma-separated mixtures: joint, single")
+    p.add_argument("--limit", type=int, help="cap every split at N rows")
+    p.add_argument("--transfer", action="store_true", default=None,
+                   help="with the single mixture, evaluate each model on every capability")
+    p.add_argument("--weak", help="weak model: hub id, local path or tiny-weak")
+    p.add_argument("--strong", help="strong model: hub id, local path or tiny-strong")
+    p.add_argument("--backend", help="decoding backend: auto, hf, vllm")
+    p.add_argument("--data-dir", help="local directory holding one folder per dataset")
+
+
+def _suite(args: argparse.Namespace, reg):
+    from harness.models import Suite
+    from harness.runs import apply_overrides, find_suite
+
+    return apply_overrides(
+        Suite.from_file(find_suite(args.suite)), reg,
+        capabilities=args.capabilities, methods=args.methods, seeds=args.seeds,
+        mixtures=args.mixtures, limit=args.limit, transfer=args.transfer, weak=args.weak,
+        strong=args.strong, backend=args.backend, data_dir=args.data_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness import executors
-    from harness.models import Suite
     from harness.planner import plan
     from harness.plugins import registry
-    from harness.runs import (apply_overrides, describe_plan, find_suite, resolve_backend,
-                              run_suite)
+    from harness.runs import describe_plan, resolve_backend, run_suite
     from harness.store import Store
 
     reg = registry()
-    suite = apply_overrides(
-        Suite.from_file(find_suite(args.suite)), reg,
-        capabilities=args.capabilities, methods=args.methods, seeds=args.seeds,
-        mixtures=args.mixtures,
-        limit=args.limit, transfer=args.transfer, weak=args.weak, strong=args.strong,
-        backend=args.backend,
-        data_dir=args.data_dir,
-    )
+    suite = _suite(args, reg)
     backend = resolve_backend(suite.backend, reg)
     store = Store()
     if args.dry_run:
@@ -124,6 +144,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir, text = run_suite(suite, reg, store, backend, set(args.force), executor)
     print(text)
     print(f"\nrun: {run_dir}", flush=True)  # before any exit handler of an executor's engine
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from harness import devices, sizing
+    from harness.planner import plan
+    from harness.plugins import registry
+    from harness.runs import resolve_backend
+    from harness.store import Store
+
+    reg = registry()
+    suite = _suite(args, reg)
+    gpus = len(devices.gpu_ids()) if args.gpus is None else args.gpus
+    memory = devices.gpu_memory() if args.gpu_memory is None else args.gpu_memory
+    if not gpus or not memory:
+        raise HarnessError("no GPUs to size for on this machine; give --gpus N --gpu-memory GIB")
+    backend = suite.backend
+    if backend == "auto":  # as `run` resolves it on a machine with GPUs
+        backend = "vllm" if "vllm" in reg.entries["backends"] else resolve_backend("auto", reg)
+    _, graph = plan(suite, reg, backend)
+    machine = sizing.Machine(gpus=gpus, gpu_memory=memory, tflops=args.tflops, mfu=args.mfu,
+                             jobs=args.jobs)
+    est = sizing.size(graph, Store(), machine, suite.strong)
+    print(f"suite {suite.name}: weak {suite.weak}, strong {suite.strong}, backend {backend}, "
+          f"{len(graph.stages)} stages; sized for {gpus} x {memory:g} GiB (estimates)\n")
+    print(sizing.report(graph, est, machine))
     return 0
 
 
@@ -221,7 +267,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "models": cmd_models,
+COMMANDS = {"run": cmd_run, "plan": cmd_plan, "list": cmd_list, "plugins": cmd_plugins, "models": cmd_models,
             "cache": cmd_cache,
             "runs": cmd_runs, "show": cmd_show, "leaderboard": cmd_leaderboard}
 

@@ -28,3 +28,19 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def gpu_memory() -> float | None:
+    """GiB of the smallest visible GPU, from ``nvidia-smi`` (None when it cannot tell)."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=index,memory.total",
+                                 "--format=csv,noheader,nounits"], capture_output=True,
+                                text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    visible = set(gpu_ids())
+    mib = [float(m) for line in listed.splitlines() if "," in line
+           for i, m in [line.split(",", 1)] if i.strip() in visible]
+    return min(mib) / 1024 if mib else None

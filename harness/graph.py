@@ -26,6 +26,7 @@ CACHE_SCHEMA = 2
 keys), so older entries are recomputed once rather than misread."""
 
 Kind = Literal["data", "train", "decode", "score", "select"]
+Strategy = Literal["auto", "single", "ddp", "fsdp", "fsdp-offload", "deepspeed"]
 
 
 class Resources(BaseModel):
@@ -35,7 +36,12 @@ class Resources(BaseModel):
 
     gpus: int = Field(0, ge=0, description="devices; an executor with fewer runs it on what it has")
     cpus: int = Field(1, ge=1, description="CPU threads (a Ray task's num_cpus)")
-    ranks: int = Field(1, ge=1, description="processes started by a launcher (torchrun)")
+    ranks: int = Field(1, ge=1, description="processes started by the launcher (accelerate)")
+    strategy: Strategy = Field(
+        "auto", description="how ranks share a model: auto (one device when it fits, else "
+                            "FSDP, as `harness plan` sizes it), ddp, fsdp, fsdp-offload, deepspeed")
+    accelerate_config: str | None = Field(
+        None, description="your own accelerate config file, used instead of the generated one")
     memory_gb: float = Field(0.0, ge=0, description="estimate, for the plan; not enforced")
 
 

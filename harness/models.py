@@ -145,6 +145,8 @@ class StageRecord(BaseModel):
     threads: int = 0
     device: str = ""
     log: str = ""
+    launch: dict | None = None
+    """For a stage run as several ranks: the launcher and the accelerate config it used."""
 
 
 class CapabilityResult(BaseModel):

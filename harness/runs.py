@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from tabulate import tabulate
 
 from harness.collect import Collector
-from harness.devices import gpu_ids
+from harness import sizing
+from harness.devices import gpu_ids, gpu_memory
 from harness.errors import HarnessError, SuiteError, one_line
 from harness.executors import Executor, cached_prefix, key_after
 from harness.graph import Graph
@@ -98,6 +99,16 @@ def resolve_backend(name: str, registry: Registry) -> str:
     return "hf"
 
 
+def sized(graph: Graph, store: Store, tokenizer_of: str) -> Graph:
+    """On a machine with GPUs: each stage's launch and GPUs sized for them, and a stage that
+    cannot fit refused before any compute. On a CPU the graph is run as planned."""
+    gpus, memory = gpu_ids(), gpu_memory()
+    if not gpus or not memory:
+        return graph
+    machine = sizing.Machine(gpus=len(gpus), gpu_memory=memory)
+    return sizing.fit(graph, sizing.size(graph, store, machine, tokenizer_of))
+
+
 def describe_plan(planner: Planner, graph: Graph, store: Store) -> str:
     """The plan, with the cache key of every stage whose inputs are already cached."""
     rows = []
@@ -145,6 +156,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
               executor: Executor) -> tuple[Path, str]:
     """Plan, execute every stage not cached, collect; return the run directory and report."""
     planner, graph = plan(suite, registry, backend)
+    graph = sized(graph, store, suite.strong)
     run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
     used = {("capabilities", c.name) for c in suite.capabilities}
     used |= {("selectors", m.selector.name) for m in suite.methods}
@@ -171,7 +183,8 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         manifest.stages.append(StageRecord(
             stage=o.kind, key=o.key, label=o.label, cached=o.cached, seconds=o.seconds,
             node=o.node, error=o.error, started=o.started or None, finished=o.finished or None,
-            pid=o.pid or None, host=o.host, threads=o.threads, device=o.device, log=o.log))
+            pid=o.pid or None, host=o.host, threads=o.threads, device=o.device, log=o.log,
+            launch=o.launch))
         save()
 
     manifest.executor = executor.describe()

@@ -64,6 +64,8 @@ class Outcome(BaseModel):
     threads: int = 0
     device: str = ""
     log: str = ""
+    launch: dict | None = None
+    """The launcher and its config, for a stage run as several ranks."""
 
     @property
     def seconds(self) -> float:
@@ -120,7 +122,7 @@ def execute(job: Job) -> Outcome:
                     if spec.resources.ranks > 1:
                         from harness.launch import run_ranks
 
-                        run_ranks(job, inputs, tmp)
+                        out.launch = run_ranks(job, inputs, tmp)
                     else:
                         from harness.runners import run
 

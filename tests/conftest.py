@@ -42,22 +42,31 @@ def tiny_models() -> dict[str, str]:
     return {name: resolve(name) for name in TINY}
 
 
-@pytest.fixture(scope="session")
-def trained_tiny(tiny_models, tmp_path_factory) -> str:
-    """tiny-strong briefly fine-tuned on SCAN commands: a model with confident greedy outputs."""
+def _train_scan(base: str, out: Path, **params) -> str:
+    """``base`` briefly fine-tuned on SCAN commands: a model with confident greedy outputs."""
     from harness import TrainContext, TrainExample
     from harness.plugins import registry
 
     reg = registry()
     cap = reg.make("capabilities", "synth_scan", {"labeled": 400, "unlabeled": 10, "test": 64})
-    rows = cap.load(0).labeled
-    out = tmp_path_factory.mktemp("trained")
+    data = [TrainExample(prompt=r.prompt, target=r.target) for r in cap.load(0).labeled]
     trainer = reg.make("trainers", "sft", {"max_steps": 60, "lr": 3e-3, "batch_size": 40,
-                                           "micro_batch_size": 40})
-    data = [TrainExample(prompt=r.prompt, target=r.target) for r in rows]
-    trainer.train(tiny_models["tiny-strong"], data, out / "model",
-                  TrainContext(seed=0, work_dir=out / "work"))
+                                           "micro_batch_size": 40, **params})
+    trainer.train(base, data, out / "model", TrainContext(seed=0, work_dir=out / "work"))
     return str(out / "model")
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tiny_models, tmp_path_factory) -> str:
+    """tiny-strong fully fine-tuned on SCAN commands."""
+    return _train_scan(tiny_models["tiny-strong"], tmp_path_factory.mktemp("trained"))
+
+
+@pytest.fixture(scope="session")
+def lora_tiny(tiny_models, tmp_path_factory) -> str:
+    """tiny-strong with LoRA adapters trained on SCAN commands, merged into a saved model."""
+    return _train_scan(tiny_models["tiny-strong"], tmp_path_factory.mktemp("lora"),
+                       lr=1e-2, lora={"r": 8, "alpha": 16})
 
 
 def harness_cli(*args: str, env: dict | None = None, check: bool = False):

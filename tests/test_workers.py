@@ -150,6 +150,9 @@ def test_two_gloo_ranks_train_one_entry_close_to_one_rank(tmp_path):
         t = execute(Job(spec=train, key=train.key({r: d.digest for r in train.inputs}),
                         root=str(root), threads=2, inputs={r: d.entry for r in train.inputs}))
         assert t.error is None, t.error
+        if ranks > 1:  # the manifest's record of the launch: accelerate, DDP over gloo
+            assert t.launch["launcher"] == "accelerate" and t.launch["ranks"] == ranks
+            assert t.launch["config"]["distributed_type"] == "MULTI_CPU"
         assert time.monotonic() - started < 300, "the launch must not hang"
         test = outputs.rows(Path(d.entry), "test")
         model = str(outputs.model_dir(Path(t.entry)))

@@ -32,6 +32,7 @@ from harness.progress import say
 from harness.trust import allow, trusted
 from harness_plugins.batching import attention_mask, pad_right
 from harness_plugins.selectors.rules import RuleParams, StrongAnswerParams, keep
+from harness_plugins.trainers.lora import LoraParams
 
 
 class RewardParams(RuleParams, StrongAnswerParams):
@@ -53,6 +54,8 @@ class RewardParams(RuleParams, StrongAnswerParams):
     weight_decay: float = Field(0.01, ge=0)
     max_length: int = Field(1024, ge=8)
     score_batch_size: int = Field(32, ge=1)
+    lora: LoraParams | None = Field(
+        None, description="train LoRA adapters and the head (merged before scoring)")
 
 
 class RewardModel(Selector):
@@ -148,17 +151,21 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
                               PrinterCallback, set_seed)
 
+    from harness_plugins.trainers import lora as adapters
     from harness_plugins.trainers.sft import (ProgressBar, accumulation_steps, bf16_enabled,
-                                              save, stored_dtype, world_size)
+                                              save, save_merged, stored_dtype, world_size)
 
     set_seed(seed)
     remote = trusted(base)
     tok = AutoTokenizer.from_pretrained(base, trust_remote_code=remote)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    load = adapters.load_kwargs(p.lora) if p.lora else {"dtype": torch.float32}
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=1, dtype=torch.float32, use_safetensors=True, trust_remote_code=remote)
-    model.config.pad_token_id = tok.pad_token_id
+        base, num_labels=1, use_safetensors=True, trust_remote_code=remote,
+        pad_token_id=tok.pad_token_id, **load)
+    if p.lora:
+        model = adapters.wrap(model, p.lora, "SEQ_CLS")
     common = dict(
         output_dir=str(out / "work"), num_train_epochs=p.epochs,
         per_device_train_batch_size=p.micro_batch_size,
@@ -191,7 +198,12 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
                           data_collator=lambda b: _collate(b, tok.pad_token_id))
     trainer.remove_callback(PrinterCallback)
     trainer.train()
-    save(trainer, tok, out, stored_dtype(base))
+    if p.lora:
+        save_merged(trainer, tok, base, out, stored_dtype(base),
+                    AutoModelForSequenceClassification, num_labels=1,
+                    pad_token_id=tok.pad_token_id)
+    else:
+        save(trainer, tok, out, stored_dtype(base))
 
 
 def _encode(tok, text: str, max_length: int) -> list[int]:

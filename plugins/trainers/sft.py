@@ -1,9 +1,12 @@
 """Full fine-tuning with the loss on answer tokens only, with the paper's defaults.
 
 Built on the transformers ``Trainer`` so the same code runs on one CPU, one GPU, or as several
-processes under the harness's launcher (``resources: {train: {ranks: N}}``), with the effective
-batch kept exact. The paper says "Adam, weight decay 0.01": we read that as AdamW
-(decoupled decay, the transformers default); ``optimizer`` switches it.
+processes under the harness's launcher (``resources: {train: {ranks: N, strategy: fsdp}}``),
+with the effective batch kept exact. Weights load in fp32, the master copy the optimizer keeps
+(sharded across ranks under FSDP or ZeRO-3); compute runs in bf16 where the device has it;
+checkpoints are saved in the base model's dtype. The paper says "Adam, weight decay 0.01": we
+read that as AdamW (decoupled decay, the transformers default); ``optimizer`` switches it.
+``lora`` trains adapters instead of every weight (a departure from the paper; see ``lora.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from harness import Params, TrainContext, Trainer, TrainExample, hookimpl
 from harness.errors import HarnessError
 from harness.trust import trusted
 from harness_plugins.batching import attention_mask, encode, pad_right
+from harness_plugins.trainers import lora as adapters
+from harness_plugins.trainers.lora import LoraParams
 
 
 class SFT(Trainer):
@@ -39,6 +44,8 @@ class SFT(Trainer):
         max_length: int = Field(1024, ge=8)
         bf16: Literal["auto", "on", "off"] = "auto"
         gradient_checkpointing: bool = False
+        lora: LoraParams | None = Field(
+            None, description="train LoRA adapters (merged into the saved model), not all weights")
 
         @model_validator(mode="after")
         def _divisible(self):
@@ -69,9 +76,12 @@ class SFT(Trainer):
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         # fp32 weights: the optimizer's master copy; bf16 autocast runs where the device has it.
+        # Under LoRA the frozen base loads in bf16 (or 4-bit) and only the adapters train.
+        load = adapters.load_kwargs(p.lora) if p.lora else {"dtype": torch.float32}
         model = AutoModelForCausalLM.from_pretrained(
-            base_model, dtype=torch.float32, use_safetensors=True, trust_remote_code=remote
-        )
+            base_model, use_safetensors=True, trust_remote_code=remote, **load)
+        if p.lora:
+            model = adapters.wrap(model, p.lora, "CAUSAL_LM")
         base_dtype = stored_dtype(base_model)
         accumulation = accumulation_steps(p.batch_size, p.micro_batch_size, world_size())
         bf16 = bf16_enabled(p.bf16)
@@ -107,7 +117,10 @@ class SFT(Trainer):
         )
         trainer.remove_callback(PrinterCallback)
         trainer.train()
-        save(trainer, tok, out_dir, base_dtype)
+        if p.lora:
+            save_merged(trainer, tok, base_model, out_dir, base_dtype, AutoModelForCausalLM)
+        else:
+            save(trainer, tok, out_dir, base_dtype)
         return out_dir
 
 
@@ -143,15 +156,50 @@ def stored_dtype(model: str):
     return dtype if isinstance(dtype, torch.dtype) else torch.float32
 
 
-def save(trainer, tok, out_dir: Path, dtype=None) -> None:
+def save(trainer, tok, out_dir: Path, dtype) -> None:
     """Weights as safetensors in ``dtype`` (the base model's: a bf16 base saves bf16, half the
     disk of fp32) and the tokenizer; not the pickled ``training_args.bin`` that transformers
-    adds, so nothing in the cache ever needs unpickling."""
-    if dtype is not None:
-        trainer.model.to(dtype)
+    adds, so nothing in the cache ever needs unpickling. Under FSDP the full state dict is
+    gathered to rank 0, which alone writes and casts."""
     trainer.save_model(str(out_dir))
-    tok.save_pretrained(str(out_dir))
-    (out_dir / "training_args.bin").unlink(missing_ok=True)
+    if trainer.is_world_process_zero():
+        tok.save_pretrained(str(out_dir))
+        (out_dir / "training_args.bin").unlink(missing_ok=True)
+        cast_saved(out_dir, dtype)
+
+
+def save_merged(trainer, tok, base: str, out_dir: Path, dtype, model_cls, **load) -> None:
+    """Save the trained adapter, then (rank 0) merge it into ``base`` as an ordinary
+    checkpoint in ``dtype``, with the tokenizer."""
+    adapter = Path(trainer.args.output_dir) / "adapter"
+    trainer.save_model(str(adapter))
+    if trainer.is_world_process_zero():
+        adapters.merge(base, adapter, out_dir, model_cls, dtype,
+                       trust_remote_code=trusted(base), **load)
+        tok.save_pretrained(str(out_dir))
+
+
+def cast_saved(folder: Path, dtype) -> None:
+    """Rewrite ``folder``'s safetensors (and its config's dtype) in ``dtype``, on disk: the
+    trained model (fp32 master weights, maybe sharded) is never cast in place."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    for file in sorted(folder.glob("*.safetensors")):
+        tensors = load_file(str(file))
+        if all(t.dtype == dtype or not t.is_floating_point() for t in tensors.values()):
+            continue
+        save_file({k: t.to(dtype) if t.is_floating_point() else t for k, t in tensors.items()},
+                  str(file), metadata={"format": "pt"})
+    config = folder / "config.json"
+    if config.is_file():
+        fields = json.loads(config.read_text())
+        name = str(dtype).removeprefix("torch.")
+        for key in ("dtype", "torch_dtype"):
+            if key in fields:
+                fields[key] = name
+        config.write_text(json.dumps(fields, indent=2) + "\n")
 
 
 def bf16_enabled(mode: str) -> bool:
