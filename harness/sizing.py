@@ -89,9 +89,9 @@ class Shape(BaseModel):
 def shape(model: str) -> Shape:
     """A model's shape from its ``config.json``: a local folder or tiny model, the paper's models
     (built in), else the hub's copy."""
-    from harness.tinymodels import TINY, resolve
+    from harness.tinymodels import built_here, resolve
 
-    folder = Path(resolve(model)) if model in TINY else Path(model).expanduser()
+    folder = Path(resolve(model)) if built_here(model) else Path(model).expanduser()
     if (folder / "config.json").is_file():
         return Shape.from_config(model, json.loads((folder / "config.json").read_text()))
     if model in KNOWN:
@@ -181,9 +181,9 @@ def _chars(text: str) -> int:
 
 def counter(model: str):
     """Token counting for ``model``: its ``tokenizer.json`` when on disk, else characters / 4."""
-    from harness.tinymodels import TINY, resolve
+    from harness.tinymodels import built_here, resolve
 
-    folder = Path(resolve(model)) if model in TINY else Path(model).expanduser()
+    folder = Path(resolve(model)) if built_here(model) else Path(model).expanduser()
     if (folder / "tokenizer.json").is_file():
         from tokenizers import Tokenizer
 

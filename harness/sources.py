@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.errors import DataError
+from harness.errors import DataError, one_line
 
 
 def is_local(source: str) -> bool:
@@ -38,8 +38,22 @@ def need(path: Path, capability: str) -> Path:
     return path
 
 
+PARQUET_EXPORT = "refs%2Fconvert%2Fparquet"
+"""The hub's parquet export of a dataset (``{config}/{split}/*.parquet``), the form a dataset
+that still needs a loading script can be read in by ``datasets`` 4 and later."""
+
+
+def parquet_export(dataset: str, config: str | None, split: str) -> str:
+    """The ``hf://`` files of one split of ``dataset``'s parquet export."""
+    return f"hf://datasets/{dataset}@{PARQUET_EXPORT}/{config or 'default'}/{split}/*.parquet"
+
+
 def hub_rows(dataset: str, config: str | None, split: str) -> list[dict[str, Any]]:
-    """Rows of a hub dataset split as plain dicts (needs the `datasets` package and network)."""
+    """Rows of a hub dataset split as plain dicts (needs the `datasets` package and network).
+
+    A dataset that still ships a loading script (``datasets`` no longer runs them) is read from
+    its parquet export instead, same columns; when that is missing too, the error says to use
+    the original files with ``--data-dir``."""
     try:
         import datasets
     except ImportError:
@@ -50,11 +64,19 @@ def hub_rows(dataset: str, config: str | None, split: str) -> list[dict[str, Any
     try:
         ds = datasets.load_dataset(dataset, config, split=split)
     except Exception as exc:
-        raise DataError(
-            f"cannot load {dataset} ({config or 'default'}, {split}) from the hub: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
-            "check the network, or use local files with --data-dir"
-        ) from None
+        if "scripts are no longer supported" not in str(exc):
+            raise DataError(
+                f"cannot load {dataset} ({config or 'default'}, {split}) from the hub: "
+                f"{type(exc).__name__}: {one_line(exc)}; check the network, or use local files "
+                "with --data-dir") from None
+        files = parquet_export(dataset, config, split)
+        try:
+            ds = datasets.load_dataset("parquet", data_files=files, split="train")
+        except Exception as exc:
+            raise DataError(
+                f"{dataset} needs a loading script, which `datasets` no longer runs, and its "
+                f"parquet export {files} cannot be loaded ({type(exc).__name__}: "
+                f"{one_line(exc)}); use the original files with --data-dir") from None
     return [dict(r) for r in ds]
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from harness import converted
+from harness.converted import CONVERTED
 from harness.errors import HarnessError
 from harness.store import content_key, home
 
@@ -57,10 +59,18 @@ TINY: dict[str, TinySpec] = {
 
 
 def model_identity(name: str) -> str:
-    """What goes into cache keys: hub ids and paths as given, tiny names with their spec."""
+    """What goes into cache keys: hub ids and paths as given, tiny names with their spec,
+    converted models with the digest of the file they come from."""
     if name in TINY:
         return f"{name}@{content_key([TINY[name].model_dump(), VOCAB_SIZE, CORPUS_CAPABILITIES])}"
+    if name in CONVERTED:
+        return converted.identity(name)
     return name
+
+
+def built_here(name: str) -> bool:
+    """A model this project builds (tiny) or converts (from a registry's file) locally."""
+    return name in TINY or name in CONVERTED
 
 
 def models_dir() -> Path:
@@ -71,7 +81,9 @@ def models_dir() -> Path:
 
 def check(name: str) -> None:
     """Fail before any compute when a model named by a local path is not there."""
-    if name not in TINY and name.startswith(("/", ".", "~")):
+    if name in CONVERTED:
+        converted.gguf_path(name)
+    if not built_here(name) and name.startswith(("/", ".", "~")):
         if not Path(name).expanduser().exists():
             raise HarnessError(
                 f"model path {name} does not exist; give an existing folder, a hub id, "
@@ -80,12 +92,13 @@ def check(name: str) -> None:
 
 
 def resolve(name: str) -> str:
-    """A tiny model's local folder (built on first use); a hub id or local path as given."""
+    """A tiny or converted model's local folder (built on first use); a hub id or local path
+    as given."""
     check(name)
-    if name in TINY:
+    if built_here(name):
         path = models_dir() / model_identity(name).replace("@", "-")
         if not (path / "config.json").exists():
-            build(name, path)
+            (build if name in TINY else converted.build)(name, path)
         return str(path)
     return str(Path(name).expanduser()) if name.startswith("~") else name
 

@@ -121,3 +121,77 @@ def test_a_row_missing_a_field_is_a_one_line_error(tmp_path):
     cap = registry().make("capabilities", "gsm8k")
     with pytest.raises(DataError, match="row train:0 has no field 'answer'"):
         cap.pools(str(tmp_path / "gsm8k"), 0)
+
+
+# The hub's parquet export of the script datasets, as hub-schema fixtures written here.
+EXPORTS = {
+    "mctaco": {("plain_text", "validation"): [TACO], ("plain_text", "test"): [TACO | {
+        "sentence": "She ran.", "label": 0}]},
+    "scan": {("simple", "train"): [SCAN], ("simple", "test"): [SCAN | {"commands": "jump"}]},
+    "esnli": {("default", "train"): [ESNLI], ("default", "test"): [ESNLI | {"label": 0}]},
+}
+
+
+def _features(name: str):
+    from datasets import ClassLabel, Features, Value
+
+    if name == "mctaco":
+        return Features({"sentence": Value("string"), "question": Value("string"),
+                         "answer": Value("string"), "label": ClassLabel(names=["no", "yes"]),
+                         "category": ClassLabel(names=["Event Duration", "Event Ordering",
+                                                       "Frequency", "Typical Time",
+                                                       "Stationarity"])})
+    if name == "esnli":
+        return Features({"premise": Value("string"), "hypothesis": Value("string"),
+                         "label": ClassLabel(names=["entailment", "neutral", "contradiction"]),
+                         **{f"explanation_{i}": Value("string") for i in (1, 2, 3)}})
+    return Features({"commands": Value("string"), "actions": Value("string")})
+
+
+def _fake_hub(monkeypatch, export_root: Path | None):
+    """The hub as `datasets` 4+ sees a script dataset: loading it by name fails as it does
+    there; its parquet export is served from ``export_root`` (None: it has none)."""
+    import datasets
+
+    real = datasets.load_dataset
+    asked = []
+
+    def load_dataset(path, *args, data_files=None, **kwargs):
+        if path != "parquet":
+            raise RuntimeError(f"Dataset scripts are no longer supported, but found {path}.py")
+        asked.append(data_files)
+        prefix = "hf://datasets/"
+        repo, _, rest = data_files[len(prefix):].partition("@refs%2Fconvert%2Fparquet/")
+        if export_root is None or not rest:
+            raise FileNotFoundError(f"Unable to find '{data_files}'")
+        return real("parquet", data_files=str(export_root / repo / rest), **kwargs)
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    return asked
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTS))
+def test_script_datasets_load_from_their_parquet_export(name, tmp_path, monkeypatch):
+    from datasets import Dataset
+
+    cap = registry().make("capabilities", name, {"labeled": 1, "unlabeled": 1, "test": 1})
+    for (config, split), rows in EXPORTS[name].items():
+        folder = tmp_path / "hub" / cap.default_source / config / split
+        folder.mkdir(parents=True)
+        Dataset.from_list(rows, features=_features(name)).to_parquet(str(folder / "0000.parquet"))
+    asked = _fake_hub(monkeypatch, tmp_path / "hub")
+    pools = cap.pools(cap.default_source, 0)
+    assert asked and all(f.startswith(f"hf://datasets/{cap.default_source}@") for f in asked)
+    rows = [r for split in pools.values() for r in split]
+    assert len(rows) == 2 and all(cap.score(r, r.target) == 1.0 for r in rows)
+
+
+def test_a_script_dataset_without_an_export_points_at_data_dir(monkeypatch):
+    from harness.errors import DataError
+
+    _fake_hub(monkeypatch, None)
+    cap = registry().make("capabilities", "mctaco")
+    with pytest.raises(DataError) as err:
+        cap.pools(cap.default_source, 0)
+    message = str(err.value)
+    assert "\n" not in message and "no longer runs" in message and "--data-dir" in message

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from harness import Row, hookimpl
+from harness import DecodeConfig, Row, hookimpl
 from harness.errors import DataError
 from harness.sources import VALIDATION_IN_TRAIN, csv_dicts, field, hub_pools, is_local, local_dir, need, tsv
 from harness_plugins.capabilities.formats import ExplainedSizes, MultipleChoice
@@ -25,6 +25,7 @@ class ECQA(MultipleChoice):
     name = "ecqa"
     version = 1
     default_source = "tasksource/ecqa"
+    decode = DecodeConfig(max_new_tokens=192, stop=["\n"])  # README: decode budgets
     Params = ExplainedSizes
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:

@@ -43,7 +43,7 @@ class Scan(ScanAnswers):
     name = "scan"
     version = 1
     default_source = "scan"
-    decode = DecodeConfig(max_new_tokens=160, stop=["\n"])
+    decode = DecodeConfig(max_new_tokens=288, stop=["\n"])  # README: decode budgets
 
     class Params(SplitSizes):
         split: Literal["simple", "length", "addprim_jump", "addprim_turn_left"] = "simple"
