@@ -273,6 +273,10 @@ class Trainer(Plugin):
         shared with another method (two-stage's first stage is the naive model) happens once."""
         return [Step("selected")]
 
+    def check_processes(self, processes: int) -> None:
+        """Refuse, before any compute, a number of training processes this trainer cannot
+        keep its effective batch exact over (raise ``HarnessError``)."""
+
 
 class Backend(Plugin):
     """Base: greedy decoding of prompts with a model given by hub id or local path."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from harness import code
 from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, Step, Trainer
-from harness.errors import PluginError
+from harness.errors import HarnessError, PluginError
 from harness.graph import EvalRef, Graph, Kind, Resources, StageSpec, TransferRef
 from harness.models import PluginRef, Suite
 from harness.registry import Registry
@@ -202,14 +202,16 @@ class Planner:
 
     # ---------------------------------------------------------------- stage kinds
 
-    def _add(self, kind: Kind, label: str, params: dict[str, Any], inputs: dict[str, str],
-             digest: str, gpus: int = 1) -> str:
+    def _resources(self, kind: Kind, gpus: int = 1) -> Resources:
         default = Resources(gpus=gpus)
         override = self.suite.resources.get(kind)
-        resources = default.model_copy(update=override.model_dump(exclude_unset=True)) \
+        return default.model_copy(update=override.model_dump(exclude_unset=True)) \
             if override else default
+
+    def _add(self, kind: Kind, label: str, params: dict[str, Any], inputs: dict[str, str],
+             digest: str, gpus: int = 1) -> str:
         return self.graph.add(StageSpec(kind=kind, label=label, params=params, inputs=inputs,
-                                        code=digest, resources=resources))
+                                        code=digest, resources=self._resources(kind, gpus)))
 
     def _data(self, name: str, seed: int) -> str:
         cap = self.capabilities[name]
@@ -219,6 +221,10 @@ class Planner:
 
     def _train(self, label: str, base: Model, trainer: Trainer, g: Group,
                data: dict[str, Any], inputs: dict[str, str]) -> Model:
+        try:
+            trainer.check_processes(self._resources("train").ranks)
+        except HarnessError as exc:
+            raise HarnessError(f"{label}: {exc}") from None
         params = {"trainer": ref(trainer), "seed": g.seed, **base.params("base"), **data}
         if data["examples"] == "gold":
             params["capabilities"] = g.caps

@@ -450,7 +450,8 @@ def report(graph: Graph, est: dict[str, Estimate], machine: Machine) -> str:
     from tabulate import tabulate
 
     table = tabulate(summary_rows(est), headers=["stage", "model", "count", "launch",
-                                                 "GiB/GPU", "GPU-h", "fit"])
+                                                 "GiB/GPU", "GPU-h", "fit"],
+                     disable_numparse=True)
     disk = sum(e.checkpoint_bytes for e in est.values())
     gpu_hours = sum(e.gpu_hours for e in est.values())
     slots = f"{machine.jobs} jobs" if machine.jobs else "as many stages as GPUs allow"

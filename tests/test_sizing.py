@@ -129,7 +129,9 @@ def test_plan_sizes_the_paper_for_eight_gpus_and_refuses_7b_full_tuning_on_one(t
     assert "splits batch_size 20 exactly into micro-batches of 20" in quick
 
 
-def test_with_lora_the_7b_fits_one_gpu(tmp_path):
+def test_fit_gives_each_stage_its_launch(tmp_path):
+    """Full 7B tuning is sharded over the fewest GPUs that hold it and split its batch; with
+    LoRA it fits one GPU."""
     from harness.models import Suite
     from harness.planner import plan
     from harness.plugins import registry
@@ -139,8 +141,18 @@ def test_with_lora_the_7b_fits_one_gpu(tmp_path):
     reg = registry()
     suite = apply_overrides(Suite.from_file(find_suite("quickstart")), reg,
                             weak=PAPER[1], strong=PAPER[3])
+    paper = {**suite.train.params, "batch_size": 40, "micro_batch_size": 4}
+    suite = suite.model_copy(update={"train": suite.train.model_copy(update={"params": paper})})
+    _, graph = plan(suite, reg, "vllm")
+    est = sizing.size(graph, Store(tmp_path), sizing.Machine(gpus=8, gpu_memory=80),
+                      suite.strong)
+    full = [e for e in est.values() if e.kind == "train" and e.model.endswith("7B")]
+    fitted = sizing.fit(graph, est)
+    for e in full:
+        res = fitted.stages[e.node].resources
+        assert (res.strategy, res.gpus, res.ranks) == ("fsdp", 2, 2), e.launch
     suite = suite.model_copy(update={"train": suite.train.model_copy(
-        update={"params": {**suite.train.params, "lora": {}}})})
+        update={"params": {**paper, "lora": {}}})})
     _, graph = plan(suite, reg, "vllm")
     est = sizing.size(graph, Store(tmp_path), sizing.Machine(gpus=1, gpu_memory=80),
                       suite.strong)

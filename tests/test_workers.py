@@ -183,3 +183,18 @@ def test_an_effective_batch_that_cannot_be_split_exactly_is_refused():
     for micro, world in ((8, 4), (8, 8), (20, 4), (40, 2)):
         with pytest.raises(HarnessError, match="cannot be split exactly"):
             accumulation_steps(40, micro, world)
+
+
+def test_ranks_that_cannot_split_the_batch_are_refused_at_plan_time(tmp_path):
+    from harness.errors import HarnessError
+    from harness.models import Suite
+    from harness.planner import plan
+    from harness.plugins import registry
+
+    suite = Suite.model_validate({
+        "name": "split", "weak": "tiny-weak", "strong": "tiny-strong", "seeds": [0],
+        "capabilities": [{"name": "synth_scan"}],
+        "train": {"name": "sft", "params": {"batch_size": 40, "micro_batch_size": 8}},
+        "resources": {"train": {"ranks": 2}}})
+    with pytest.raises(HarnessError, match="train weak .*cannot be split exactly"):
+        plan(suite, registry(), "hf")

@@ -56,6 +56,9 @@ class SFT(Trainer):
                 )
             return self
 
+    def check_processes(self, processes: int) -> None:
+        accumulation_steps(self.params.batch_size, self.params.micro_batch_size, processes)
+
     def train(
         self, base_model: str, data: list[TrainExample], out_dir: Path, ctx: TrainContext
     ) -> Path:
