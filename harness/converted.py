@@ -85,9 +85,11 @@ def build(name: str, path: Path) -> Path:
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    where = dict(pretrained_model_name_or_path=str(gguf.parent), gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(**where, dtype=torch.float32)
-    config = AutoConfig.from_pretrained(**where)
+    folder, file = str(gguf.parent), gguf.name
+    # GGUF names a built-in architecture and holds only tensors: nothing remote runs.
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch.float32,
+                                                  trust_remote_code=False)
+    config = AutoConfig.from_pretrained(folder, gguf_file=file, trust_remote_code=False)
     fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
     if unexpected or any(not k.startswith("lm_head") for k in missing):  # tied to the input
@@ -95,7 +97,8 @@ def build(name: str, path: Path) -> Path:
                            f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
     fresh.tie_weights()
     fresh.save_pretrained(str(tmp), safe_serialization=True)
-    AutoTokenizer.from_pretrained(**where).save_pretrained(str(tmp))
+    AutoTokenizer.from_pretrained(folder, gguf_file=file, trust_remote_code=False) \
+        .save_pretrained(str(tmp))
     (tmp / "converted.json").write_text(json.dumps(
         {"name": name, "from": gguf.name, "identity": identity(name)}, indent=1))
     if path.exists():

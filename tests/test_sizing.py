@@ -186,3 +186,23 @@ def test_run_refuses_a_stage_that_cannot_fit_before_any_compute(tmp_path):
     cache = tmp_path / "home" / "cache"
     assert not (cache / "train").exists() and not (cache / "decode").exists()
     assert json.loads(json.dumps(sorted(p.name for p in cache.iterdir()))) == ["data"]
+
+
+def test_a_users_accelerate_config_is_used_with_the_stages_ranks(tmp_path):
+    from harness.errors import HarnessError
+    from harness.graph import Resources
+    from harness.launch import launch_config
+    from harness.worker import Job
+
+    mine = tmp_path / "fsdp.yaml"
+    mine.write_text("distributed_type: FSDP\nnum_processes: 16\nmixed_precision: bf16\n"
+                    "fsdp_config: {fsdp_version: 2, fsdp_offload_params: true}\n")
+    spec = _spec("t").model_copy(update={"resources": Resources(
+        gpus=4, ranks=4, accelerate_config=str(mine))})
+    config, path = launch_config(Job(spec=spec, key="k", root=str(tmp_path)))
+    assert path == mine and config["num_processes"] == 4
+    assert config["fsdp_config"]["fsdp_offload_params"] is True
+    gone = spec.model_copy(update={"resources": Resources(
+        ranks=2, accelerate_config=str(tmp_path / "missing.yaml"))})
+    with pytest.raises(HarnessError, match="missing.yaml does not exist"):
+        launch_config(Job(spec=gone, key="k", root=str(tmp_path)))
