@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Params(BaseModel):
@@ -147,6 +147,18 @@ class SplitSizes(Params):
     labeled: int = Field(1000, ge=1)
     unlabeled: int = Field(2000, ge=1)
     test: int = Field(500, ge=1)
+    extract: list[str | dict[str, dict[str, Any]]] | None = Field(
+        None, description="the extraction pipeline (harness.extract), instead of the "
+                          "capability's own; e.g. [{number: {mode: strict}}] for GSM8K")
+
+    @field_validator("extract")
+    @classmethod
+    def _known_steps(cls, value):
+        if value is not None:
+            from harness.extract import parse
+
+            parse(value)
+        return value
 
 
 class Capability(Plugin):
@@ -158,6 +170,13 @@ class Capability(Plugin):
     """Hugging Face hub id used when a suite names no source."""
     generated: ClassVar[bool] = False
     """True when the capability makes its own data (no source, ``--data-dir`` ignored)."""
+    extract: ClassVar[list] = []
+    """The extraction pipeline ``answer_of`` runs (``harness.extract``); a suite may override it
+    with the ``extract`` param."""
+
+    def extraction(self) -> list:
+        """The pipeline in force: the suite's ``extract`` param, else the capability's own."""
+        return getattr(self.params, "extract", None) or type(self).extract
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
         """Return the raw pools: ``{"train": rows}`` plus ``"test"`` when the data has its own.
@@ -173,8 +192,14 @@ class Capability(Plugin):
         Two completions agree when they give the same answer; that is how selectors compare the
         weak label with the strong model's own answer, so this must never read ``row.answer``,
         ``row.target`` or ``row.meta`` gold fields, only the prompt side (e.g. ``choices``).
+        By default it runs the extraction pipeline; a capability may override it instead.
         """
-        raise NotImplementedError
+        pipeline = self.extraction()
+        if not pipeline:
+            raise NotImplementedError(f"{self.name}: declare `extract` or define answer_of")
+        from harness.extract import run
+
+        return run(pipeline, completion, row)
 
     def gold_of(self, row: Row) -> str:
         """The gold answer in the canonical form ``answer_of`` returns."""

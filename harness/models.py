@@ -205,6 +205,8 @@ class Manifest(BaseModel):
     python: str
     packages: dict[str, str] = Field(default_factory=dict)
     plugins: list[dict[str, Any]] = Field(default_factory=list)
+    extraction: dict[str, list] = Field(default_factory=dict)
+    """Each capability's answer-extraction pipeline (``harness.extract``), as run."""
     device: str
     """The devices the run's workers reported (the parent imports no torch to find out)."""
     backend: str

@@ -171,6 +171,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         plugins=[{"kind": k, "name": n, "version": e.cls.version, "owner": e.owner,
                   "dist": e.dist, "dist_version": e.dist_version}
                  for k, n in sorted(used) for e in [registry.get(k, n)]],
+        extraction={name: cap.extraction() for name, cap in planner.capabilities.items()},
     )
     write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
 

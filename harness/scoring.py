@@ -1,19 +1,29 @@
-"""Answer extraction shared by capabilities: reading an answer out of free-form completions.
+"""Readers shared by capabilities: the answer in a free-form completion, or None.
 
-Models do not answer in a fixed format ("B", "(B) paris", "The answer is B.", "Paris."), so each
-extractor accepts the common forms and returns None when it cannot tell, which scores 0.
+Models do not answer in a fixed format ("B", "(B) paris", "The answer is B.", "Paris.",
+"#### 25 pens"), so each reader accepts the common forms and returns None when it cannot tell,
+which scores 0. Their rules are in their docstrings; ``harness.extract`` composes them into
+each capability's extraction pipeline.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 LETTERS = "ABCDEFGH"
 
-_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
-_ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*:?\s*\(?\s*([A-H])\s*\)?(?![A-Za-z])", re.I)
-_LEADING_LETTER = re.compile(r"^\s*\(?([A-H])(?:\)|\.|:|$)")
+NUMBER = re.compile(r"-?\$?(?:\d[\d,]*(?:\.\d+)?|\.\d+)")
+"""A number as written: sign, currency, thousands commas, decimals (".5" too)."""
+_MARKER = re.compile(r"####|\banswer\s+is\b|\banswer\s*:", re.I)
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
+_LETTER = r"(?:\(([A-Ha-h])\)|([A-Ha-h])(?=\s*(?:[.):,;]|$))|([A-H])(?=\s))"
+"""A letter in parentheses, or bare before punctuation or the end (unambiguous), or an
+upper-case letter before a word (group 3: maybe the article "A")."""
+_ANSWER_IS = re.compile(r"[Aa]nswer\s*(?:[Ii][Ss]|:)\s*:?\s*" + _LETTER)
+_LEADING_LETTER = re.compile(r"^\s*" + _LETTER)
 _PAREN_LETTER = re.compile(r"\(([A-H])\)")
+_NEGATION = {"not", "never", "no", "neither", "nor", "without"}
 
 
 def normalize_words(text: str) -> str:
@@ -29,22 +39,6 @@ def to_number(text: str) -> float | None:
         return None
 
 
-def last_number(text: str) -> float | None:
-    """The answer number: after the last ``####`` if any, else after "answer is", else the last.
-
-    Commas, a currency sign, a minus sign and decimals are understood; "3.0" equals "3".
-    """
-    if "####" in text:
-        text = text.rsplit("####", 1)[1]
-    else:
-        m = re.search(r"answer is\s*:?\s*(.*)", text, re.I | re.S)
-        if m and _NUMBER.search(m.group(1)):
-            found = _NUMBER.search(m.group(1))
-            return to_number(found.group(0)) if found else None
-    found = _NUMBER.findall(text)
-    return to_number(found[-1].rstrip(".")) if found else None
-
-
 def canonical_number(value: float | None) -> str | None:
     """One spelling per number, so "3", "3.0" and "$3" compare equal as strings."""
     if value is None:
@@ -52,49 +46,141 @@ def canonical_number(value: float | None) -> str | None:
     return str(int(value)) if value == int(value) else repr(value)
 
 
+def marked_number(text: str, markers: re.Pattern = _MARKER) -> float | None:
+    """The number stated after the *last* answer marker (``####``, "answer is", "answer:").
+
+    Only the marker's sentence is read (up to ". " or a line break), so a restated quantity, a
+    unit in parentheses or a check line after it is not taken; and the last marker wins, so a
+    self-correction ("the answer is 12. Wait... the answer is 14.") reads as its final answer.
+    In that sentence, working ("40 - 15 = 25 pens, so 25 x 4 = 100") gives the number after
+    the last "=", else the first number is the answer. No number in the sentence: the first
+    number after the marker. No marker: None.
+    """
+    found = list(markers.finditer(text))
+    if not found:
+        return None
+    rest = text[found[-1].end():]
+    sentence = _SENTENCE_END.split(rest.lstrip(" :\t"), maxsplit=1)[0]
+    if "=" in sentence:
+        after = NUMBER.findall(sentence.rsplit("=", 1)[1])
+        if after:
+            return to_number(after[0])
+    numbers = NUMBER.findall(sentence) or NUMBER.findall(rest)
+    return to_number(numbers[0]) if numbers else None
+
+
+def last_number(text: str) -> float | None:
+    """The number after the last answer marker (``marked_number``), else the last number in
+    the text (as lm-evaluation-harness's flexible filter reads it).
+
+    Commas, a currency sign, a minus sign and decimals are understood; "3.0" equals "3".
+    """
+    marked = marked_number(text)
+    if marked is not None:
+        return marked
+    found = NUMBER.findall(text)
+    return to_number(found[-1]) if found else None
+
+
 def number_answer(completion: str) -> str | None:
     """The completion's answer number in canonical form."""
     return canonical_number(last_number(completion))
 
 
-def option_answer(completion: str, choices: list[str]) -> str | None:
+Conflict = Literal["none", "letter", "text"]
+
+
+def option_answer(completion: str, choices: list[str], conflict: Conflict = "none") -> str | None:
     """The chosen option's letter, or None."""
-    index = choose_option(completion, choices)
+    index = choose_option(completion, choices, conflict)
     return None if index is None else LETTERS[index]
 
 
-def choose_option(completion: str, choices: list[str]) -> int | None:
-    """Index of the chosen option: by letter ("answer is (B)", a leading "B."), else by text."""
+def choose_option(completion: str, choices: list[str], conflict: Conflict = "none") -> int | None:
+    """Index of the chosen option, or None.
+
+    - **By letter**: after "answer is" / "answer:" (an upper-case letter, or any letter in
+      parentheses: "The answer is a tree" is an article, not option A), or leading the
+      completion ("B", "(b)", "b.", "B. paris"). A completion that is just a letter, in either
+      case, is that letter. An upper-case letter before a word counts only when the words
+      are an option's text ("B paris"); "A" before an option's text is the article.
+    - **Letter and text disagree** ("(B) paris" where paris is option A, word for word): the
+      completion contradicts itself; ``conflict`` says what counts: ``none`` (no answer, the
+      default: crediting either half would reward a guess), ``letter`` or ``text``.
+    - **By text**, when no letter is given: the option the completion states exactly (before
+      any "explanation"), else the one option it mentions (the longest, when one option's
+      text contains another's); several mentioned is a comparison, not an answer.
+    - Last, a lone "(C)" anywhere.
+    """
     letters = LETTERS[: len(choices)]
     for pattern in (_ANSWER_IS, _LEADING_LETTER):
         m = pattern.search(completion)
-        if m and m.group(1).upper() in letters:
-            return letters.index(m.group(1).upper())
-    head = re.split(r"\bexplanation\b", completion, maxsplit=1, flags=re.I)[0]
-    said = normalize_words(head)
-    exact = [i for i, c in enumerate(choices) if normalize_words(c) == said]
-    if exact:
-        return exact[0]
-    mentioned = [
-        i for i, c in enumerate(choices)
-        if re.search(rf"(?<!\w){re.escape(normalize_words(c))}(?!\w)", said)
-    ]
-    # One option named is an answer; several are a comparison we cannot read.
-    longest = [i for i in mentioned
-               if not any(j != i and normalize_words(choices[i]) in normalize_words(choices[j])
-                          for j in mentioned)]
-    if len(longest) == 1:
-        return longest[0]
+        if not m:
+            continue
+        letter = next(g for g in m.groups() if g).upper()
+        said = _stated_option(completion[m.end():], choices)
+        if m.group(3) and (said is None or letter == "A"):
+            if said is not None:  # "A tree", tree being an option: the article, then the text
+                return said
+            continue  # "A person would say lyon": a word, not a letter
+        if letter not in letters:
+            return None
+        index = letters.index(letter)
+        if said is None or said == index or conflict == "letter":
+            return index
+        return said if conflict == "text" else None
+    by_text = _stated_option(completion, choices)
+    if by_text is not None:
+        return by_text
+    mentioned = _mentioned_option(completion, choices)
+    if mentioned is not None:
+        return mentioned
     m = _PAREN_LETTER.findall(completion)
     if m and m[-1] in letters:
         return letters.index(m[-1])
     return None
 
 
-def first_label(completion: str, synonyms: dict[str, str]) -> str | None:
-    """The earliest label word in the completion, mapped through ``synonyms`` (word -> label)."""
-    words = re.findall(r"[a-z]+", completion.lower())
-    for w in words:
-        if w in synonyms:
+def _head(text: str) -> str:
+    """The answer part of a completion: before an explanation or a line break."""
+    head = re.split(r"\bexplanation\b|\bbecause\b|\n", text, maxsplit=1, flags=re.I)[0]
+    return normalize_words(head)
+
+
+def _stated_option(text: str, choices: list[str]) -> int | None:
+    """The option whose text the completion's answer part is, word for word."""
+    said = _head(text)
+    exact = [i for i, c in enumerate(choices) if normalize_words(c) == said]
+    return exact[0] if exact else None
+
+
+def _mentioned_option(text: str, choices: list[str]) -> int | None:
+    said = _head(text)
+    mentioned = [i for i, c in enumerate(choices)
+                 if re.search(rf"(?<!\w){re.escape(normalize_words(c))}(?!\w)", said)]
+    longest = [i for i in mentioned
+               if not any(j != i and normalize_words(choices[i]) in normalize_words(choices[j])
+                          for j in mentioned)]
+    return longest[0] if len(longest) == 1 else None
+
+
+def first_label(completion: str, synonyms: dict[str, str],
+                opposites: dict[str, str] | None = None) -> str | None:
+    """The earliest label word in the completion, mapped through ``synonyms`` (word -> label).
+
+    A label word negated by one of the two words before it ("not true", "isn't entailment",
+    "never plausible") is not that label: with ``opposites`` (a two-label task, e.g.
+    true <-> false) it is the opposite label; otherwise it is skipped and reading goes on
+    ("not entailment; it is a contradiction" is a contradiction, "not entailment" alone says
+    nothing). A word that is itself a label ("no") is read as the label.
+    """
+    words = re.findall(r"[a-z]+(?:'[a-z]+)?", completion.lower())
+    for i, w in enumerate(words):
+        if w not in synonyms:
+            continue
+        before = words[max(0, i - 2):i]
+        if not any(b in _NEGATION or b.endswith("n't") for b in before):
             return synonyms[w]
+        if opposites and synonyms[w] in opposites:
+            return opposites[synonyms[w]]
     return None

@@ -77,3 +77,75 @@ def test_each_capability_scores_awkward_completions(name):
     row, right, wrong = CASES[name]
     assert [cap.score(row, t) for t in right] == [1.0] * len(right)
     assert [cap.score(row, t) for t in wrong] == [0.0] * len(wrong)
+
+
+# The four failure classes found on real completions, and the minor ones.
+@pytest.mark.parametrize("text,expected", [
+    # (a) text after "#### N": a restated quantity, units in parentheses, a check line
+    ("#### 25 pens (5 boxes of 5)", 25), ("#### 18\nCheck: 18 x 2 = 36", 18),
+    ("#### 7 (3 + 4)", 7), ("#### 1,200 dollars, i.e. 12 hundreds", 1200),
+    # (b) working after "the answer is"; a self-correction reads as its final answer
+    ("the answer is 40 - 15 = 25 pens, so 25 x 4 = 100", 100),
+    ("The answer is 12. Wait, I made an error: 3 x 5 = 15. The answer is 15.", 15),
+    ("#### 12\nActually, the answer is 14.", 14), ("The answer is:\n42", 42),
+    ("The answer is $25 for 5 items.", 25),
+    # minor: a leading decimal point
+    ("It costs .5 dollars", 0.5), ("#### .75", 0.75),
+])
+def test_the_answer_number_after_markers(text, expected):
+    assert last_number(text) == expected
+
+
+@pytest.mark.parametrize("text,labels,opposites,expected", [
+    # (c) label words under negation
+    ("It is not true.", {"true": "true", "false": "false"}, {"true": "false", "false": "true"},
+     "false"),
+    ("That claim isn't true", {"true": "true", "false": "false"},
+     {"true": "false", "false": "true"}, "false"),
+    ("It is not false", {"true": "true", "false": "false"}, {"true": "false", "false": "true"},
+     "true"),
+    ("not entailment", {"entailment": "entailment", "contradiction": "contradiction"}, None, None),
+    ("It is not entailment, it is a contradiction",
+     {"entailment": "entailment", "contradiction": "contradiction"}, None, "contradiction"),
+    ("No, it never happens", YES_NO, {"yes": "no", "no": "yes"}, "no"),
+])
+def test_negated_labels(text, labels, opposites, expected):
+    assert first_label(text, labels, opposites) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    # (d) "The answer is a <option text>" is the article, not option A
+    ("The answer is a marseille", 3), ("The answer is A marseille.", 3),
+    ("The answer is a new paris", 2),
+    # minor: a bare lower-case letter
+    ("b", 1), ("(c)", 2), ("d.", 3),
+])
+def test_letters_and_articles(text, expected):
+    assert choose_option(text, OPTIONS) == expected
+
+
+def test_a_letter_contradicting_its_text_follows_the_policy():
+    text = "(B) paris"  # B is lyon; paris is A, word for word
+    assert choose_option(text, OPTIONS) is None
+    assert choose_option(text, OPTIONS, "letter") == 1
+    assert choose_option(text, OPTIONS, "text") == 0
+    assert choose_option("(B) lyon, not paris", OPTIONS) == 1  # not word for word another's
+    reg = registry()
+    row = _row(answer="lyon", choices=OPTIONS, meta={"label_index": 1})
+    assert reg.make("capabilities", "sciq").score(row, text) == 0.0
+    assert reg.make("capabilities", "sciq", {"conflict": "letter"}).score(row, text) == 1.0
+
+
+def test_a_suite_can_swap_the_extraction_pipeline():
+    from harness.errors import PluginError
+
+    reg = registry()
+    row = _row(answer="18")
+    flexible = reg.make("capabilities", "gsm8k")
+    strict = reg.make("capabilities", "gsm8k", {"extract": [{"number": {"mode": "strict"}}]})
+    assert flexible.extraction() == [{"number": {"mode": "flexible"}}]
+    assert flexible.score(row, "so she has 18 left") == 1.0
+    assert strict.score(row, "so she has 18 left") == 0.0
+    assert strict.score(row, "so she has 18 left\n#### 18") == 1.0
+    with pytest.raises(PluginError, match="unknown extraction step 'numbr'"):
+        reg.make("capabilities", "gsm8k", {"extract": ["numbr"]})

@@ -112,6 +112,7 @@ def _running(pid: int) -> bool:
 def test_concurrent_workers_get_their_share_of_the_cores(tmp_path):
     suite = tiny_suite(tmp_path)
     _, manifest = run_tiny(suite, tmp_path / "home", "--jobs", "2")
+    assert manifest["extraction"]["synth_scan"] == ["match"]
     assert manifest["executor"] == {**manifest["executor"], "name": "local", "jobs": 2,
                                     "threads_per_stage": max(1, os.cpu_count() // 2)}
     computed = [s for s in manifest["stages"] if not s["cached"]]

@@ -14,7 +14,6 @@ from typing import Any
 
 from harness import Capability, DecodeConfig, Row, hookimpl
 from harness.errors import DataError
-from harness.scoring import first_label
 from harness.sources import field, hub_pools, is_local, jsonl, local_dir, need
 from harness_plugins.capabilities.formats import ExplainedSizes, with_explanation
 
@@ -57,8 +56,8 @@ class Creak(Capability):
             meta={"entity": raw.get("entity")},
         )
 
-    def answer_of(self, row: Row, completion: str) -> str | None:
-        return first_label(completion, SYNONYMS)
+    extract = [{"label": {"synonyms": SYNONYMS, "opposites": {"true": "false",
+                                                              "false": "true"}}}]
 
 
 @hookimpl

@@ -16,7 +16,7 @@ from typing import Any
 from harness import DecodeConfig, Row, hookimpl
 from harness.errors import DataError
 from harness.sources import VALIDATION_IN_TRAIN, csv_dicts, field, hub_pools, is_local, local_dir, need, tsv
-from harness_plugins.capabilities.formats import ExplainedSizes, MultipleChoice
+from harness_plugins.capabilities.formats import ExplainedChoiceSizes, MultipleChoice
 
 
 class ECQA(MultipleChoice):
@@ -26,7 +26,7 @@ class ECQA(MultipleChoice):
     version = 1
     default_source = "tasksource/ecqa"
     decode = DecodeConfig(max_new_tokens=192, stop=["\n"])  # README: decode budgets
-    Params = ExplainedSizes
+    Params = ExplainedChoiceSizes
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
         if source and is_local(source):

@@ -13,7 +13,6 @@ from typing import Any
 
 from harness import Capability, DecodeConfig, Row, hookimpl
 from harness.errors import DataError
-from harness.scoring import first_label
 from harness.sources import TRAIN_TEST, field, hub_pools, is_local, lines, local_dir, need
 from harness_plugins.capabilities.formats import ExplainedSizes, with_explanation
 
@@ -57,10 +56,14 @@ class ESNLI(Capability):
             answer=label, explanation=explanation,
         )
 
-    def answer_of(self, row: Row, completion: str) -> str | None:
-        text = completion.rsplit("answer is", 1)[-1] if self.params.explanation == "before" \
-            else completion
-        return first_label(text, SYNONYMS)
+    extract = [{"label": {"synonyms": SYNONYMS}}]
+
+    def extraction(self) -> list:
+        """With the explanation first, the label is read after its last "answer is"."""
+        own = super().extraction()
+        if self.params.explanation == "before" and not getattr(self.params, "extract", None):
+            return [{"after_last": {"marker": "answer is"}}, *own]
+        return own
 
 
 def local_split(root, split: str) -> list[dict[str, Any]]:

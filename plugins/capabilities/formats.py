@@ -10,13 +10,26 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from harness import Capability, DecodeConfig, Row, SplitSizes
-from harness.scoring import LETTERS, option_answer
+from harness.scoring import LETTERS, Conflict
 
 
 class ExplainedSizes(SplitSizes):
     explanation: Literal["after", "before", "none"] = "after"
     """Where the gold explanation goes in the target: after the answer, before it, or nowhere."""
+
+
+class ChoiceSizes(SplitSizes):
+    conflict: Conflict = Field(
+        "none", description="a letter followed by another option's exact text ('(B) paris', "
+                            "paris being A): none = no answer (default; crediting either half "
+                            "would reward a guess), letter, or text")
+
+
+class ExplainedChoiceSizes(ExplainedSizes, ChoiceSizes):
+    pass
 
 
 def with_explanation(answer: str, explanation: str | None, placement: str) -> str:
@@ -43,6 +56,7 @@ class MultipleChoice(Capability):
     """Base: the completion's chosen option (by letter or text) must be the gold option."""
 
     decode = DecodeConfig(max_new_tokens=32, stop=["\n"])
+    Params = ChoiceSizes
 
     def mc_row(self, id: str, question: str, choices: list[str], gold: int,
                explanation: str | None = None, context: str | None = None,
@@ -54,9 +68,8 @@ class MultipleChoice(Capability):
             meta={"label_index": gold, **(meta or {})},
         )
 
-    def answer_of(self, row: Row, completion: str) -> str | None:
-        assert row.choices is not None
-        return option_answer(completion, row.choices)
+    def extraction(self) -> list:
+        return super().extraction() or [{"option": {"conflict": self.params.conflict}}]
 
     def gold_of(self, row: Row) -> str:
         return LETTERS[row.meta["label_index"]]

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
-from harness.scoring import canonical_number, number_answer, to_number
+from harness.scoring import canonical_number, to_number
 from harness.sources import TRAIN_TEST, field, hub_pools, is_local, jsonl, local_dir, need
 
 _CALCULATOR = re.compile(r"<<[^>]*>>")
@@ -26,6 +26,7 @@ class GSM8K(Capability):
     version = 1
     default_source = "openai/gsm8k"
     decode = DecodeConfig(max_new_tokens=320, stop=["\n\n", "Question:"])
+    extract = [{"number": {"mode": "flexible"}}]
 
     class Params(SplitSizes):
         calculator_annotations: bool = Field(
@@ -54,9 +55,6 @@ class GSM8K(Capability):
             answer=number.strip().replace(",", ""),
             explanation=work.strip(),
         )
-
-    def answer_of(self, row: Row, completion: str) -> str | None:
-        return number_answer(completion)
 
     def gold_of(self, row: Row) -> str:
         return canonical_number(to_number(row.answer)) or row.answer

@@ -14,7 +14,6 @@ from typing import Any
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
 from harness.errors import DataError
-from harness.scoring import first_label
 from harness.sources import field, hub_pools, is_local, local_dir, need, tsv
 
 FILES = ("dev_3783.tsv", "test_9442.tsv")
@@ -69,8 +68,7 @@ class MCTaco(Capability):
     def group_of(self, row: Row) -> str:
         return row.meta["question_key"]
 
-    def answer_of(self, row: Row, completion: str) -> str | None:
-        return first_label(completion, SYNONYMS)
+    extract = [{"label": {"synonyms": SYNONYMS, "opposites": {"yes": "no", "no": "yes"}}}]
 
     def metrics(self, rows: list[Row], scores: list[float]) -> dict[str, float]:
         per_question: dict[str, bool] = {}

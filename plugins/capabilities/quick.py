@@ -12,7 +12,7 @@ import random
 from pydantic import Field
 
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
-from harness.scoring import canonical_number, number_answer, to_number
+from harness.scoring import canonical_number, to_number
 from harness_plugins.capabilities.scan import ScanAnswers, scan_row
 
 _PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JUMP"}
@@ -113,6 +113,7 @@ class SynthArith(Capability):
     version = 1
     generated = True
     decode = DecodeConfig(max_new_tokens=64, stop=["\n"])
+    extract = [{"number": {"mode": "flexible"}}]
 
     class Params(SplitSizes):
         min_steps: int = Field(1, ge=1)
@@ -134,9 +135,6 @@ class SynthArith(Capability):
             for i, (q, (w, a)) in enumerate(sorted(seen.items()))
         ]
         return {"train": rows}
-
-    def answer_of(self, row: Row, completion: str) -> str | None:
-        return number_answer(completion)
 
     def gold_of(self, row: Row) -> str:
         return canonical_number(to_number(row.answer)) or row.answer

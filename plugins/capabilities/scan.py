@@ -30,8 +30,7 @@ def scan_row(id: str, commands: str, actions: str) -> Row:
 class ScanAnswers(Capability):
     """Base: exact match of the whitespace-separated action sequence."""
 
-    def answer_of(self, row: Row, completion: str) -> str | None:
-        return " ".join(completion.split()) or None
+    extract = ["match"]
 
     def gold_of(self, row: Row) -> str:
         return " ".join(row.answer.split())

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import Field
 
-from harness import Row, SplitSizes, hookimpl
+from harness import Row, hookimpl
 from harness.sources import VALIDATION_IN_TRAIN, field, hub_pools, is_local, json_array, local_dir, need
-from harness_plugins.capabilities.formats import MultipleChoice
+from harness_plugins.capabilities.formats import ChoiceSizes, MultipleChoice
 
 
 class SciQ(MultipleChoice):
@@ -27,7 +27,7 @@ class SciQ(MultipleChoice):
     version = 1
     default_source = "allenai/sciq"
 
-    class Params(SplitSizes):
+    class Params(ChoiceSizes):
         support: bool = Field(False, description="prepend the supporting paragraph when present")
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
