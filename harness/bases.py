@@ -84,6 +84,8 @@ class DecodeConfig(BaseModel):
 
 class Generation(BaseModel):
     text: str
+    stop: str | None = None
+    """The stop string that ended the completion (not part of ``text``), if one did."""
 
 
 class TrainExample(BaseModel):
@@ -310,7 +312,30 @@ class Backend(Plugin):
         return True
 
     def generate(self, model: str, prompts: list[str], decode: DecodeConfig) -> list[Generation]:
+        """One decoding pass: each completion cut at the first stop string, which it names in
+        ``Generation.stop``."""
         raise NotImplementedError
+
+    def complete(self, model: str, prompts: list[str], decode: DecodeConfig,
+                 rounds: int = 4) -> list[Generation]:
+        """Completions in which whitespace before any content never triggers a stop.
+
+        A model that starts its answer with a line break (many chat-tuned models do) would
+        otherwise stop at the default stop string "\n" with nothing said. Such a completion
+        keeps what it produced (the whitespace and the stop string) and generation continues
+        after it, up to ``rounds`` times; the budget counts again from there. Every backend
+        gets this from here, so they agree.
+        """
+        out = self.generate(model, prompts, decode)
+        for _ in range(rounds):
+            todo = [i for i, g in enumerate(out) if g.stop is not None and not g.text.strip()]
+            if not todo:
+                break
+            heads = {i: out[i].text + out[i].stop for i in todo}  # type: ignore[operator]
+            more = self.generate(model, [prompts[i] + heads[i] for i in todo], decode)
+            for i, g in zip(todo, more):
+                out[i] = Generation(text=heads[i] + g.text, stop=g.stop)
+        return out
 
     def logprobs(self, model: str, prompts: list[str], completions: list[str],
                  batch_size: int = 32) -> list[float]:

@@ -37,6 +37,10 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a suite (cached stages are reused)")
     _suite_options(run)
+    run.add_argument("--warn-targets", dest="target_check", action="store_const", const="warn",
+                     help="report gold targets that decoding would cut (a stop string inside, "
+                          "longer than max_new_tokens) and go on, instead of stopping; for smoke "
+                          "runs of tiny models on real data")
     run.add_argument("--force", action="append", default=[], metavar="STAGE",
                      help="recompute a stage kind (data/train/decode/score/select) or label "
                           "(e.g. 'train weak'); repeatable")
@@ -122,7 +126,8 @@ def _suite(args: argparse.Namespace, reg):
         Suite.from_file(find_suite(args.suite)), reg,
         capabilities=args.capabilities, methods=args.methods, seeds=args.seeds,
         mixtures=args.mixtures, limit=args.limit, transfer=args.transfer, weak=args.weak,
-        strong=args.strong, backend=args.backend, data_dir=args.data_dir)
+        strong=args.strong, backend=args.backend, data_dir=args.data_dir,
+        target_check=getattr(args, "target_check", None))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -59,6 +59,10 @@ class Suite(Strict):
     """Overrides of every capability's decode settings, e.g. ``batch_size``."""
     limit: int | None = Field(None, ge=1)
     """Cap every split at this many rows (smoke runs)."""
+    target_check: Literal["error", "warn"] = "error"
+    """Gold targets that decoding would cut (a stop string inside, longer than
+    ``max_new_tokens``) stop the run before any model runs (``error``) or are reported
+    (``warn``: smoke runs of tiny models on real data); see ``harness.preflight``."""
     trust_remote_code: list[str] = Field(default_factory=list)
     """Models (the suite's ``weak`` or ``strong``, as written) allowed to run their repository's
     own code, as some architectures need; every model trained from them inherits it. Empty by

@@ -239,14 +239,15 @@ class Planner:
             **model.params("model"),
             "split": split,
             "capabilities": {c: ref(cap) for c, cap in caps.items()},
-            "decode": {c: self._decode_config(c, temperature, g.seed).model_dump() for c in caps},
+            "decode": {c: self.decode_config(c, temperature, g.seed).model_dump() for c in caps},
             "backend": ref(self.backend),
         }
         return self._add("decode", f"{what} [{'+'.join(g.caps)} seed {g.seed}] ({split})",
                          params, {**model.inputs("model"), **g.data_inputs()},
                          code.digest(type(self.backend), *map(type, caps.values())))
 
-    def _decode_config(self, cap: str, temperature: float, seed: int) -> DecodeConfig:
+    def decode_config(self, cap: str, temperature: float = 0.0, seed: int = 0) -> DecodeConfig:
+        """A capability's decode settings: its own, under the suite's, under sampling's."""
         base = type(self.capabilities[cap]).decode
         sampled = {"temperature": temperature, "seed": seed} if temperature else {}
         return DecodeConfig.model_validate({**base.model_dump(), **self.suite.decode, **sampled})

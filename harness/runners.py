@@ -78,7 +78,7 @@ def decode(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     for name, cap in _capabilities(spec).items():
         rows = _rows(inputs, name, spec.params["split"])
         config = DecodeConfig.model_validate(spec.params["decode"][name])
-        gens = backend.generate(model, [r.prompt for r in rows], config)
+        gens = backend.complete(model, [r.prompt for r in rows], config)
         values = [cap.score(row, gen.text) for row, gen in zip(rows, gens)]
         records += [Prediction(id=row.id, capability=name, prompt=row.prompt, answer=row.answer,
                                completion=gen.text, score=value)

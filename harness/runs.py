@@ -23,6 +23,7 @@ from harness.executors import Executor, cached_prefix, key_after
 from harness.graph import Graph
 from harness.models import Manifest, MethodSpec, PluginRef, StageRecord, Suite
 from harness.planner import Planner, plan
+from harness.preflight import check_targets, data_entries
 from harness.progress import log_to, say
 from harness.registry import Registry
 from harness.report import report, summarise
@@ -71,7 +72,8 @@ def apply_overrides(suite: Suite, registry: Registry, **opts) -> Suite:
                     f"{', '.join(have)}, and no selector has that name (see `harness list selectors`)"
                 )
         data["methods"] = chosen
-    for field in ("seeds", "mixtures", "limit", "transfer", "weak", "strong", "backend"):
+    for field in ("seeds", "mixtures", "limit", "transfer", "weak", "strong", "backend",
+                  "target_check"):
         if opts.get(field) is not None:
             data[field] = opts[field]
     if opts.get("data_dir"):
@@ -99,14 +101,14 @@ def resolve_backend(name: str, registry: Registry) -> str:
     return "hf"
 
 
-def sized(graph: Graph, store: Store, tokenizer_of: str) -> Graph:
+def sized(graph: Graph, store: Store, tokenizer_of: str, entries: dict[str, Path]) -> Graph:
     """On a machine with GPUs: each stage's launch and GPUs sized for them, and a stage that
     cannot fit refused before any compute. On a CPU the graph is run as planned."""
     gpus, memory = gpu_ids(), gpu_memory()
     if not gpus or not memory:
         return graph
     machine = sizing.Machine(gpus=len(gpus), gpu_memory=memory)
-    return sizing.fit(graph, sizing.size(graph, store, machine, tokenizer_of))
+    return sizing.fit(graph, sizing.size(graph, store, machine, tokenizer_of, entries))
 
 
 def describe_plan(planner: Planner, graph: Graph, store: Store) -> str:
@@ -156,7 +158,10 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
               executor: Executor) -> tuple[Path, str]:
     """Plan, execute every stage not cached, collect; return the run directory and report."""
     planner, graph = plan(suite, registry, backend)
-    graph = sized(graph, store, suite.strong)
+    entries = data_entries(graph, store)
+    check_targets(graph, entries, planner.capabilities, planner.decode_config,
+                  [suite.weak, suite.strong], warn_only=suite.target_check == "warn")
+    graph = sized(graph, store, suite.strong, entries)
     run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
     used = {("capabilities", c.name) for c in suite.capabilities}
     used |= {("selectors", m.selector.name) for m in suite.methods}

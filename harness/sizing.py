@@ -179,17 +179,27 @@ def _chars(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def counter(model: str):
-    """Token counting for ``model``: its ``tokenizer.json`` when on disk, else characters / 4."""
+def counter(model: str) -> Callable[[str], int] | None:
+    """Token counting with ``model``'s ``tokenizer.json`` when it is on disk (a local folder, a
+    model built here, or the hub's local cache), else None: nothing is downloaded for it."""
     from harness.tinymodels import built_here, resolve
 
-    folder = Path(resolve(model)) if built_here(model) else Path(model).expanduser()
-    if (folder / "tokenizer.json").is_file():
-        from tokenizers import Tokenizer
+    path = (Path(resolve(model)) if built_here(model) else Path(model).expanduser()) \
+        / "tokenizer.json"
+    if not path.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
 
-        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
-    return None
+            cached = try_to_load_from_cache(model, "tokenizer.json")
+        except Exception:  # not a hub id
+            cached = None
+        if not isinstance(cached, str):
+            return None
+        path = Path(cached)
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(path))
+    return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
 # ---------------------------------------------------------------- memory
@@ -412,25 +422,13 @@ def summary_rows(est: dict[str, Estimate]) -> list[list[Any]]:
             for (kind, model, launch, note), es in groups.items()]
 
 
-def data_entries(graph: Graph, store: Store) -> dict[str, Path]:
-    """The data stages of the first seed, served or computed here (they only read and split
-    files): token counts come from them, so a plan is sized on the suite's own data."""
-    from harness.worker import Job, execute
+def size(graph: Graph, store: Store, machine: Machine, tokenizer_of: str,
+         entries: dict[str, Path] | None = None) -> dict[str, Estimate]:
+    """Every stage's estimate, token counts from the data (the first seed's data stages,
+    ``entries`` when already at hand) with ``tokenizer_of``'s tokenizer."""
+    from harness.preflight import data_entries
 
-    seeds = [s.params["seed"] for s in graph.stages.values() if s.kind == "data"]
-    out: dict[str, Path] = {}
-    for node, spec in graph.stages.items():
-        if spec.kind == "data" and spec.params["seed"] == min(seeds):
-            done = execute(Job(spec=spec, key=spec.key({}), root=str(store.root)))
-            if done.error:
-                raise HarnessError(done.error)
-            out[node] = Path(done.entry)
-    return out
-
-
-def size(graph: Graph, store: Store, machine: Machine, tokenizer_of: str) -> dict[str, Estimate]:
-    """Every stage's estimate, token counts from the data with ``tokenizer_of``'s tokenizer."""
-    tokens = token_stats(graph, data_entries(graph, store), counter(tokenizer_of))
+    tokens = token_stats(graph, entries or data_entries(graph, store), counter(tokenizer_of))
     return Sizer(graph, tokens, machine).all()
 
 

@@ -11,7 +11,7 @@ from importlib.util import find_spec
 
 import pytest
 
-from harness import DecodeConfig
+from harness import DecodeConfig, Generation
 from harness.plugins import registry
 from harness_plugins.backends.hf import cut_at_stop
 
@@ -28,8 +28,34 @@ def _prompts() -> list[str]:
 
 
 def test_cut_at_stop_takes_the_earliest_stop():
-    assert cut_at_stop(" a b\nc###d", ["###", "\n"]) == " a b"
-    assert cut_at_stop("abc", []) == "abc"
+    assert cut_at_stop(" a b\nc###d", ["###", "\n"]) == Generation(text=" a b", stop="\n")
+    assert cut_at_stop("abc", []) == Generation(text="abc")
+
+
+def test_whitespace_before_any_content_never_stops_a_completion():
+    """A model whose first token is a line break: the stop "\n" is kept as leading whitespace
+    and generation goes on; a stop after content, or an end with nothing said, stands."""
+    from harness import Backend
+
+    class Scripted(Backend):
+        name = "scripted"
+
+        def generate(self, model, prompts, decode):
+            out = []
+            for p in prompts:
+                if p.endswith("Q1:\n\n"):
+                    out.append(Generation(text=" true", stop="\n"))  # then content, cut
+                elif p.endswith(("Q1:", "Q1:\n")):
+                    out.append(Generation(text="", stop="\n"))
+                elif p.endswith("Q2:"):
+                    out.append(Generation(text="false", stop="\n"))
+                else:
+                    out.append(Generation(text=""))  # end of text, nothing said
+            return out
+
+    got = Scripted().complete("m", ["Q1:", "Q2:", "Q3:"], DecodeConfig())
+    assert got == [Generation(text="\n\n true", stop="\n"), Generation(text="false", stop="\n"),
+                   Generation(text="")]
 
 
 def test_hf_greedy_is_deterministic_and_batch_independent(trained_tiny):
@@ -90,7 +116,7 @@ def test_vllm_and_hf_agree_on_greedy_outputs(model, request, tmp_path):
     script.write_text(textwrap.dedent(f"""
         import json, sys
         if __name__ == "__main__":
-            from harness import DecodeConfig
+            from harness import DecodeConfig, Generation
             from harness.plugins import registry
             prompts = json.loads(open(sys.argv[1]).read())
             out = registry().make("backends", "vllm").generate(

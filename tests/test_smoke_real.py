@@ -29,6 +29,7 @@ def test_smoke_run_on_real_files(shared_data, tmp_path):
     proc = harness_cli(
         "run", "--suite", "multi-capability", "--data-dir", str(shared_data), "--weak",
         "tiny-weak", "--strong", "tiny-strong", "--limit", "12", "--mixtures", "joint",
+        "--warn-targets",
         "--seeds", "0", "--methods", "naive",
         env={"HARNESS_HOME": str(tmp_path / "home")},
     )

@@ -14,14 +14,14 @@ from harness.trust import trusted
 from harness_plugins.batching import attention_mask, encode, pad_right
 
 
-def cut_at_stop(text: str, stop: list[str]) -> str:
+def cut_at_stop(text: str, stop: list[str]) -> Generation:
     """Truncate at the first stop string, as vLLM does (the stop string is not returned)."""
-    cut = len(text)
+    cut, hit = len(text), None
     for s in stop:
         i = text.find(s)
-        if i != -1:
-            cut = min(cut, i)
-    return text[:cut]
+        if i != -1 and i < cut:
+            cut, hit = i, s
+    return Generation(text=text[:cut], stop=hit)
 
 
 class HFBackend(Backend):
@@ -67,7 +67,7 @@ class HFBackend(Backend):
                 new = gen[:, enc["input_ids"].shape[1] :]
                 for i, ids in zip(idx, new):
                     text = tok.decode(ids, skip_special_tokens=True)
-                    out[i] = Generation(text=cut_at_stop(text, decode.stop))
+                    out[i] = cut_at_stop(text, decode.stop)
                 bar.update(len(idx))
         bar.close()
         return out  # type: ignore[return-value]

@@ -89,7 +89,9 @@ class VLLMBackend(Backend):
             max_tokens=decode.max_new_tokens, stop=decode.stop or None,
         )
         outputs = llm.generate(prompts, sampling, use_tqdm=True)
-        return [Generation(text=o.outputs[0].text) for o in outputs]
+        # stop_reason is the stop string that matched (a token id or None otherwise)
+        return [Generation(text=o.outputs[0].text, stop=r if isinstance(r, str) else None)
+                for o in outputs for r in [o.outputs[0].stop_reason]]
 
 
     def logprobs(self, model: str, prompts: list[str], completions: list[str],
