@@ -59,6 +59,10 @@ class Suite(Strict):
     """Overrides of every capability's decode settings, e.g. ``batch_size``."""
     limit: int | None = Field(None, ge=1)
     """Cap every split at this many rows (smoke runs)."""
+    base_shots: int = Field(3, ge=0)
+    """Solved examples from the labeled split (drawn per seed) put before each prompt when the
+    untuned strong base model answers (the ``base_answer`` signal of ``consistency`` and
+    ``reward_model``), so it sees the answer format; 0 asks zero-shot."""
     target_check: Literal["error", "warn"] = "error"
     """Gold targets that decoding would cut (a stop string inside, longer than
     ``max_new_tokens``) stop the run before any model runs (``error``) or are reported

@@ -193,8 +193,9 @@ class Planner:
                              {**weak.params("model"), "backend": ref(self.backend)},
                              {**weak.inputs("model"), "labels": labels},
                              code.digest(type(self.backend)))
-        if signal == "base_answer":
-            return self._decode("answer strong base", self.strong, g, "unlabeled")
+        if signal == "base_answer":  # an untuned model: shown solved examples first
+            return self._decode("answer strong base", self.strong, g, "unlabeled",
+                                shots=self.suite.base_shots)
         # The student is the strong model trained on every weak label: the naive W2S model.
         student = self._train(f"train student [{g.tag}]", self.strong, self.trainer, g,
                               {"examples": "selected"}, {"selected": pool})
@@ -233,7 +234,7 @@ class Planner:
         return Model(stage=stage, trusted=base.trusted)
 
     def _decode(self, what: str, model: Model, g: Group, split: str,
-                temperature: float = 0.0) -> str:
+                temperature: float = 0.0, shots: int = 0) -> str:
         caps = {c: self.capabilities[c] for c in g.caps}
         params = {
             **model.params("model"),
@@ -242,6 +243,8 @@ class Planner:
             "decode": {c: self.decode_config(c, temperature, g.seed).model_dump() for c in caps},
             "backend": ref(self.backend),
         }
+        if shots:
+            params.update(shots=shots, shot_seed=g.seed)
         return self._add("decode", f"{what} [{'+'.join(g.caps)} seed {g.seed}] ({split})",
                          params, {**model.inputs("model"), **g.data_inputs()},
                          code.digest(type(self.backend), *map(type, caps.values())))

@@ -8,6 +8,8 @@ imports (torch, transformers, vllm) happen inside the plugins, in the worker.
 
 from __future__ import annotations
 
+import random
+
 from pathlib import Path
 from typing import Any, Callable
 
@@ -78,7 +80,9 @@ def decode(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     for name, cap in _capabilities(spec).items():
         rows = _rows(inputs, name, spec.params["split"])
         config = DecodeConfig.model_validate(spec.params["decode"][name])
-        gens = backend.complete(model, [r.prompt for r in rows], config)
+        head = shots(_rows(inputs, name, "labeled"), spec.params.get("shots", 0),
+                     f"{spec.params.get('shot_seed', 0)}:{name}")
+        gens = backend.complete(model, [head + r.prompt for r in rows], config)
         values = [cap.score(row, gen.text) for row, gen in zip(rows, gens)]
         records += [Prediction(id=row.id, capability=name, prompt=row.prompt, answer=row.answer,
                                completion=gen.text, score=value)
@@ -87,6 +91,16 @@ def decode(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
         metrics[name] = cap.metrics(rows, values)
         counts[name] = len(values)
     outputs.write_decoded(out, records, Scores(accuracy=accuracy, metrics=metrics, n=counts))
+
+
+def shots(labeled: list[Row], k: int, seed: str) -> str:
+    """``k`` solved examples from the labeled split (ground truth the weak model trains on
+    anyway), drawn by ``seed``, each a prompt and its target, blank-line separated: how an
+    untuned base model is shown the answer format."""
+    if k <= 0:
+        return ""
+    picked = random.Random(seed).sample(labeled, min(k, len(labeled)))
+    return "".join(f"{r.prompt}{r.target}\n\n" for r in picked)
 
 
 def score(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:

@@ -129,3 +129,21 @@ def test_the_suites_name_every_method_of_the_paper(tmp_path):
         trainers = {suite.method_trainer(m).name for m in suite.methods}
         assert {"all", "random", "reward_model", "confidence", "consistency"} <= selectors
         assert {"sft", "two_stage", "self_bootstrap"} <= trainers
+
+
+def test_the_untuned_base_model_answers_after_seeded_solved_examples(tmp_path):
+    from harness.runners import shots
+
+    methods = [{"name": "cons", "selector": {"name": "consistency", "params": {"strong": "base"}}}]
+    graph = _plan(tmp_path, _suite(methods))
+    (base,) = [s for s in graph.stages.values() if s.label.startswith("answer strong base")]
+    assert (base.params["shots"], base.params["shot_seed"]) == (3, 0)
+    assert not any("shots" in s.params for s in graph.stages.values()
+                   if s.kind == "decode" and s is not base)
+    zero = _plan(tmp_path, _suite(methods, base_shots=0))
+    assert not any("shots" in s.params for s in zero.stages.values())
+    rows = registry().make("capabilities", "synth_scan").load(0).labeled
+    head = shots(rows, 3, "0:synth_scan")
+    assert head == shots(rows, 3, "0:synth_scan") != shots(rows, 3, "1:synth_scan")
+    assert head.count("\n\n") == 3 and sum(head.count(r.prompt + r.target) for r in rows) == 3
+    assert shots(rows, 0, "0:synth_scan") == ""
