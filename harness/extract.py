@@ -106,10 +106,9 @@ def _option(text: str, row: Row, conflict: scoring.Conflict = "none") -> str | N
 
 
 @step("label")
-def _label(text: str, row: Row, synonyms: dict[str, str],
-           opposites: dict[str, str] | None = None) -> str | None:
-    """The first label word, negation understood (``scoring.first_label``)."""
-    return scoring.first_label(text, synonyms, opposites)
+def _label(text: str, row: Row, synonyms: dict[str, str]) -> str | None:
+    """The label stated, negation understood (``scoring.first_label``)."""
+    return scoring.first_label(text, synonyms)
 
 
 @step("match")

@@ -164,23 +164,29 @@ def _mentioned_option(text: str, choices: list[str]) -> int | None:
     return longest[0] if len(longest) == 1 else None
 
 
-def first_label(completion: str, synonyms: dict[str, str],
-                opposites: dict[str, str] | None = None) -> str | None:
-    """The earliest label word in the completion, mapped through ``synonyms`` (word -> label).
+def first_label(completion: str, synonyms: dict[str, str]) -> str | None:
+    """The label the completion states, through ``synonyms`` (word -> label), or None.
 
-    A label word negated by one of the two words before it ("not true", "isn't entailment",
-    "never plausible") is not that label: with ``opposites`` (a two-label task, e.g.
-    true <-> false) it is the opposite label; otherwise it is skipped and reading goes on
-    ("not entailment; it is a contradiction" is a contradiction, "not entailment" alone says
-    nothing). A word that is itself a label ("no") is read as the label.
+    The first label word that is not negated wins. A label word is negated when a negation
+    ("not", "never", "no", "isn't", ...) is one of the two words before it, or when it is
+    joined by "or"/"nor" to a negated one ("does not entail or contradict"). A negated label
+    is ruled out, not stated: when nothing is stated and the negations rule out all labels but
+    one, that one is the answer ("It is not true" is false; "neither entails nor contradicts"
+    is neutral); otherwise "not entailment" alone says nothing. A word that is itself a label
+    ("no") is read as that label.
     """
     words = re.findall(r"[a-z]+(?:'[a-z]+)?", completion.lower())
+    ruled_out: set[str] = set()
+    last_negated = -10
     for i, w in enumerate(words):
         if w not in synonyms:
             continue
         before = words[max(0, i - 2):i]
-        if not any(b in _NEGATION or b.endswith("n't") for b in before):
+        negated = any(b in _NEGATION or b.endswith("n't") for b in before) or (
+            i - last_negated == 2 and words[i - 1] in ("or", "nor"))
+        if not negated:
             return synonyms[w]
-        if opposites and synonyms[w] in opposites:
-            return opposites[synonyms[w]]
-    return None
+        ruled_out.add(synonyms[w])
+        last_negated = i
+    left = set(synonyms.values()) - ruled_out
+    return left.pop() if ruled_out and len(left) == 1 else None

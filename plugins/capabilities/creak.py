@@ -56,8 +56,7 @@ class Creak(Capability):
             meta={"entity": raw.get("entity")},
         )
 
-    extract = [{"label": {"synonyms": SYNONYMS, "opposites": {"true": "false",
-                                                              "false": "true"}}}]
+    extract = [{"label": {"synonyms": SYNONYMS}}]
 
 
 @hookimpl

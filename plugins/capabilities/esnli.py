@@ -17,9 +17,10 @@ from harness.sources import TRAIN_TEST, field, hub_pools, is_local, lines, local
 from harness_plugins.capabilities.formats import ExplainedSizes, with_explanation
 
 LABELS = ["entailment", "neutral", "contradiction"]
-SYNONYMS = {"entailment": "entailment", "entails": "entailment", "entailed": "entailment",
-            "neutral": "neutral", "contradiction": "contradiction",
-            "contradicts": "contradiction", "contradictory": "contradiction"}
+SYNONYMS = {"entailment": "entailment", "entail": "entailment", "entails": "entailment",
+            "entailed": "entailment", "neutral": "neutral", "contradiction": "contradiction",
+            "contradict": "contradiction", "contradicts": "contradiction",
+            "contradictory": "contradiction"}
 
 
 class ESNLI(Capability):

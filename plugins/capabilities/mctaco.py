@@ -68,7 +68,7 @@ class MCTaco(Capability):
     def group_of(self, row: Row) -> str:
         return row.meta["question_key"]
 
-    extract = [{"label": {"synonyms": SYNONYMS, "opposites": {"yes": "no", "no": "yes"}}}]
+    extract = [{"label": {"synonyms": SYNONYMS}}]
 
     def metrics(self, rows: list[Row], scores: list[float]) -> dict[str, float]:
         per_question: dict[str, bool] = {}
