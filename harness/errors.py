@@ -12,6 +12,10 @@ class PluginError(HarnessError):
     """A plugin failed to load or registered something invalid."""
 
 
+class PluginFault(HarnessError):
+    """A plugin's code raised while a stage ran it (the message names plugin and stage)."""
+
+
 class SuiteError(HarnessError):
     """A suite file or a command-line override is invalid."""
 

@@ -9,14 +9,16 @@ imports (torch, transformers, vllm) happen inside the plugins, in the worker.
 from __future__ import annotations
 
 import random
+import traceback
+from contextlib import contextmanager
 
 from pathlib import Path
 from typing import Any, Callable
 
 from harness import outputs, trust
-from harness.bases import Backend, Capability, Row, SelectContext, Selector, TrainContext, \
-    Trainer, TrainExample, WeakItem
-from harness.errors import HarnessError
+from harness.bases import KINDS, SINGULAR, Backend, Capability, Plugin, Row, SelectContext, \
+    Selector, TrainContext, Trainer, TrainExample, WeakItem
+from harness.errors import HarnessError, PluginFault
 from harness.graph import StageSpec
 from harness.outputs import Prediction, Scores
 from harness.plugins import registry
@@ -25,6 +27,28 @@ from harness.tinymodels import resolve
 
 def _make(kind: str, ref: dict[str, Any]):
     return registry().make(kind, ref["name"], ref["params"])
+
+
+@contextmanager
+def blame(plugin: Plugin, spec: StageSpec, what: str = ""):
+    """Any exception from ``plugin``'s code becomes one line naming the plugin, the
+    distribution it came from, the stage and its capabilities; the traceback goes to the
+    stage's log."""
+    try:
+        yield
+    except HarnessError:
+        raise
+    except Exception as exc:
+        traceback.print_exc()
+        kind = next(k for k, base in KINDS.items() if isinstance(plugin, base))
+        entry = registry().get(kind, plugin.name)
+        caps = "+".join(spec.params.get("capabilities") or
+                        [spec.params.get("capability", {}).get("name", "")])
+        raise PluginFault(
+            f"{SINGULAR[kind]} {plugin.name} (from {entry.dist} {entry.dist_version}) raised "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            f"{' in ' + what if what else ''} [stage {spec.label}; capabilities {caps}]; "
+            "the traceback is in the stage's log") from None
 
 
 def _capabilities(spec: StageSpec) -> dict[str, Capability]:
@@ -49,7 +73,8 @@ def _rows(inputs: dict[str, Path], cap: str, split: str) -> list[Row]:
 
 def data(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     cap: Capability = _make("capabilities", spec.params["capability"])
-    splits = cap.load(spec.params["seed"], spec.params["source"])
+    with blame(cap, spec, "load()"):
+        splits = cap.load(spec.params["seed"], spec.params["source"])
     for split, rows in splits.names().items():
         outputs.write_rows(out, split, rows)
 
@@ -66,8 +91,11 @@ def train(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
         examples = outputs.selected_as_examples(inputs["selected"])
     trainer: Trainer = _make("trainers", p["trainer"])
     (out / "work").mkdir()
-    trainer.train(_model(spec, inputs, "base"), examples, outputs.model_dir(out),
-                  TrainContext(seed=p["seed"], work_dir=out / "work", progress_label=spec.label))
+    base = _model(spec, inputs, "base")
+    with blame(trainer, spec, "train()"):
+        trainer.train(base, examples, outputs.model_dir(out),
+                      TrainContext(seed=p["seed"], work_dir=out / "work",
+                                   progress_label=spec.label))
 
 
 def decode(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
@@ -82,8 +110,10 @@ def decode(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
         config = DecodeConfig.model_validate(spec.params["decode"][name])
         head = shots(_rows(inputs, name, "labeled"), spec.params.get("shots", 0),
                      f"{spec.params.get('shot_seed', 0)}:{name}")
-        gens = backend.complete(model, [head + r.prompt for r in rows], config)
-        values = [cap.score(row, gen.text) for row, gen in zip(rows, gens)]
+        with blame(backend, spec, "generate()"):
+            gens = backend.complete(model, [head + r.prompt for r in rows], config)
+        with blame(cap, spec, "scoring a completion"):
+            values = [cap.score(row, gen.text) for row, gen in zip(rows, gens)]
         records += [Prediction(id=row.id, capability=name, prompt=row.prompt, answer=row.answer,
                                completion=gen.text, score=value)
                     for row, gen, value in zip(rows, gens, values)]
@@ -107,8 +137,9 @@ def score(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     """The weak model's mean token log-probability of each of its labels."""
     backend: Backend = _make("backends", spec.params["backend"])
     preds = outputs.predictions(inputs["labels"])
-    values = backend.logprobs(_model(spec, inputs, "model"), [p.prompt for p in preds],
-                              [p.completion for p in preds])
+    model = _model(spec, inputs, "model")
+    with blame(backend, spec, "logprobs()"):
+        values = backend.logprobs(model, [p.prompt for p in preds], [p.completion for p in preds])
     outputs.write_signal(out, {p.id: v for p, v in zip(preds, values)})
 
 
@@ -121,12 +152,36 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
         trust.allow(strong)
     ctx = SelectContext(seed=p["seed"], strong_model=strong, weak_model=p["weak"],
                         backend=_make("backends", p["backend"]), work_dir=out)
-    chosen = selector.select(pool, ctx)
-    if not chosen:
-        tag = "+".join(p["capabilities"])
-        raise HarnessError(f"selector {selector.name} kept none of the {len(pool)} weak "
-                           f"labels [{tag} seed {p['seed']}]; loosen its rule in the suite")
+    with blame(selector, spec, "select()"):
+        chosen = selector.select(pool, ctx)
+    chosen = checked_selection(selector, spec, pool, chosen)
     outputs.write_selection(out, chosen, selection_summary(pool, chosen))
+
+
+def checked_selection(selector: Selector, spec: StageSpec, pool: list[WeakItem],
+                      chosen: Any) -> list[WeakItem]:
+    """The pool's own items that ``chosen`` names, after checking it is a selection: a list of
+    the pool's items, each once, at least one. Taking the pool's items (not the returned
+    objects) means a selector can choose labels but never change them."""
+    where = f"selector {selector.name} [stage {spec.label}]"
+    if not isinstance(chosen, (list, tuple)):
+        raise PluginFault(f"{where} returned {type(chosen).__name__}, not a list of the pool's "
+                          "items; return the WeakItems it keeps")
+    by_id = {i.id: i for i in pool}
+    ids = [getattr(c, "id", c) for c in chosen]
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise PluginFault(f"{where} returned {len(unknown)} ids not in the pool of {len(pool)} "
+                          f"(e.g. {unknown[0]!r}); return items of the pool it was given")
+    seen: set = set()
+    repeated = [i for i in ids if i in seen or seen.add(i)]
+    if repeated:
+        raise PluginFault(f"{where} returned {len(repeated)} items more than once (e.g. "
+                          f"{repeated[0]!r}); return each item at most once")
+    if not ids:
+        raise PluginFault(f"{where} kept none of the {len(pool)} weak labels; a selection "
+                          "keeps at least one (check the selector's params in the suite)")
+    return [by_id[i] for i in ids]
 
 
 def _pool(spec: StageSpec, inputs: dict[str, Path]) -> list[WeakItem]:
@@ -145,8 +200,9 @@ def _pool(spec: StageSpec, inputs: dict[str, Path]) -> list[WeakItem]:
                         **{k: v[q.id] for k, v in extra.items()})
         if item.strong_answer is not None:
             cap, row = caps[item.capability], rows[item.id]
-            mine = cap.answer_of(row, item.label)
-            item.agree = mine is not None and mine == cap.answer_of(row, item.strong_answer)
+            with blame(cap, spec, "answer_of()"):
+                mine = cap.answer_of(row, item.label)
+                item.agree = mine is not None and mine == cap.answer_of(row, item.strong_answer)
         pool.append(item)
     return pool
 

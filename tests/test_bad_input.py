@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, harness_cli
+from test_faults import FAULTS
 
 HEAD = "name: x\nweak: tiny-weak\nstrong: tiny-strong\n"
 SCAN = "  - {name: synth_scan, params: {labeled: 20, unlabeled: 20, test: 10}}\n"
@@ -118,7 +119,15 @@ def test_the_readme_table_lists_exactly_these_rows():
             "test_workers.py::"
             "test_a_killed_worker_is_one_error_line_with_its_log_and_leaves_no_entry",
         "an effective batch the processes cannot split exactly":
-            "test_workers.py::test_an_effective_batch_that_cannot_be_split_exactly_is_refused",
+            "test_workers.py::test_ranks_that_cannot_split_the_batch_are_refused_at_plan_time",
+        "gold targets a stop string or the decode budget would cut (over 1% of a capability's)":
+            "test_preflight.py::test_a_run_stops_before_any_model_runs",
+        "a stage that does not fit the machine's GPUs":
+            "test_sizing.py::test_run_refuses_a_stage_that_cannot_fit_before_any_compute",
+        "an unknown extraction step":
+            "test_scoring.py::test_a_suite_can_swap_the_extraction_pipeline",
+        **{row: "test_faults.py::test_a_faulty_plugin_is_one_line_naming_it_and_loses_nothing"
+           for row in FAULTS},
     }
     for where in elsewhere.values():
         file, _, test = where.partition("::")

@@ -7,7 +7,7 @@ import pytest
 from harness import DecodeConfig
 from harness.preflight import cut_by_stop, problems
 from harness.plugins import registry
-from tests.conftest import harness_cli
+from conftest import harness_cli
 
 
 def test_a_stop_string_cuts_only_after_content():

@@ -12,7 +12,7 @@ import pytest
 from harness import sizing
 from harness.graph import Graph, StageSpec
 from harness.launch import accelerate_config
-from tests.conftest import harness_cli
+from conftest import harness_cli
 
 PAPER = ("--weak", "Qwen/Qwen1.5-0.5B", "--strong", "Qwen/Qwen1.5-7B")
 PAPER_SHAPED = """
