@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list installed plugins of a kind")
     ls.add_argument("kind", nargs="?", choices=KIND_NAMES)
+    ls.add_argument("name", nargs="?", help="with a kind: this plugin's params")
+    ls.add_argument("--params", action="store_true",
+                    help="each plugin's params: name, type, default, description")
     sub.add_parser("plugins", help="list loaded plugins with their distributions")
 
     sub.add_parser("runs", help="list past runs under $HARNESS_HOME with their status")
@@ -181,33 +184,61 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnosed():
+    """Every plugin that loads, with a warning line per broken or empty one: the commands
+    that diagnose plugins must work while one is broken."""
+    from harness.plugins import build_registry, warn_empty
+    from harness.progress import say
+
+    reg = build_registry(tolerant=True)
+    for message in reg.broken.values():
+        say(f"warning: {message}")
+    warn_empty(reg)
+    return reg
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from harness.plugins import registry
-
-    reg = registry()
-    rows = [
-        [kind, e.name, e.cls.version, e.dist, e.cls.summary()]
-        for kind in ([args.kind] if args.kind else KIND_NAMES)
-        for e in sorted(reg.entries[kind].values(), key=lambda e: e.name)
-    ]
+    reg = _diagnosed()
+    if args.name:
+        if not args.kind:
+            raise HarnessError("name a kind before the plugin, e.g. `harness list selectors all`")
+        entries = [reg.get(args.kind, args.name)]
+    else:
+        entries = [e for kind in ([args.kind] if args.kind else KIND_NAMES)
+                   for e in sorted(reg.entries[kind].values(), key=lambda e: e.name)]
+    if args.params or args.name:
+        rows = [[SINGULAR[e.kind], e.name, field, _type(info.annotation),
+                 "required" if info.is_required() else repr(info.default),
+                 info.description or ""]
+                for e in entries for field, info in e.cls.Params.model_fields.items()]
+        print(tabulate(rows, headers=["kind", "name", "param", "type", "default",
+                                      "description"]))
+        return 0
+    rows = [[e.kind, e.name, e.cls.version, e.dist, e.cls.summary()] for e in entries]
     print(tabulate(rows, headers=["kind", "name", "version", "from", "description"]))
     return 0
+
+
+def _type(annotation) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from harness.plugins import registry
-
-    reg = registry()
+    reg = _diagnosed()
     owners: dict[str, dict] = {}
     for kind in KIND_NAMES:
         for e in reg.entries[kind].values():
             o = owners.setdefault(e.owner, {"dist": e.dist, "version": e.dist_version, "adds": []})
             o["adds"].append(f"{SINGULAR[kind]} {e.name}")
     rows = [[name, o["dist"], o["version"], ", ".join(o["adds"])] for name, o in owners.items()]
+    rows += [[name, dist, "", "nothing (see the warning)"] for name, dist in reg.empty.items()]
+    rows += [[name, "", "", f"BROKEN: {message}"] for name, message in reg.broken.items()]
     print(tabulate(rows, headers=["plugin", "distribution", "version", "registers"]))
     return 0
 

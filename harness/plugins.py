@@ -47,8 +47,10 @@ def _dist_version(dist: str) -> str:
         return "unknown"
 
 
-def plugin_manager() -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]]]:
-    """Load every plugin; return the manager and plugin name -> (distribution, version)."""
+def plugin_manager(broken: dict[str, str] | None = None) \
+        -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]]]:
+    """Load every plugin; return the manager and plugin name -> (distribution, version).
+    A plugin that fails to import is an error, or, given ``broken``, recorded there."""
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     owners: dict[str, tuple[str, str]] = {}
@@ -62,11 +64,13 @@ def plugin_manager() -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]]]:
             try:
                 module = ep.load()
             except Exception as exc:
-                raise PluginError(
-                    f"plugin {ep.name!r} ({dist} {version}) failed to import: "
-                    f"{type(exc).__name__}: {exc}; fix or uninstall it, or set "
-                    f"HARNESS_BLOCK_PLUGINS={ep.name}"
-                ) from None
+                message = (f"plugin {ep.name!r} ({dist} {version}) failed to import: "
+                           f"{type(exc).__name__}: {exc}; fix or uninstall it, or set "
+                           f"HARNESS_BLOCK_PLUGINS={ep.name}")
+                if broken is None:
+                    raise PluginError(message) from None
+                broken[ep.name] = message
+                continue
             pm.register(module, name=ep.name)
             owners[ep.name] = (dist, version)
     for modname in BUILTINS:
@@ -81,33 +85,58 @@ def plugin_manager() -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]]]:
     return pm, owners
 
 
-def build_registry() -> Registry:
-    """Call each register_* hook plugin by plugin, so every class is attributed to its owner."""
-    pm, owners = plugin_manager()
+def build_registry(tolerant: bool = False) -> Registry:
+    """Call each register_* hook plugin by plugin, so every class is attributed to its owner.
+
+    A broken plugin (it fails to import, raises in a hook, or registers an invalid class) is
+    an error; ``tolerant`` (for `harness list` and `harness plugins`, the commands that
+    diagnose it) records it in ``Registry.broken`` and keeps the rest."""
     registry = Registry()
+    pm, owners = plugin_manager(registry.broken if tolerant else None)
     for kind in KINDS:
         hook = getattr(pm.hook, f"register_{kind}")
         for impl in hook.get_hookimpls():
             owner = impl.plugin_name
+            if owner in registry.broken:
+                continue
             dist, version = owners.get(owner, ("unknown", "unknown"))
-
-            def register(cls: type, _kind=kind, _owner=owner, _d=dist, _v=version) -> None:
-                registry.add(_kind, cls, _owner, _d, _v)
-
+            added: list[type] = []
             try:
-                impl.function(register=register)
-            except PluginError:
-                raise
+                impl.function(register=added.append)
+                for cls in added:
+                    registry.add(kind, cls, owner, dist, version)
             except Exception as exc:
-                raise PluginError(
+                message = str(exc) if isinstance(exc, PluginError) else (
                     f"plugin {owner!r} ({dist} {version}) raised in register_{kind}: "
                     f"{type(exc).__name__}: {exc}; fix or uninstall it, or set "
-                    f"HARNESS_BLOCK_PLUGINS={owner}"
-                ) from None
+                    f"HARNESS_BLOCK_PLUGINS={owner}")
+                if not tolerant:
+                    raise PluginError(message) from None
+                registry.broken[owner] = message
+                for k in KINDS:  # nothing half-registered stays
+                    registry.entries[k] = {n: e for n, e in registry.entries[k].items()
+                                           if e.owner != owner}
+    registered = {e.owner for kind in KINDS for e in registry.entries[kind].values()}
+    for owner, (dist, _) in owners.items():
+        if dist != DIST and owner not in registered and owner not in registry.broken:
+            registry.empty[owner] = dist
     return registry
+
+
+def warn_empty(registry: Registry) -> None:
+    """A warning per installed plugin that registered nothing (a module without
+    ``@hookimpl`` functions registers nothing, silently otherwise)."""
+    from harness.progress import say
+
+    for owner, dist in registry.empty.items():
+        say(f"warning: plugin {owner!r} ({dist}) registered nothing: its module needs "
+            "functions marked @hookimpl named register_capabilities, register_selectors, "
+            "register_trainers or register_backends")
 
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     """The process-wide registry, built once on first use."""
-    return build_registry()
+    built = build_registry()
+    warn_empty(built)
+    return built

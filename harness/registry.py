@@ -30,6 +30,10 @@ class Registry:
     entries: dict[str, dict[str, Entry]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
+    broken: dict[str, str] = field(default_factory=dict)
+    """Plugin -> the one-line error that kept it out (only in a tolerant registry)."""
+    empty: dict[str, str] = field(default_factory=dict)
+    """Entry point -> its distribution, for third-party plugins that registered nothing."""
 
     def add(self, kind: str, cls: type, owner: str, dist: str, dist_version: str) -> None:
         base = KINDS[kind]

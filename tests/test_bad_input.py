@@ -102,9 +102,25 @@ PLUGINS = {
 @pytest.mark.parametrize("case", sorted(PLUGINS))
 def test_broken_plugins(case, tmp_path):
     body, expected = PLUGINS[case]
-    proc = harness_cli("list", env={"PYTHONPATH": str(_site_with(tmp_path, body))})
+    env = {"PYTHONPATH": str(_site_with(tmp_path, body)), "HARNESS_HOME": str(tmp_path / "h")}
+    proc = harness_cli("run", "--suite", "quickstart", "--dry-run", env=env)
     line = _error_line(proc)
     assert expected in line and "boom" in line and "HARNESS_BLOCK_PLUGINS=bad" in line
+    # The commands that diagnose it still work: the rest listed, the broken one named.
+    listed = harness_cli("list", env=env)
+    assert listed.returncode == 0 and "synth_scan" in listed.stdout
+    assert expected in listed.stderr and "warning: plugin 'bad'" in listed.stderr
+    plugins = harness_cli("plugins", env=env)
+    assert plugins.returncode == 0 and "BROKEN" in plugins.stdout and "hf" in plugins.stdout
+
+
+def test_a_plugin_that_registers_nothing_is_a_warning_naming_it(tmp_path):
+    env = {"PYTHONPATH": str(_site_with(tmp_path, "def register_selectors(register):\n"
+                                                  "    pass  # no @hookimpl\n"))}
+    listed = harness_cli("list", env=env)
+    assert listed.returncode == 0
+    assert "plugin 'bad' (bad-plugin) registered nothing" in listed.stderr
+    assert "@hookimpl" in listed.stderr
 
 
 def test_the_readme_table_lists_exactly_these_rows():
@@ -124,6 +140,8 @@ def test_the_readme_table_lists_exactly_these_rows():
             "test_preflight.py::test_a_run_stops_before_any_model_runs",
         "a stage that does not fit the machine's GPUs":
             "test_sizing.py::test_run_refuses_a_stage_that_cannot_fit_before_any_compute",
+        "a plugin module without @hookimpl functions":
+            "test_bad_input.py::test_a_plugin_that_registers_nothing_is_a_warning_naming_it",
         "an unknown extraction step":
             "test_scoring.py::test_a_suite_can_swap_the_extraction_pipeline",
         **{row: "test_faults.py::test_a_faulty_plugin_is_one_line_naming_it_and_loses_nothing"

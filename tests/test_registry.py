@@ -103,7 +103,8 @@ def test_broken_plugin_is_one_line_error(tmp_path):
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[harness]\nbroken = broken_plugin\n")
-    proc = harness_cli("list", env={"PYTHONPATH": str(site)})
+    proc = harness_cli("run", "--suite", "quickstart", "--dry-run",
+                       env={"PYTHONPATH": str(site)})
     assert proc.returncode == 2
     line = proc.stderr.strip()
     assert "\n" not in line and "broken" in line and "boom" in line
