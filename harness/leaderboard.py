@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from harness.bases import SINGULAR
 from harness.errors import HarnessError, one_line
 from harness.models import CapabilityResult, Manifest, TransferResult
 from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, summarise
@@ -149,11 +150,20 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _models(e: Entry) -> str:
-    """Provenance of an entry: models, seeds, commit, device."""
+    """Provenance of an entry: models, seeds, commit, device, and where its plugins came from."""
     seeds = ",".join(map(str, e.manifest.suite.seeds))
     commit = (e.manifest.git.get("commit") or "")[:8] or "unknown"
     return (f"{e.id}: {e.manifest.suite.weak} -> {e.manifest.suite.strong}, seeds {seeds}, "
-            f"commit {commit}, {e.manifest.device}")
+            f"commit {commit}, {e.manifest.device}; plugins from {_plugins(e)}")
+
+
+def _plugins(e: Entry) -> str:
+    """Each distribution that supplied a plugin, with its version and what it supplied."""
+    by_dist: dict[str, list[str]] = {}
+    for p in e.manifest.plugins:
+        by_dist.setdefault(f"{p['dist']} {p['dist_version']}", []).append(
+            f"{SINGULAR[p['kind']]} {p['name']}")
+    return "; ".join(f"{dist} ({', '.join(names)})" for dist, names in by_dist.items())
 
 
 def markdown(found: list[Entry]) -> str:
@@ -190,6 +200,8 @@ def board_json(found: list[Entry]) -> str:
             {"entry": e.id, "method": method, "mixture": mixture,
              "weak_model": e.manifest.suite.weak, "strong_model": e.manifest.suite.strong,
              "seeds": e.manifest.suite.seeds, "commit": e.manifest.git.get("commit"),
+             "plugins": [{k: p[k] for k in ("kind", "name", "version", "dist", "dist_version")}
+                         for p in e.manifest.plugins],
              "capabilities": {c: s.model_dump(exclude={"mixture", "method"})
                               for c, s in by_cap.items()}}
             for e, mixture, method, by_cap in _rows(es)

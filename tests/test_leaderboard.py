@@ -39,7 +39,11 @@ def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
                                                    capabilities=[{"name": c} for c in CAPS]),
                         argv=["harness"], status=status, started="2026-11-23T00:00:00",
                         python="3.11", device="cpu", backend="hf",
-                        git={"commit": "0123456789abcdef", "dirty": False})
+                        git={"commit": "0123456789abcdef", "dirty": False},
+                        plugins=[{"kind": "selectors", "name": "mine", "version": 2,
+                                  "owner": "mine", "dist": "my-w2s", "dist_version": "1.4"},
+                                 {"kind": "trainers", "name": "sft", "version": 1,
+                                  "owner": "sft", "dist": "w2s-harness", "dist_version": "0.1.0"}])
     write_json(run / "manifest.json", manifest.model_dump(mode="json"))
     return run
 
@@ -56,6 +60,10 @@ def test_add_build_and_check(tmp_path):
     (row,) = [r for r in board["suites"]["quick"] if r["method"] == "naive"]
     assert row["capabilities"]["synth_scan"]["pgr"]["mean"] == pytest.approx(0.25)
     assert row["commit"] == "0123456789abcdef"
+    # Which distribution (and version) supplied each plugin of the entry.
+    assert "plugins from my-w2s 1.4 (selector mine); w2s-harness 0.1.0 (trainer sft)" in md
+    assert {"kind": "selectors", "name": "mine", "version": 2, "dist": "my-w2s",
+            "dist_version": "1.4"} in row["plugins"]
     # A second entry makes the board stale until it is rebuilt, and appears in every file.
     leaderboard.add(_fake_run(tmp_path, "quick", "r2", shift=0.05), root)
     assert leaderboard.stale(root) == ["README.md", "leaderboard.json", "index.html"]
