@@ -73,6 +73,10 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--params", action="store_true",
                     help="each plugin's params: name, type, default, description")
     sub.add_parser("plugins", help="list loaded plugins with their distributions")
+    chk = sub.add_parser("check", help="run the plugin contract checks on capabilities and "
+                                       "selectors (default: every third-party one)")
+    chk.add_argument("names", nargs="*", help="capability or selector names")
+    chk.add_argument("--data-dir", help="local data for capabilities that read files")
 
     sub.add_parser("runs", help="list past runs under $HARNESS_HOME with their status")
     show = sub.add_parser("show", help="print a run's tables")
@@ -227,6 +231,31 @@ def _type(annotation) -> str:
     return str(annotation).replace("typing.", "")
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tabulate import tabulate
+
+    from harness.plugins import DIST
+    from harness.testing import check
+
+    reg = _diagnosed()
+    names = args.names or [e.name for kind in ("capabilities", "selectors")
+                           for e in reg.entries[kind].values() if e.dist != DIST]
+    if not names:
+        raise HarnessError("no third-party capability or selector is installed; name "
+                           "plugins to check, e.g. `harness check gsm8k`")
+    findings = []
+    for name in names:
+        source = str(Path(args.data_dir) / name) if args.data_dir else None
+        findings += check([name], source)
+    print(tabulate([[f.plugin, f.check, "ok" if f.problem is None else f"FAIL: {f.problem}"]
+                    for f in findings], headers=["plugin", "check", "result"]))
+    failed = sum(f.problem is not None for f in findings)
+    print(f"\n{len(findings) - failed} of {len(findings)} checks passed")
+    return 1 if failed else 0
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
@@ -308,7 +337,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "plan": cmd_plan, "list": cmd_list, "plugins": cmd_plugins, "models": cmd_models,
+COMMANDS = {"run": cmd_run, "plan": cmd_plan, "check": cmd_check, "list": cmd_list, "plugins": cmd_plugins, "models": cmd_models,
             "cache": cmd_cache,
             "runs": cmd_runs, "show": cmd_show, "leaderboard": cmd_leaderboard}
 

@@ -18,24 +18,29 @@ from harness.errors import HarnessError
 from harness.graph import Graph
 from harness.progress import say
 from harness.store import Store
+from harness.worker import Outcome
 
 THRESHOLD = 0.01
 
 
-def data_entries(graph: Graph, store: Store) -> dict[str, Path]:
+def data_stages(graph: Graph, store: Store) -> dict[str, Outcome]:
     """The data stages of the first seed, served or computed here (they only read and split
     files), so checks and plans see the suite's own data before any model runs."""
     from harness.worker import Job, execute
 
     seeds = [s.params["seed"] for s in graph.stages.values() if s.kind == "data"]
-    out: dict[str, Path] = {}
+    out: dict[str, Outcome] = {}
     for node, spec in graph.stages.items():
         if spec.kind == "data" and spec.params["seed"] == min(seeds):
             done = execute(Job(spec=spec, key=spec.key({}), root=str(store.root)))
             if done.error:
                 raise HarnessError(done.error)
-            out[node] = Path(done.entry)
+            out[node] = done
     return out
+
+
+def data_entries(graph: Graph, store: Store) -> dict[str, Path]:
+    return {n: Path(o.entry) for n, o in data_stages(graph, store).items()}
 
 
 def cut_by_stop(target: str, stop: list[str]) -> str | None:

@@ -20,6 +20,7 @@ from harness.bases import KINDS, SINGULAR, Backend, Capability, Plugin, Row, Sel
     Selector, TrainContext, Trainer, TrainExample, WeakItem
 from harness.errors import HarnessError, PluginFault
 from harness.graph import StageSpec
+from harness.guard import no_gold
 from harness.outputs import Prediction, Scores
 from harness.plugins import registry
 from harness.tinymodels import resolve
@@ -152,7 +153,8 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
         trust.allow(strong)
     ctx = SelectContext(seed=p["seed"], strong_model=strong, weak_model=p["weak"],
                         backend=_make("backends", p["backend"]), work_dir=out)
-    with blame(selector, spec, "select()"):
+    gold = [e for role, e in inputs.items() if role.startswith("data:")]
+    with blame(selector, spec, "select()"), no_gold(*gold, out.parent.parent / "data"):
         chosen = selector.select(pool, ctx)
     chosen = checked_selection(selector, spec, pool, chosen)
     outputs.write_selection(out, chosen, selection_summary(pool, chosen))

@@ -23,7 +23,7 @@ from harness.executors import Executor, cached_prefix, key_after
 from harness.graph import Graph
 from harness.models import Manifest, MethodSpec, PluginRef, StageRecord, Suite
 from harness.planner import Planner, plan
-from harness.preflight import check_targets, data_entries
+from harness.preflight import check_targets, data_stages
 from harness.progress import log_to, say
 from harness.registry import Registry
 from harness.report import report, summarise
@@ -158,7 +158,8 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
               executor: Executor) -> tuple[Path, str]:
     """Plan, execute every stage not cached, collect; return the run directory and report."""
     planner, graph = plan(suite, registry, backend)
-    entries = data_entries(graph, store)
+    early = data_stages(graph, store)
+    entries = {n: Path(o.entry) for n, o in early.items()}
     check_targets(graph, entries, planner.capabilities, planner.decode_config,
                   [suite.weak, suite.strong], warn_only=suite.target_check == "warn")
     graph = sized(graph, store, suite.strong, entries)
@@ -186,6 +187,8 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
 
     def on_stage(o: Outcome) -> None:
+        if o.node in early and o.cached and not early[o.node].cached:
+            o = early[o.node]  # computed a moment ago, by the preflight, in this run
         manifest.stages.append(StageRecord(
             stage=o.kind, key=o.key, label=o.label, cached=o.cached, seconds=o.seconds,
             node=o.node, error=o.error, started=o.started or None, finished=o.finished or None,

@@ -36,6 +36,9 @@ FAULTS = {
         "        return [pool[0], pool[0]]", "returned 1 items more than once"),
     "a selector that returns None": ("        return None", "returned NoneType, not a list"),
     "a selector that keeps nothing": ("        return []", "kept none of the"),
+    "a selector that reads gold through its work directory": (
+        "        list(ctx.work_dir.parents[1].glob('data/*/unlabeled.jsonl'))[0].read_text()\n"
+        "        return list(pool)", "raised GoldLeak: read gold data"),
     "a selector that raises": (
         "        raise KeyError('boom')", "selector faulty (from bad-plugin 1.0) raised KeyError"),
 }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
 from conftest import harness_cli
-from harness.store import read_jsonl, write_jsonl
+from harness.store import Store, read_jsonl, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,8 @@ methods:
 train:
   name: sft
   params: {max_steps: 3, batch_size: 20, micro_batch_size: 20, lr: 3.0e-3}
-decode: {max_new_tokens: 24}
+decode: {max_new_tokens: 24}  # short for speed: the preflight only warns
+target_check: warn
 """
 METHODS = {"naive", "rm-two-stage", "rm-pointwise", "confidence", "boot"}
 
@@ -73,13 +75,23 @@ def test_every_method_runs_reports_and_never_reads_the_unlabeled_gold(tmp_path):
     for title in ("Results", "Weak labels", "Joint vs single", "Transfer"):
         assert f"## {title}" in report
 
-    # Rewrite every gold answer of the unlabeled splits (prompts unchanged), then recompute
-    # every selection, reward models included: not one selected item may change.
+    # Rewrite every gold answer of the unlabeled splits (prompts unchanged) and the entries'
+    # checksums to match (so the store serves the rewritten files rather than restoring them;
+    # the entries' digests, hence every key, stay), then recompute every selection, reward
+    # models included: not one selected item may change.
     before = _selections(home)
     for path in (home / "cache" / "data").glob("*/unlabeled.jsonl"):
         rows = read_jsonl(path)
         for row in rows:
             row.update(answer="GOLD CHANGED", target=" GOLD CHANGED", explanation=None)
         write_jsonl(path, rows)
+        record_file = path.parent / "_complete.json"
+        record = json.loads(record_file.read_text())
+        record["files"][path.name] = [path.stat().st_size,
+                                      hashlib.sha256(path.read_bytes()).hexdigest()]
+        record_file.write_text(json.dumps(record))
+        assert Store(home).problem("data", path.parent.name) is None
     _run(suite, home, "--force", "select")
+    served = [p for p in (home / "cache" / "data").glob("*/unlabeled.jsonl")]
+    assert all("GOLD CHANGED" in p.read_text() for p in served), "the rewrite was served"
     assert _selections(home) == before

@@ -1,0 +1,85 @@
+"""The plugin contract kit, as a plugin author uses it: `harness check` and the pytest plugin
+pass the example plugin and catch a selector that reads gold through its work directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, harness_cli
+
+LEAKY = '''
+from harness import Selector, hookimpl
+
+
+class Leaky(Selector):
+    "Keeps the weak labels that match the gold it reads from the cache."
+
+    name = "leaky"
+    version = 1
+
+    def select(self, pool, ctx):
+        import json
+        gold = {}
+        for path in ctx.work_dir.parents[1].glob("data/*/unlabeled.jsonl"):
+            for line in path.read_text().splitlines():
+                row = json.loads(line)
+                gold[row["id"]] = row["target"]
+        return [i for i in pool if gold.get(i.id) == i.label] or pool[:1]
+
+
+@hookimpl
+def register_selectors(register):
+    register(Leaky)
+'''
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The example plugin installed as pip would, beside a package with the leaky selector."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--target", str(target),
+                    str(ROOT / "tests" / "example_plugin")], check=True, capture_output=True)
+    (target / "leaky_plugin").mkdir()
+    (target / "leaky_plugin" / "__init__.py").write_text(LEAKY)
+    dist = target / "leaky_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: leaky-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[harness]\nleaky = leaky_plugin\n")
+    return target
+
+
+def _env(site: Path) -> dict[str, str]:
+    return {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def test_harness_check_passes_the_example_and_catches_the_leak(site):
+    good = harness_cli("check", "example_echo", "example_first", env=_env(site))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "10 of 10 checks passed" in good.stdout
+    leak = harness_cli("check", "leaky", env=_env(site))
+    assert leak.returncode == 1
+    line = next(x for x in leak.stdout.splitlines() if "never reads gold" in x)
+    assert "FAIL" in line and "read gold data" in line
+    # With no names, every third-party capability and selector is checked.
+    every = harness_cli("check", env=_env(site))
+    assert every.returncode == 1 and "example_echo" in every.stdout and "leaky" in every.stdout
+
+
+def test_the_pytest_plugin_passes_the_example_and_catches_the_leak(site, tmp_path):
+    def pytest_(names: str):
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               f"--harness-check={names}", str(tmp_path)],
+                              capture_output=True, text=True, cwd=tmp_path,
+                              env={**os.environ, **_env(site)}, timeout=600)
+
+    good = pytest_("example_echo,example_first")
+    assert good.returncode == 0 and "10 passed" in good.stdout, good.stdout[-2000:]
+    leak = pytest_("leaky")
+    assert leak.returncode == 1 and "3 failed" in leak.stdout, leak.stdout[-2000:]
+    assert "read gold data" in leak.stdout
