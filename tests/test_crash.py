@@ -34,7 +34,8 @@ methods:
 train:
   name: sft
   params: {max_steps: 6, batch_size: 20, micro_batch_size: 20, lr: 3.0e-3}
-decode: {max_new_tokens: 24}
+decode: {max_new_tokens: 24}  # short for speed: the preflight only warns
+target_check: warn
 """
 
 

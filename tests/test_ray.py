@@ -45,7 +45,8 @@ def test_ray_gives_the_local_outputs_with_stages_overlapping(reference, tmp_path
     spans = sorted((s["started"], s["finished"]) for s in manifest["stages"] if not s["cached"])
     overlapping = sum(b[0] < a[1] for a, b in zip(spans, spans[1:]))
     assert overlapping >= 2, spans
-    assert len({s["pid"] for s in manifest["stages"]}) == len(manifest["stages"])
+    tasks = [s for s in manifest["stages"] if s["pid"] != manifest["pid"]]  # not the preflight's
+    assert len({s["pid"] for s in tasks}) == len(tasks) and len(tasks) >= len(manifest["stages"]) - 2
 
 
 def _ray_tasks() -> list[int]:
