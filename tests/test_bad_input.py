@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, harness_cli
+from conftest import ROOT, harness_cli, plugin_site
 from test_faults import FAULTS
 
 HEAD = "name: x\nweak: tiny-weak\nstrong: tiny-strong\n"
@@ -80,14 +80,7 @@ def test_bad_data_stops_with_one_line_and_keeps_finished_stages(case, tmp_path):
 
 
 def _site_with(tmp_path: Path, body: str) -> Path:
-    site = tmp_path / "site"
-    (site / "bad_plugin").mkdir(parents=True)
-    (site / "bad_plugin" / "__init__.py").write_text(body)
-    dist = site / "bad_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[harness]\nbad = bad_plugin\n")
-    return site
+    return plugin_site(tmp_path, "bad_plugin", body)
 
 
 PLUGINS = {

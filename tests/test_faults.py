@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import harness_cli
+from conftest import harness_cli, plugin_site
 
 pytestmark = pytest.mark.slow
 
@@ -55,14 +55,7 @@ train: {name: sft, params: {max_steps: 2, batch_size: 20, micro_batch_size: 20}}
 
 
 def _site(tmp_path: Path, body: str) -> Path:
-    site = tmp_path / "site"
-    (site / "bad_plugin").mkdir(parents=True, exist_ok=True)
-    (site / "bad_plugin" / "__init__.py").write_text(HEAD.format(body=body))
-    dist = site / "bad_plugin-1.0.dist-info"
-    dist.mkdir(exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[harness]\nbad = bad_plugin\n")
-    return site
+    return plugin_site(tmp_path, "bad_plugin", HEAD.format(body=body))
 
 
 def test_a_faulty_plugin_is_one_line_naming_it_and_loses_nothing(tmp_path):

