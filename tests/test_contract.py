@@ -11,35 +11,22 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, harness_cli, plugin_site
+from test_faults import HEAD
 
-LEAKY = '''
-from harness import Selector, hookimpl
-
-
-class Leaky(Selector):
-    "Keeps the weak labels that match the gold it reads from the cache."
-
-    name = "leaky"
-    version = 1
-
-    def select(self, pool, ctx):
+LEAKY = HEAD.format(body="""\
         import json
         gold = {}
         for path in ctx.work_dir.parents[1].glob("data/*/unlabeled.jsonl"):
             for line in path.read_text().splitlines():
                 row = json.loads(line)
                 gold[row["id"]] = row["target"]
-        return [i for i in pool if gold.get(i.id) == i.label] or pool[:1]
-
-
-@hookimpl
-def register_selectors(register):
-    register(Leaky)
-'''
+        return [i for i in pool if gold.get(i.id) == i.label] or pool[:1]""")
+"""The faulty selector of ``test_faults``, here keeping the weak labels that match the gold it
+reads from the cache."""
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory) -> tuple[Path, Path]:
     """The example plugin installed as pip would, beside a package with the leaky selector."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
@@ -57,13 +44,13 @@ def test_harness_check_passes_the_example_and_catches_the_leak(site):
     good = harness_cli("check", "example_echo", "example_first", env=_env(site))
     assert good.returncode == 0, good.stdout + good.stderr
     assert "10 of 10 checks passed" in good.stdout
-    leak = harness_cli("check", "leaky", env=_env(site))
+    leak = harness_cli("check", "faulty", env=_env(site))
     assert leak.returncode == 1
     line = next(x for x in leak.stdout.splitlines() if "never reads gold" in x)
     assert "FAIL" in line and "read gold data" in line
     # With no names, every third-party capability and selector is checked.
     every = harness_cli("check", env=_env(site))
-    assert every.returncode == 1 and "example_echo" in every.stdout and "leaky" in every.stdout
+    assert every.returncode == 1 and "example_echo" in every.stdout and "faulty" in every.stdout
 
 
 def test_the_pytest_plugin_passes_the_example_and_catches_the_leak(site, tmp_path):
@@ -75,6 +62,6 @@ def test_the_pytest_plugin_passes_the_example_and_catches_the_leak(site, tmp_pat
 
     good = pytest_("example_echo,example_first")
     assert good.returncode == 0 and "10 passed" in good.stdout, good.stdout[-2000:]
-    leak = pytest_("leaky")
+    leak = pytest_("faulty")
     assert leak.returncode == 1 and "3 failed" in leak.stdout, leak.stdout[-2000:]
     assert "read gold data" in leak.stdout
