@@ -44,3 +44,13 @@ def test_dry_run_prints_plan_without_compute(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "train weak" in proc.stdout and "10 of 10 stages to run" in proc.stdout
     assert not (tmp_path / "cache").exists()
+
+
+def test_list_prints_a_plugins_params_with_types_defaults_and_descriptions():
+    one = harness_cli("list", "selectors", "reward_model", check=True).stdout
+    row = next(line for line in one.splitlines() if line.split()[2:3] == ["held_out"])
+    assert "float" in row and "0.1" in row and "share of items kept out" in row
+    every = harness_cli("list", "capabilities", "--params", check=True).stdout
+    assert {"gsm8k", "sciq", "synth_scan"} <= {line.split()[1] for line in every.splitlines()
+                                               if line.startswith("capability")}
+    assert "conflict" in every and "extract" in every
