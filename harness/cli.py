@@ -73,9 +73,9 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--params", action="store_true",
                     help="each plugin's params: name, type, default, description")
     sub.add_parser("plugins", help="list loaded plugins with their distributions")
-    chk = sub.add_parser("check", help="run the plugin contract checks on capabilities and "
-                                       "selectors (default: every third-party one)")
-    chk.add_argument("names", nargs="*", help="capability or selector names")
+    chk = sub.add_parser("check", help="run the plugin contract checks (default: on every "
+                                       "third-party plugin)")
+    chk.add_argument("names", nargs="*", help="plugin names (any kind)")
     chk.add_argument("--data-dir", help="local data for capabilities that read files")
 
     sub.add_parser("runs", help="list past runs under $HARNESS_HOME with their status")
@@ -240,11 +240,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from harness.testing import check
 
     reg = _diagnosed()
-    names = args.names or [e.name for kind in ("capabilities", "selectors")
+    names = args.names or [e.name for kind in KIND_NAMES
                            for e in reg.entries[kind].values() if e.dist != DIST]
     if not names:
-        raise HarnessError("no third-party capability or selector is installed; name "
-                           "plugins to check, e.g. `harness check gsm8k`")
+        raise HarnessError("no third-party plugin is installed; name plugins to check, e.g. "
+                           "`harness check gsm8k`")
     findings = []
     for name in names:
         source = str(Path(args.data_dir) / name) if args.data_dir else None

@@ -1,4 +1,4 @@
-"""The plugin contract kit: the checks every capability and selector must pass, for any
+"""The plugin contract kit: the checks every plugin must pass, for any
 installed plugin, as ``harness check NAME...`` or in a plugin author's own CI as a pytest plugin
 (this distribution registers it under ``pytest11``)::
 
@@ -8,7 +8,8 @@ Capabilities: params round-trip; seeded determinism; disjoint, group-aware split
 target scores 1; empty and junk completions score 0 without raising; ``answer_of`` never reads
 gold; targets survive the stop strings. Selectors: a selection is a subset of the pool's ids
 without duplicates; the same seed selects the same; and a selector that opens the cache's data
-entries (where gold lives) is caught doing it (``harness.guard``).
+entries (where gold lives) is caught doing it (``harness.guard``). Trainers: well-formed
+``steps()``. Backends: greedy outputs equal to the ``hf`` backend's on a tiny model.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from harness.bases import Capability, Row, SelectContext, Selector, WeakItem
+from harness.bases import KINDS, Backend, Capability, Plugin, Row, SelectContext, Selector, Step, \
+    Trainer, WeakItem
 
 JUNK = ["", "   ", "\n", "@@@ ###", "zq"]
 
@@ -67,9 +69,9 @@ def capability_checks(cap: Capability, source: str | None) -> list[tuple[str, Ca
     return checks
 
 
-def _round_trip(cap: Capability) -> str | None:
-    again = type(cap.params)(**cap.params.model_dump())
-    return None if again == cap.params else "Params(**params.model_dump()) differs"
+def _round_trip(plugin: Plugin) -> str | None:
+    again = type(plugin.params)(**plugin.params.model_dump())
+    return None if again == plugin.params else "Params(**params.model_dump()) differs"
 
 
 def _disjoint(cap: Capability, names: dict[str, list[Row]]) -> str | None:
@@ -163,24 +165,65 @@ def selector_checks(sel: Selector) -> list[tuple[str, Callable]]:
     ]
 
 
+# ---------------------------------------------------------------- trainers and backends
+
+def trainer_checks(trainer: Trainer) -> list[tuple[str, Callable]]:
+    def steps() -> str | None:
+        from harness.plugins import registry
+
+        got = trainer.steps()
+        if not got or not all(isinstance(s, Step) for s in got):
+            return "steps() must return at least one harness.Step"
+        if got[0].data == "self":
+            return "the first step cannot train on the model's own answers ('self')"
+        for s in got:
+            if s.trainer is not None and s.trainer not in registry().entries["trainers"]:
+                return f"a step names trainer {s.trainer!r}, which is not installed"
+        return None
+
+    return [("params round-trip", lambda: _round_trip(trainer)), ("well-formed steps", steps)]
+
+
+def backend_checks(backend: Backend) -> list[tuple[str, Callable]]:
+    """Greedy outputs equal to the ``hf`` backend's on a tiny model's prompts."""
+    def parity() -> str | None:
+        from harness.bases import DecodeConfig
+        from harness.plugins import registry
+        from harness.tinymodels import resolve
+
+        reg = registry()
+        cap = reg.make("capabilities", "synth_scan", {"labeled": 8, "unlabeled": 8, "test": 16})
+        prompts = [r.prompt for r in cap.load(0).test]
+        model, decode = resolve("tiny-strong"), DecodeConfig(max_new_tokens=16)
+        mine = [g.text for g in backend.complete(model, prompts, decode)]
+        ref = [g.text for g in reg.make("backends", "hf").complete(model, prompts, decode)]
+        differ = [(p, a, b) for p, a, b in zip(prompts, mine, ref) if a != b]
+        return f"{len(differ)} of {len(prompts)} greedy outputs differ from hf's, e.g. " \
+               f"{differ[0][1]!r} vs {differ[0][2]!r}" if differ else None
+
+    return [("params round-trip", lambda: _round_trip(backend)),
+            ("greedy parity with hf", parity)]
+
+
 # ---------------------------------------------------------------- running
 
 def checks_for(names: list[str], source: str | None = None) -> list[tuple[str, str, Callable]]:
-    """(plugin, check, function) for each named capability or selector."""
+    """(plugin, check, function) for each named plugin (of any kind)."""
     from harness.errors import HarnessError
     from harness.plugins import registry
 
     reg = registry()
     out = []
     for name in names:
-        if name in reg.entries["capabilities"]:
-            cap = reg.make("capabilities", name)
-            out += [(name, c, f) for c, f in capability_checks(cap, source)]  # type: ignore
-        elif name in reg.entries["selectors"]:
-            out += [(name, c, f) for c, f in selector_checks(reg.make("selectors", name))]  # type: ignore
-        else:
-            raise HarnessError(f"no capability or selector named {name!r} is installed "
-                               "(see `harness list`)")
+        kind = next((k for k in KINDS if name in reg.entries[k]), None)
+        if kind is None:
+            raise HarnessError(f"no plugin named {name!r} is installed (see `harness list`)")
+        plugin = reg.make(kind, name)
+        checks = {"capabilities": lambda: capability_checks(plugin, source),  # type: ignore
+                  "selectors": lambda: selector_checks(plugin),  # type: ignore
+                  "trainers": lambda: trainer_checks(plugin),  # type: ignore
+                  "backends": lambda: backend_checks(plugin)}[kind]()  # type: ignore
+        out += [(name, c, f) for c, f in checks]
     return out
 
 

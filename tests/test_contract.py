@@ -65,3 +65,50 @@ def test_the_pytest_plugin_passes_the_example_and_catches_the_leak(site, tmp_pat
     leak = pytest_("faulty")
     assert leak.returncode == 1 and "3 failed" in leak.stdout, leak.stdout[-2000:]
     assert "read gold data" in leak.stdout
+
+
+BROKEN_KINDS = '''
+from harness import Trainer, hookimpl
+from harness_plugins.backends.hf import HFBackend
+
+
+class Shouty(HFBackend):
+    "Decodes as hf does, then says it twice."
+
+    name = "shouty"
+
+    def generate(self, model, prompts, decode):
+        return [g.model_copy(update={"text": g.text + g.text + "!"})
+                for g in super().generate(model, prompts, decode)]
+
+
+class Stepless(Trainer):
+    "Declares no training runs."
+
+    name = "stepless"
+    version = 1
+
+    def steps(self):
+        return []
+
+
+@hookimpl
+def register_backends(register):
+    register(Shouty)
+
+
+@hookimpl
+def register_trainers(register):
+    register(Stepless)
+'''
+
+
+def test_the_kit_checks_trainers_and_backends(tmp_path):
+    env = {"PYTHONPATH": str(plugin_site(tmp_path, "kinds_plugin", BROKEN_KINDS))}
+    good = harness_cli("check", "sft", "hf", env=env)
+    assert good.returncode == 0 and "4 of 4 checks passed" in good.stdout, good.stdout
+    bad = harness_cli("check", "shouty", "stepless", env=env)
+    assert bad.returncode == 1
+    lines = {line.split()[0]: line for line in bad.stdout.splitlines()
+             if "FAIL" in line}
+    assert "differ from hf's" in lines["shouty"] and "at least one" in lines["stepless"]
