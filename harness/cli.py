@@ -166,7 +166,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from harness import devices, sizing
     from harness.planner import plan
     from harness.plugins import registry
-    from harness.runs import resolve_backend
     from harness.store import Store
 
     reg = registry()
@@ -175,9 +174,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     memory = devices.gpu_memory() if args.gpu_memory is None else args.gpu_memory
     if not gpus or not memory:
         raise HarnessError("no GPUs to size for on this machine; give --gpus N --gpu-memory GIB")
-    backend = suite.backend
-    if backend == "auto":  # as `run` resolves it on a machine with GPUs
-        backend = "vllm" if "vllm" in reg.entries["backends"] else resolve_backend("auto", reg)
+    backend = "vllm" if suite.backend == "auto" else suite.backend  # as `run` on GPUs
     _, graph = plan(suite, reg, backend)
     machine = sizing.Machine(gpus=gpus, gpu_memory=memory, tflops=args.tflops, mfu=args.mfu,
                              jobs=args.jobs)
@@ -236,10 +233,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
-    from harness.plugins import DIST
+    from harness.plugins import DIST, registry
     from harness.testing import check
 
-    reg = _diagnosed()
+    reg = registry()  # the checks load plugins through it: a broken one stops them here
     names = args.names or [e.name for kind in KIND_NAMES
                            for e in reg.entries[kind].values() if e.dist != DIST]
     if not names:

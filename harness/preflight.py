@@ -18,7 +18,8 @@ from harness.errors import HarnessError
 from harness.graph import Graph
 from harness.progress import say
 from harness.store import Store
-from harness.worker import Outcome
+from harness.planner import SPLIT_FILES
+from harness.worker import Job, Outcome, execute
 
 THRESHOLD = 0.01
 
@@ -26,8 +27,6 @@ THRESHOLD = 0.01
 def data_stages(graph: Graph, store: Store) -> dict[str, Outcome]:
     """The data stages of the first seed, served or computed here (they only read and split
     files), so checks and plans see the suite's own data before any model runs."""
-    from harness.worker import Job, execute
-
     seeds = [s.params["seed"] for s in graph.stages.values() if s.kind == "data"]
     out: dict[str, Outcome] = {}
     for node, spec in graph.stages.items():
@@ -87,8 +86,7 @@ def check_targets(graph: Graph, entries: dict[str, Path], caps: dict[str, Capabi
     found: list[str] = []
     for node, entry in entries.items():
         name = graph.stages[node].params["capability"]["name"]
-        targets = [r.target for split in ("labeled", "unlabeled", "test")
-                   for r in outputs.rows(entry, split)]
+        targets = [r.target for split in SPLIT_FILES for r in outputs.rows(entry, split)]
         for model, count in counters or [("", None)]:
             found += problems(caps[name], decode(name), targets, count, model)
     found = list(dict.fromkeys(found))

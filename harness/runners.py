@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import traceback
 from contextlib import contextmanager
-
 from pathlib import Path
 from typing import Any, Callable
 
@@ -156,16 +155,16 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     gold = [e for role, e in inputs.items() if role.startswith("data:")]
     with blame(selector, spec, "select()"), no_gold(*gold, out.parent.parent / "data"):
         chosen = selector.select(pool, ctx)
-    chosen = checked_selection(selector, spec, pool, chosen)
+    chosen = checked_selection(selector, spec.label, pool, chosen)
     outputs.write_selection(out, chosen, selection_summary(pool, chosen))
 
 
-def checked_selection(selector: Selector, spec: StageSpec, pool: list[WeakItem],
+def checked_selection(selector: Selector, stage: str, pool: list[WeakItem],
                       chosen: Any) -> list[WeakItem]:
     """The pool's own items that ``chosen`` names, after checking it is a selection: a list of
     the pool's items, each once, at least one. Taking the pool's items (not the returned
     objects) means a selector can choose labels but never change them."""
-    where = f"selector {selector.name} [stage {spec.label}]"
+    where = f"selector {selector.name} [stage {stage}]"
     if not isinstance(chosen, (list, tuple)):
         raise PluginFault(f"{where} returned {type(chosen).__name__}, not a list of the pool's "
                           "items; return the WeakItems it keeps")

@@ -33,6 +33,8 @@ from pydantic import BaseModel
 
 from harness.errors import HarnessError
 from harness.graph import Graph, Resources, StageSpec
+from harness.launch import SHARDED
+from harness.planner import SPLIT_FILES
 from harness.store import Store
 
 GIB = 2**30
@@ -89,9 +91,9 @@ class Shape(BaseModel):
 def shape(model: str) -> Shape:
     """A model's shape from its ``config.json``: a local folder or tiny model, the paper's models
     (built in), else the hub's copy."""
-    from harness.tinymodels import built_here, resolve
+    from harness.tinymodels import resolve
 
-    folder = Path(resolve(model)) if built_here(model) else Path(model).expanduser()
+    folder = Path(resolve(model))
     if (folder / "config.json").is_file():
         return Shape.from_config(model, json.loads((folder / "config.json").read_text()))
     if model in KNOWN:
@@ -162,7 +164,7 @@ def token_stats(graph: Graph, entries: dict[str, Path], count: Callable[[str], i
         if spec.kind != "data" or node not in entries:
             continue
         cap = spec.params["capability"]["name"]
-        for split in ("labeled", "unlabeled", "test"):
+        for split in SPLIT_FILES:
             if (cap, split) in out:
                 continue
             rows = outputs.rows(entries[node], split)
@@ -182,10 +184,9 @@ def _chars(text: str) -> int:
 def counter(model: str) -> Callable[[str], int] | None:
     """Token counting with ``model``'s ``tokenizer.json`` when it is on disk (a local folder, a
     model built here, or the hub's local cache), else None: nothing is downloaded for it."""
-    from harness.tinymodels import built_here, resolve
+    from harness.tinymodels import resolve
 
-    path = (Path(resolve(model)) if built_here(model) else Path(model).expanduser()) \
-        / "tokenizer.json"
+    path = Path(resolve(model)) / "tokenizer.json"
     if not path.is_file():
         try:
             from huggingface_hub import try_to_load_from_cache
@@ -327,8 +328,8 @@ class Sizer:
         need = res.strategy != "auto" or res.ranks > 1
 
         def memory(shards: int, strategy: str) -> float:
-            sharded = strategy in ("fsdp", "fsdp-offload", "deepspeed")
-            return train_memory(s, micro=micro, seq=seq, shards=shards if sharded else 1,
+            return train_memory(s, micro=micro, seq=seq,
+                                shards=shards if strategy in SHARDED else 1,
                                 lora=lora, checkpointing=ckpt or strategy.startswith("fsdp"),
                                 lm_head=lm_head, offload=strategy == "fsdp-offload")
 

@@ -154,8 +154,7 @@ def selector_checks(sel: Selector) -> list[tuple[str, Callable]]:
                             backend=registry().make("backends", "hf"), work_dir=work)
         with no_gold(home / "cache" / "data"):
             chosen = sel.select([i.model_copy() for i in pool], ctx)
-        spec = type("Spec", (), {"label": "check"})()
-        return [i.id for i in checked_selection(sel, spec, pool, chosen)]  # type: ignore
+        return [i.id for i in checked_selection(sel, "harness check", pool, chosen)]
 
     return [
         ("a subset of the pool, no duplicates, not empty", lambda: (select(0), None)[1]),
