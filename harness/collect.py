@@ -8,6 +8,7 @@ from pathlib import Path
 from harness import outputs
 from harness.analysis import agreement, compression_ratio, distinct_n
 from harness.bases import Capability
+from harness.faults import ABOVE, blame
 from harness.graph import EvalRef, Graph
 from harness.models import CapabilityResult, Suite, TransferResult
 from harness.stats import pgr
@@ -62,12 +63,14 @@ class Collector:
             out["rm_held_out_acc"] = held
         capability = self.capabilities[cap]
         rows = {r.id: r for r in outputs.rows(self.entries[ref.data], "test")}
-        answers = {
-            role: {p.id: capability.answer_of(rows[p.id], p.completion)
-                   for p in outputs.predictions(self.entries[getattr(ref, role)])
-                   if p.capability == cap}
-            for role in ("weak", "w2s")
-        }
+        with blame(capability, f"collecting {ref.method} on {cap} seed {ref.seed}",
+                   "answer_of()", ABOVE):
+            answers = {
+                role: {p.id: capability.answer_of(rows[p.id], p.completion)
+                       for p in outputs.predictions(self.entries[getattr(ref, role)])
+                       if p.capability == cap}
+                for role in ("weak", "w2s")
+            }
         ids = sorted(answers["w2s"])
         out["supervisor_agreement"] = agreement([answers["w2s"][i] for i in ids],
                                                 [answers["weak"].get(i) for i in ids])
@@ -81,9 +84,9 @@ class Collector:
                 for t in self.graph.transfer]
 
     def copy_predictions(self, folder: Path) -> None:
-        """Every decode stage's per-sample predictions, one file per stage label."""
+        """Every graded stage's per-sample predictions, one file per decode stage's label."""
         folder.mkdir()
         for node, spec in self.graph.stages.items():
-            if spec.kind == "decode":
+            if spec.kind == "grade":
                 shutil.copyfile(outputs.predictions_file(self.entries[node]),
-                                folder / f"{spec.slug}.jsonl")
+                                folder / f"{spec.slug.removeprefix('grade_')}.jsonl")

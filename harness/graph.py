@@ -21,11 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.store import content_key
 
-CACHE_SCHEMA = 2
+CACHE_SCHEMA = 3
 """Part of every cache key; bumped when the cache layout or keying changes (2: output-chained
-keys), so older entries are recomputed once rather than misread."""
+keys; 3: decoding and grading are separate stages), so older entries are recomputed once
+rather than misread."""
 
-Kind = Literal["data", "train", "decode", "score", "select"]
+Kind = Literal["data", "train", "decode", "grade", "score", "select"]
 Strategy = Literal["auto", "single", "ddp", "fsdp", "fsdp-offload", "deepspeed"]
 
 

@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import SuiteError, one_line
-from harness.graph import Resources
+from harness.graph import Kind, Resources
 
 RESULT_SCHEMA = 1
 
@@ -73,8 +73,7 @@ class Suite(Strict):
     default: no model's code runs."""
     transfer: bool = False
     """With the ``single`` mixture: evaluate each single-capability model on every capability."""
-    resources: dict[Literal["data", "train", "decode", "score", "select"], Resources] = \
-        Field(default_factory=dict)
+    resources: dict[Kind, Resources] = Field(default_factory=dict)
     """Per stage kind, layered over the defaults (model stages: one GPU where there is one),
     e.g. ``{train: {ranks: 2}}`` to launch training as two processes."""
     min_gap: float = Field(0.03, ge=0)

@@ -16,8 +16,17 @@ from harness.bases import Row, TrainExample, WeakItem
 from harness.store import read_jsonl, write_json, write_jsonl
 
 
+class Completion(BaseModel):
+    """One decoded row, as the model wrote it: no gold answer, no score."""
+
+    id: str
+    capability: str
+    prompt: str
+    completion: str
+
+
 class Prediction(BaseModel):
-    """One decoded row: the completion and its score against the gold answer."""
+    """One graded row: the completion and its score against the gold answer."""
 
     id: str
     capability: str
@@ -28,7 +37,7 @@ class Prediction(BaseModel):
 
 
 class Scores(BaseModel):
-    """A decode stage's per-capability accuracy, extra metrics and row counts."""
+    """A grade stage's per-capability accuracy, extra metrics and row counts."""
 
     accuracy: dict[str, float]
     metrics: dict[str, dict[str, float]]
@@ -54,7 +63,22 @@ def model_dir(entry: Path) -> Path:
 
 # decode ----------------------------------------------------------------------------------
 
-def write_decoded(entry: Path, predictions: list[Prediction], scores: Scores) -> None:
+def write_completions(entry: Path, completions: list[Completion]) -> None:
+    write_jsonl(entry / "completions.jsonl", [c.model_dump() for c in completions])
+
+
+def completions(entry: Path) -> list[Completion]:
+    return [Completion.model_validate(c) for c in read_jsonl(entry / "completions.jsonl")]
+
+
+def completions_as_examples(entry: Path) -> list[TrainExample]:
+    """A decode stage's completions as training pairs (self-bootstrapping's relabelling)."""
+    return [TrainExample(prompt=c.prompt, target=c.completion) for c in completions(entry)]
+
+
+# grade -----------------------------------------------------------------------------------
+
+def write_graded(entry: Path, predictions: list[Prediction], scores: Scores) -> None:
     write_jsonl(entry / "predictions.jsonl", [p.model_dump() for p in predictions])
     write_json(entry / "scores.json", scores.model_dump())
 
@@ -69,11 +93,6 @@ def predictions(entry: Path) -> list[Prediction]:
 
 def scores(entry: Path) -> Scores:
     return Scores.model_validate_json((entry / "scores.json").read_text())
-
-
-def completions_as_examples(entry: Path) -> list[TrainExample]:
-    """A decode stage's completions as training pairs (self-bootstrapping's relabelling)."""
-    return [TrainExample(prompt=p.prompt, target=p.completion) for p in predictions(entry)]
 
 
 # score -----------------------------------------------------------------------------------

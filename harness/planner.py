@@ -17,6 +17,7 @@ from typing import Any
 from harness import code
 from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, Step, Trainer
 from harness.errors import HarnessError, PluginError
+from harness.faults import ABOVE, blame
 from harness.graph import EvalRef, Graph, Kind, Resources, StageSpec, TransferRef
 from harness.models import PluginRef, Suite
 from harness.registry import Registry
@@ -70,6 +71,7 @@ class Planner:
     def __init__(self, suite: Suite, registry: Registry, backend: str) -> None:
         self.suite = suite
         self.registry = registry
+        self.where = f"planning suite {suite.name}"
         self.capabilities: dict[str, Capability] = {}
         self.sources: dict[str, str | None] = {}
         for spec in suite.capabilities:
@@ -81,7 +83,8 @@ class Planner:
             self.capabilities[spec.name] = cap  # type: ignore[assignment]
             source = spec.source or cap.default_source  # type: ignore[attr-defined]
             self.sources[spec.name] = source
-            cap.check_source(self.sources[spec.name])  # type: ignore[attr-defined]
+            with blame(cap, self.where, "check_source()", ABOVE):
+                cap.check_source(self.sources[spec.name])  # type: ignore[attr-defined]
         self.backend = registry.make("backends", backend)
         self.trainer: Trainer = registry.make("trainers", suite.train.name,
                                               suite.train.params)  # type: ignore[assignment]
@@ -119,27 +122,30 @@ class Planner:
     def _group(self, g: Group) -> None:
         weak = self._train(f"train weak [{g.tag}]", self.weak, self.weak_trainer, g,
                            {"examples": "gold", "split": "labeled"}, g.data_inputs())
-        weak_eval = self._decode("eval weak", weak, g, "test")
+        weak_eval = self._grade(self._decode("eval weak", weak, g, "test"), g)
         labels = self._decode("label", weak, g, "unlabeled")
+        labels_graded = self._grade(labels, g)
         ceiling = self._train(f"train ceiling [{g.tag}]", self.strong, self.trainer, g,
                               {"examples": "gold", "split": "unlabeled"}, g.data_inputs())
-        ceil_eval = self._decode("eval ceiling", ceiling, g, "test")
+        ceil_eval = self._grade(self._decode("eval ceiling", ceiling, g, "test"), g)
         pool = self._select("all", self.all, g, labels, {})
         for method, (selector, steps) in self.methods.items():
-            signals = {s: self._signal(s, g, weak, labels, pool) for s in sorted(selector.needs())}
+            with blame(selector, self.where, "needs()", ABOVE):
+                needs = sorted(selector.needs())
+            signals = {s: self._signal(s, g, weak, labels, pool) for s in needs}
             select = self._select(method, selector, g, labels, signals)
             model = self._chain(method, steps, select, pool, g)
-            w2s_eval = self._decode(f"eval {method}", model, g, "test")
+            w2s_eval = self._grade(self._decode(f"eval {method}", model, g, "test"), g)
             for cap in g.caps:
                 self.graph.evals.append(EvalRef(
                     seed=g.seed, mixture=g.mixture, capability=cap, method=method,
-                    weak=weak_eval, ceiling=ceil_eval, w2s=w2s_eval, labels=labels,
+                    weak=weak_eval, ceiling=ceil_eval, w2s=w2s_eval, labels=labels_graded,
                     select=select, data=g.data[cap]))
             if g.mixture == "single" and self.suite.transfer:
                 for other in self.capabilities:
                     target = Group(g.seed, g.mixture, [other], g.data)
-                    stage = self._decode(f"transfer {method} from {g.caps[0]}", model, target,
-                                         "test")
+                    stage = self._grade(self._decode(f"transfer {method} from {g.caps[0]}",
+                                                     model, target, "test"), target)
                     self.graph.transfer.append(TransferRef(
                         seed=g.seed, method=method, trained_on=g.caps[0], evaluated_on=other,
                         stage=stage))
@@ -167,7 +173,8 @@ class Planner:
     def _steps(self, method: str, trainer: Trainer) -> list[tuple[Step, Trainer]]:
         """A method's steps, each with its trainer (params layered over the suite's ``train``
         like a method's), checked before any compute."""
-        steps = trainer.steps()
+        with blame(trainer, self.where, "steps()", ABOVE):
+            steps = trainer.steps()
         if not steps:
             raise PluginError(f"trainer {trainer.name} declares no steps; return at least one")
         if steps[0].data == "self":
@@ -223,7 +230,8 @@ class Planner:
     def _train(self, label: str, base: Model, trainer: Trainer, g: Group,
                data: dict[str, Any], inputs: dict[str, str]) -> Model:
         try:
-            trainer.check_processes(self._resources("train").ranks)
+            with blame(trainer, self.where, "check_processes()", ABOVE):
+                trainer.check_processes(self._resources("train").ranks)
         except HarnessError as exc:
             raise HarnessError(f"{label}: {exc}") from None
         params = {"trainer": ref(trainer), "seed": g.seed, **base.params("base"), **data}
@@ -235,19 +243,31 @@ class Planner:
 
     def _decode(self, what: str, model: Model, g: Group, split: str,
                 temperature: float = 0.0, shots: int = 0) -> str:
-        caps = {c: self.capabilities[c] for c in g.caps}
+        """Completions of ``split``'s prompts. No capability code runs here (prompts come
+        from the data stage), so a change to a capability's scoring keeps every decode."""
         params = {
             **model.params("model"),
             "split": split,
-            "capabilities": {c: ref(cap) for c, cap in caps.items()},
-            "decode": {c: self.decode_config(c, temperature, g.seed).model_dump() for c in caps},
+            "capabilities": list(g.caps),
+            "decode": {c: self.decode_config(c, temperature, g.seed).model_dump()
+                       for c in g.caps},
             "backend": ref(self.backend),
         }
         if shots:
             params.update(shots=shots, shot_seed=g.seed)
         return self._add("decode", f"{what} [{'+'.join(g.caps)} seed {g.seed}] ({split})",
                          params, {**model.inputs("model"), **g.data_inputs()},
-                         code.digest(type(self.backend), *map(type, caps.values())))
+                         code.digest(type(self.backend)))
+
+    def _grade(self, decode: str, g: Group) -> str:
+        """The capabilities' scores of a decode stage's completions against the gold answers."""
+        spec = self.graph.stages[decode]
+        caps = {c: self.capabilities[c] for c in g.caps}
+        return self._add("grade", f"grade {spec.label}",
+                         {"split": spec.params["split"],
+                          "capabilities": {c: ref(cap) for c, cap in caps.items()}},
+                         {"completions": decode, **g.data_inputs()},
+                         code.digest(*map(type, caps.values())), gpus=0)
 
     def decode_config(self, cap: str, temperature: float = 0.0, seed: int = 0) -> DecodeConfig:
         """A capability's decode settings: its own, under the suite's, under sampling's."""

@@ -9,18 +9,16 @@ imports (torch, transformers, vllm) happen inside the plugins, in the worker.
 from __future__ import annotations
 
 import random
-import traceback
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
 from harness import outputs, trust
-from harness.bases import KINDS, SINGULAR, Backend, Capability, Plugin, Row, SelectContext, \
-    Selector, TrainContext, Trainer, TrainExample, WeakItem
-from harness.errors import HarnessError, PluginFault
+from harness.bases import Backend, Capability, Row, SelectContext, Selector, TrainContext, \
+    Trainer, TrainExample, WeakItem
+from harness.faults import blame, checked_selection
 from harness.graph import StageSpec
 from harness.guard import no_gold
-from harness.outputs import Prediction, Scores
+from harness.outputs import Completion, Prediction, Scores
 from harness.plugins import registry
 from harness.tinymodels import resolve
 
@@ -29,26 +27,11 @@ def _make(kind: str, ref: dict[str, Any]):
     return registry().make(kind, ref["name"], ref["params"])
 
 
-@contextmanager
-def blame(plugin: Plugin, spec: StageSpec, what: str = ""):
-    """Any exception from ``plugin``'s code becomes one line naming the plugin, the
-    distribution it came from, the stage and its capabilities; the traceback goes to the
-    stage's log."""
-    try:
-        yield
-    except HarnessError:
-        raise
-    except Exception as exc:
-        traceback.print_exc()
-        kind = next(k for k, base in KINDS.items() if isinstance(plugin, base))
-        entry = registry().get(kind, plugin.name)
-        caps = "+".join(spec.params.get("capabilities") or
-                        [spec.params.get("capability", {}).get("name", "")])
-        raise PluginFault(
-            f"{SINGULAR[kind]} {plugin.name} (from {entry.dist} {entry.dist_version}) raised "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            f"{' in ' + what if what else ''} [stage {spec.label}; capabilities {caps}]; "
-            "the traceback is in the stage's log") from None
+def stage_where(spec: StageSpec) -> str:
+    """A stage, for an error line: its label and the capabilities it works on."""
+    caps = "+".join(spec.params.get("capabilities") or
+                    [spec.params.get("capability", {}).get("name", "")])
+    return f"stage {spec.label}; capabilities {caps}"
 
 
 def _capabilities(spec: StageSpec) -> dict[str, Capability]:
@@ -73,7 +56,7 @@ def _rows(inputs: dict[str, Path], cap: str, split: str) -> list[Row]:
 
 def data(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     cap: Capability = _make("capabilities", spec.params["capability"])
-    with blame(cap, spec, "load()"):
+    with blame(cap, stage_where(spec), "load()"):
         splits = cap.load(spec.params["seed"], spec.params["source"])
     for split, rows in splits.names().items():
         outputs.write_rows(out, split, rows)
@@ -92,35 +75,50 @@ def train(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     trainer: Trainer = _make("trainers", p["trainer"])
     (out / "work").mkdir()
     base = _model(spec, inputs, "base")
-    with blame(trainer, spec, "train()"):
+    with blame(trainer, stage_where(spec), "train()"):
         trainer.train(base, examples, outputs.model_dir(out),
                       TrainContext(seed=p["seed"], work_dir=out / "work",
                                    progress_label=spec.label))
 
 
 def decode(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+    """Completions only: grading is its own stage, so a scoring bug (or a fix to one) never
+    costs the decodes, which are the expensive part."""
     from harness.bases import DecodeConfig
 
     backend: Backend = _make("backends", spec.params["backend"])
     model = _model(spec, inputs, "model")
-    records: list[Prediction] = []
-    accuracy, metrics, counts = {}, {}, {}
-    for name, cap in _capabilities(spec).items():
+    records: list[Completion] = []
+    for name in spec.params["capabilities"]:
         rows = _rows(inputs, name, spec.params["split"])
         config = DecodeConfig.model_validate(spec.params["decode"][name])
         head = shots(_rows(inputs, name, "labeled"), spec.params.get("shots", 0),
                      f"{spec.params.get('shot_seed', 0)}:{name}")
-        with blame(backend, spec, "generate()"):
+        with blame(backend, stage_where(spec), "generate()"):
             gens = backend.complete(model, [head + r.prompt for r in rows], config)
-        with blame(cap, spec, "scoring a completion"):
-            values = [cap.score(row, gen.text) for row, gen in zip(rows, gens)]
+        records += [Completion(id=row.id, capability=name, prompt=row.prompt,
+                               completion=gen.text) for row, gen in zip(rows, gens)]
+    outputs.write_completions(out, records)
+
+
+def grade(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+    """Each completion scored against its row's gold answer by its capability."""
+    done = outputs.completions(inputs["completions"])
+    records: list[Prediction] = []
+    accuracy, metrics, counts = {}, {}, {}
+    for name, cap in _capabilities(spec).items():
+        rows = {r.id: r for r in _rows(inputs, name, spec.params["split"])}
+        mine = [(rows[c.id], c) for c in done if c.capability == name]
+        with blame(cap, stage_where(spec), "scoring a completion"):
+            values = [cap.score(row, c.completion) for row, c in mine]
         records += [Prediction(id=row.id, capability=name, prompt=row.prompt, answer=row.answer,
-                               completion=gen.text, score=value)
-                    for row, gen, value in zip(rows, gens, values)]
+                               completion=c.completion, score=value)
+                    for (row, c), value in zip(mine, values)]
         accuracy[name] = sum(values) / max(1, len(values))
-        metrics[name] = cap.metrics(rows, values)
+        with blame(cap, stage_where(spec), "metrics()"):
+            metrics[name] = cap.metrics([row for row, _ in mine], values)
         counts[name] = len(values)
-    outputs.write_decoded(out, records, Scores(accuracy=accuracy, metrics=metrics, n=counts))
+    outputs.write_graded(out, records, Scores(accuracy=accuracy, metrics=metrics, n=counts))
 
 
 def shots(labeled: list[Row], k: int, seed: str) -> str:
@@ -136,9 +134,9 @@ def shots(labeled: list[Row], k: int, seed: str) -> str:
 def score(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     """The weak model's mean token log-probability of each of its labels."""
     backend: Backend = _make("backends", spec.params["backend"])
-    preds = outputs.predictions(inputs["labels"])
+    preds = outputs.completions(inputs["labels"])
     model = _model(spec, inputs, "model")
-    with blame(backend, spec, "logprobs()"):
+    with blame(backend, stage_where(spec), "logprobs()"):
         values = backend.logprobs(model, [p.prompt for p in preds], [p.completion for p in preds])
     outputs.write_signal(out, {p.id: v for p, v in zip(preds, values)})
 
@@ -153,36 +151,11 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     ctx = SelectContext(seed=p["seed"], strong_model=strong, weak_model=p["weak"],
                         backend=_make("backends", p["backend"]), work_dir=out)
     gold = [e for role, e in inputs.items() if role.startswith("data:")]
-    with blame(selector, spec, "select()"), no_gold(*gold, out.parent.parent / "data"):
+    where = stage_where(spec)
+    with blame(selector, where, "select()"), no_gold(*gold, out.parent.parent / "data"):
         chosen = selector.select(pool, ctx)
-    chosen = checked_selection(selector, spec.label, pool, chosen)
+    chosen = checked_selection(selector, where, pool, chosen)
     outputs.write_selection(out, chosen, selection_summary(pool, chosen))
-
-
-def checked_selection(selector: Selector, stage: str, pool: list[WeakItem],
-                      chosen: Any) -> list[WeakItem]:
-    """The pool's own items that ``chosen`` names, after checking it is a selection: a list of
-    the pool's items, each once, at least one. Taking the pool's items (not the returned
-    objects) means a selector can choose labels but never change them."""
-    where = f"selector {selector.name} [stage {stage}]"
-    if not isinstance(chosen, (list, tuple)):
-        raise PluginFault(f"{where} returned {type(chosen).__name__}, not a list of the pool's "
-                          "items; return the WeakItems it keeps")
-    by_id = {i.id: i for i in pool}
-    ids = [getattr(c, "id", c) for c in chosen]
-    unknown = [i for i in ids if i not in by_id]
-    if unknown:
-        raise PluginFault(f"{where} returned {len(unknown)} ids not in the pool of {len(pool)} "
-                          f"(e.g. {unknown[0]!r}); return items of the pool it was given")
-    seen: set = set()
-    repeated = [i for i in ids if i in seen or seen.add(i)]
-    if repeated:
-        raise PluginFault(f"{where} returned {len(repeated)} items more than once (e.g. "
-                          f"{repeated[0]!r}); return each item at most once")
-    if not ids:
-        raise PluginFault(f"{where} kept none of the {len(pool)} weak labels; a selection "
-                          "keeps at least one (check the selector's params in the suite)")
-    return [by_id[i] for i in ids]
 
 
 def _pool(spec: StageSpec, inputs: dict[str, Path]) -> list[WeakItem]:
@@ -192,16 +165,16 @@ def _pool(spec: StageSpec, inputs: dict[str, Path]) -> list[WeakItem]:
         if role == "signal:weak_logprob":
             extra["weak_logprob"] = outputs.signal(entry)
         elif role.startswith("signal:"):
-            extra["strong_answer"] = {q.id: q.completion for q in outputs.predictions(entry)}
+            extra["strong_answer"] = {q.id: q.completion for q in outputs.completions(entry)}
     caps = _capabilities(spec)
     rows = {r.id: r for c in caps for r in _rows(inputs, c, "unlabeled")}
     pool = []
-    for q in outputs.predictions(inputs["labels"]):
+    for q in outputs.completions(inputs["labels"]):
         item = WeakItem(id=q.id, capability=q.capability, prompt=q.prompt, label=q.completion,
                         **{k: v[q.id] for k, v in extra.items()})
         if item.strong_answer is not None:
             cap, row = caps[item.capability], rows[item.id]
-            with blame(cap, spec, "answer_of()"):
+            with blame(cap, stage_where(spec), "answer_of()"):
                 mine = cap.answer_of(row, item.label)
                 item.agree = mine is not None and mine == cap.answer_of(row, item.strong_answer)
         pool.append(item)
@@ -226,7 +199,8 @@ def selection_summary(pool: list[WeakItem], chosen: list[WeakItem]) -> dict[str,
 
 
 RUNNERS: dict[str, Callable[[StageSpec, dict[str, Path], Path], None]] = {
-    "data": data, "train": train, "decode": decode, "score": score, "select": select,
+    "data": data, "train": train, "decode": decode, "grade": grade, "score": score,
+    "select": select,
 }
 
 

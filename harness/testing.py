@@ -133,9 +133,9 @@ def _pool(n: int = 200) -> tuple[list[WeakItem], dict[str, bool]]:
 
 def selector_checks(sel: Selector) -> list[tuple[str, Callable]]:
     from harness import outputs
+    from harness.faults import checked_selection
     from harness.guard import no_gold
     from harness.plugins import registry
-    from harness.runners import checked_selection
     from harness.tinymodels import resolve
 
     pool, right = _pool()

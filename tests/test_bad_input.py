@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, harness_cli, plugin_site
-from test_faults import FAULTS
+from test_faults import FAULTS, KIND_FAULTS
 
 HEAD = "name: x\nweak: tiny-weak\nstrong: tiny-strong\n"
 SCAN = "  - {name: synth_scan, params: {labeled: 20, unlabeled: 20, test: 10}}\n"
@@ -139,6 +139,9 @@ def test_the_readme_table_lists_exactly_these_rows():
             "test_scoring.py::test_a_suite_can_swap_the_extraction_pipeline",
         **{row: "test_faults.py::test_a_faulty_plugin_is_one_line_naming_it_and_loses_nothing"
            for row in FAULTS},
+        **{row: "test_faults.py::"
+                "test_a_fault_in_any_plugin_method_is_one_line_and_keeps_finished_stages"
+           for row in KIND_FAULTS},
     }
     for where in elsewhere.values():
         file, _, test = where.partition("::")

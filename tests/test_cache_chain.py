@@ -61,7 +61,7 @@ def test_force_and_source_edits_recompute_exactly_what_changed(tmp_path):
     home = tmp_path / "home"
     run = lambda *extra: run_tiny(suite, home, *extra, env=env)  # noqa: E731
     first_dir, first = run()
-    assert len(_computed(first)) == 13
+    assert len(_computed(first)) == 18
 
     # --force select recomputes both selections; their outputs are byte-identical, so no
     # stage downstream changes and none is recomputed.
@@ -72,12 +72,12 @@ def test_force_and_source_edits_recompute_exactly_what_changed(tmp_path):
     # follow (the old keys would have served the model trained on the old selection).
     salted_dir, salted = run_tiny(suite, home, "--force", "select odd",
                          env={**env, "PARITY_SALT": "x"})
-    assert _computed(salted) == ["eval odd", "select odd", "train odd"]
+    assert _computed(salted) == ["eval odd", "grade eval odd", "select odd", "train odd"]
 
     # An edit of the selector's source with no version bump: recomputed, and what it feeds.
     _install(site, parity=1)
     _, edited = run()
-    assert _computed(edited) == ["eval odd", "select odd", "train odd"]
+    assert _computed(edited) == ["eval odd", "grade eval odd", "select odd", "train odd"]
 
     # An edit that changes nothing the selector returns (a comment): only the selection.
     _install(site, parity=1, comment="# a comment\n")

@@ -129,7 +129,7 @@ def test_a_damaged_entry_is_recomputed_with_a_warning(tmp_path):
     suite.write_text(SUITE.replace("  - {name: half, selector: {name: random, params: {ratio: 0.5}}}\n", ""))
     home = tmp_path / "home"
     before = _results(_finish(_start(suite, home)))
-    scores = sorted((home / "cache" / "decode").glob("*/scores.json"))[0]
+    scores = sorted((home / "cache" / "grade").glob("*/scores.json"))[0]
     scores.write_text(scores.read_text().replace("0", "9", 1))
     proc = _start(suite, home)
     out, err = proc.communicate(timeout=900)

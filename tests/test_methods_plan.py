@@ -43,7 +43,8 @@ def _plan(tmp_path, suite=None):
 def _model_of(graph, method):
     """The train stage whose model a method's evaluation decodes."""
     (w2s,) = {e.w2s for e in graph.evals if e.method == method}
-    return graph.stages[graph.stages[w2s].inputs["model"]]
+    decode = graph.stages[graph.stages[w2s].inputs["completions"]]
+    return graph.stages[decode.inputs["model"]]
 
 
 def _chain(graph, stage):

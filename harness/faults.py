@@ -1,0 +1,75 @@
+"""Plugin code failing inside the harness: one line naming the plugin, never a bare traceback.
+
+A researcher running someone else's plugin needs to know whose code failed, where, and what
+to tell its author; the traceback still goes to the stage's log for the author.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from harness.bases import KINDS, SINGULAR, Plugin, Selector, WeakItem
+from harness.errors import HarnessError, PluginFault
+
+ABOVE = "the lines above"
+"""Where the traceback of a fault in this process (planning, collecting) goes."""
+
+
+def origin(plugin: Plugin) -> str:
+    """``selector faulty (from bad-plugin 1.0)``: the plugin and the distribution it came from."""
+    from harness.plugins import registry
+
+    kind = next(k for k, base in KINDS.items() if isinstance(plugin, base))
+    try:
+        entry = registry().get(kind, plugin.name)
+        dist = f" (from {entry.dist} {entry.dist_version})"
+    except HarnessError:  # built outside the registry, as a unit test may
+        dist = ""
+    return f"{SINGULAR[kind]} {plugin.name}{dist}"
+
+
+@contextmanager
+def blame(plugin: Plugin, where: str, what: str = "",
+          log: str = "the stage's log") -> Iterator[None]:
+    """Any exception from ``plugin``'s code becomes one line naming the plugin, its
+    distribution, ``what`` it was doing and ``where`` (a stage and its capabilities, or the
+    planning of a suite); the traceback is printed first, into ``log``."""
+    try:
+        yield
+    except HarnessError:
+        raise
+    except Exception as exc:
+        traceback.print_exc()
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        raise PluginFault(f"{origin(plugin)} raised {type(exc).__name__}: {text}"
+                          f"{' in ' + what if what else ''} [{where}]; "
+                          f"the traceback is in {log}") from None
+
+
+def checked_selection(selector: Selector, where: str, pool: list[WeakItem],
+                      chosen: Any) -> list[WeakItem]:
+    """The pool's own items that ``chosen`` names, after checking it is a selection: a list of
+    the pool's items, each once, at least one. Taking the pool's items (not the returned
+    objects) means a selector can choose labels but never change them."""
+    who = f"selector {selector.name} [{where}]"
+    if not isinstance(chosen, (list, tuple)):
+        raise PluginFault(f"{who} returned {type(chosen).__name__}, not a list of the pool's "
+                          "items; return the WeakItems it keeps")
+    by_id = {i.id: i for i in pool}
+    ids = [getattr(c, "id", c) for c in chosen]
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise PluginFault(f"{who} returned {len(unknown)} ids not in the pool of {len(pool)} "
+                          f"(e.g. {unknown[0]!r}); return items of the pool it was given")
+    seen: set = set()
+    repeated = [i for i in ids if i in seen or seen.add(i)]
+    if repeated:
+        raise PluginFault(f"{who} returned {len(repeated)} items more than once (e.g. "
+                          f"{repeated[0]!r}); return each item at most once")
+    if not ids:
+        raise PluginFault(f"{who} kept none of the {len(pool)} weak labels; a selection "
+                          "keeps at least one (check the selector's params in the suite)")
+    return [by_id[i] for i in ids]
