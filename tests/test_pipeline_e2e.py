@@ -57,8 +57,9 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
     assert manifest["suite"]["name"] == "e2e" and manifest["packages"]["torch"]
     assert {p["name"] for p in manifest["plugins"]} >= {"synth_scan", "all", "sft", "hf"}
     computed = _computed(manifest)
-    # 2 data + joint group (8 stages) + two single groups (8 each)
-    assert len(computed) == 26
+    # 2 data + joint group (12 stages: 8 and a grade for each of 4 decodes) + two single
+    # groups (12 each)
+    assert len(computed) == 38
     assert sum(label.startswith("train ") for label in computed) == 9
     results = read_jsonl(run_dir / "results.jsonl")
     assert {(r["mixture"], r["capability"]) for r in results} == {
@@ -78,10 +79,10 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
     assert strip(read_jsonl(run_dir2 / "results.jsonl")) == strip(results)
 
     # A new method reuses the weak model, the labels, the ceilings and (same selector) the
-    # selection: only its training and evaluation run, once per group.
+    # selection: only its training, evaluation and grading run, once per group.
     _, _, manifest3 = _run(tmp_path, NAIVE + EXTRA, home)
     new = _computed(manifest3)
-    assert len(new) == 6 and all("naive_lr" in label for label in new)
+    assert len(new) == 9 and all("naive_lr" in label for label in new)
 
 
 def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsys):
