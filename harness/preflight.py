@@ -70,7 +70,7 @@ def problems(cap: Capability, decode: DecodeConfig, targets: list[str],
         if len(long) / n > THRESHOLD:
             out.append(f"{cap.name}: {len(long)} of {len(targets)} gold targets are longer than "
                        f"max_new_tokens {decode.max_new_tokens} ({max(long)} tokens by "
-                       f"{counted_by}'s tokenizer); raise the suite's "
+                       f"{counted_by}); raise the suite's "
                        "`decode: {max_new_tokens: N}`")
     return out
 
@@ -88,7 +88,7 @@ def check_targets(graph: Graph, entries: dict[str, Path], caps: dict[str, Capabi
         name = graph.stages[node].params["capability"]["name"]
         targets = [r.target for split in SPLIT_FILES for r in outputs.rows(entry, split)]
         for model, count in counters or [("", None)]:
-            found += problems(caps[name], decode(name), targets, count, model)
+            found += problems(caps[name], decode(name), targets, count, f"{model}'s tokenizer")
     found = list(dict.fromkeys(found))
     if not found:
         return

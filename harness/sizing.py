@@ -159,7 +159,7 @@ def token_stats(graph: Graph, entries: dict[str, Path], count: Callable[[str], i
     from harness import outputs
 
     out: dict[tuple[str, str], Tokens] = {}
-    count = count or _chars
+    count = count or chars_as_tokens
     for node, spec in graph.stages.items():
         if spec.kind != "data" or node not in entries:
             continue
@@ -177,7 +177,7 @@ def token_stats(graph: Graph, entries: dict[str, Path], count: Callable[[str], i
     return out
 
 
-def _chars(text: str) -> int:
+def chars_as_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 

@@ -6,7 +6,7 @@ installed plugin, as ``harness check NAME...`` or in a plugin author's own CI as
 
 Capabilities: params round-trip; seeded determinism; disjoint, group-aware splits; every gold
 target scores 1; empty and junk completions score 0 without raising; ``answer_of`` never reads
-gold; targets survive the stop strings. Selectors: a selection is a subset of the pool's ids
+gold; targets survive the stop strings and fit the decode budget. Selectors: a selection is a subset of the pool's ids
 without duplicates; the same seed selects the same; and a selector that opens the cache's data
 entries (where gold lives) is caught doing it (``harness.guard``). Trainers: well-formed
 ``steps()``. Backends: greedy outputs equal to the ``hf`` backend's on a tiny model.
@@ -64,7 +64,8 @@ def capability_checks(cap: Capability, source: str | None) -> list[tuple[str, Ca
         ("gold scores 1", lambda: _gold(cap, rows())),
         ("empty and junk score 0", lambda: _junk(cap, rows())),
         ("answer_of never reads gold", lambda: _blind(cap, rows())),
-        ("targets survive the stop strings", lambda: _stops(cap, rows())),
+        ("targets survive the stop strings and fit the decode budget",
+         lambda: _stops(cap, rows())),
     ]
     return checks
 
@@ -110,9 +111,13 @@ def _blind(cap: Capability, rows: list[Row]) -> str | None:
 
 
 def _stops(cap: Capability, rows: list[Row]) -> str | None:
+    """The preflight a run makes, with the planner's estimate of 4 characters a token where a
+    run counts with the models' own tokenizers."""
     from harness.preflight import problems
+    from harness.sizing import CHARS_PER_TOKEN, chars_as_tokens
 
-    found = problems(cap, type(cap).decode, [r.target for r in rows], None, "")
+    found = problems(cap, type(cap).decode, [r.target for r in rows], chars_as_tokens,
+                     f"an estimate of {CHARS_PER_TOKEN} characters a token")
     return found[0] if found else None
 
 

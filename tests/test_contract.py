@@ -112,3 +112,30 @@ def test_the_kit_checks_trainers_and_backends(tmp_path):
     lines = {line.split()[0]: line for line in bad.stdout.splitlines()
              if "FAIL" in line}
     assert "differ from hf's" in lines["shouty"] and "at least one" in lines["stepless"]
+
+
+CUT = '''
+from harness import DecodeConfig, hookimpl
+from harness_plugins.capabilities.quick import SynthScan
+
+
+class Cut(SynthScan):
+    "synth_scan with a decode budget its targets do not fit."
+
+    name = "cut_scan"
+    decode = DecodeConfig(max_new_tokens=2, stop=["\\\\n"])
+
+
+@hookimpl
+def register_capabilities(register):
+    register(Cut)
+'''
+
+
+def test_the_kit_catches_targets_the_decode_budget_would_cut(tmp_path):
+    env = {"PYTHONPATH": str(plugin_site(tmp_path, "cut_plugin", CUT))}
+    good = harness_cli("check", "synth_scan", env=env)
+    assert good.returncode == 0, good.stdout
+    bad = harness_cli("check", "cut_scan", env=env)
+    line = next(x for x in bad.stdout.splitlines() if "decode budget" in x)
+    assert bad.returncode == 1 and "FAIL" in line and "longer than max_new_tokens 2" in line, line

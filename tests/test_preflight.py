@@ -23,7 +23,7 @@ def test_the_threshold_is_one_percent():
     assert problems(cap, DecodeConfig(), ok + [" a\nb"], None, "") == []
     found = problems(cap, DecodeConfig(), ok + [" a\nb"] * 2, None, "")
     assert len(found) == 1 and "2 of 102 gold targets contain the stop string" in found[0]
-    long = problems(cap, DecodeConfig(max_new_tokens=3), ok, lambda t: len(t), "m")
+    long = problems(cap, DecodeConfig(max_new_tokens=3), ok, lambda t: len(t), "m's tokenizer")
     assert "longer than max_new_tokens 3 (7 tokens by m's tokenizer)" in long[0]
 
 
