@@ -23,6 +23,7 @@ DIST = "w2s-harness"
 
 BUILTINS = (
     "harness_plugins.capabilities.quick",
+    "harness_plugins.capabilities.facts",
     "harness_plugins.capabilities.gsm8k",
     "harness_plugins.capabilities.mctaco",
     "harness_plugins.capabilities.scan",

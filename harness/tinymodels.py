@@ -1,32 +1,43 @@
 """Tiny Qwen2-architecture models built locally, so everything runs offline on a CPU.
 
-The tokenizer is a byte-level BPE trained here on the offline capabilities' text, with exactly
-the normaliser and pre-tokeniser rules of transformers' ``Qwen2Tokenizer``: the folder loads as a
-Qwen2 tokenizer (as transformers and vLLM both load it) with the ids it was trained with.
+The tokenizer is a byte-level BPE trained here on the text of the capabilities a model is
+pretrained for, with exactly the normaliser and pre-tokeniser rules of transformers'
+``Qwen2Tokenizer``: the folder loads as a Qwen2 tokenizer (as transformers and vLLM both load
+it) with the ids it was trained with.
 
-Both are pretrained briefly (causal LM on every token) on background text of the offline
-capabilities, as real LLMs are pretrained before weak-to-strong fine-tuning: what each single
-SCAN phrase means, and the sums and differences the arithmetic problems use. The tasks
-themselves (composing phrases, word problems) are never in that text. The strong model's
-advantage is real: about 4x the parameters (1.1M vs 0.26M: width 128 x 4 layers vs 96 x 2)
-and more pretraining (400 vs 150 steps).
+Every model is pretrained briefly (causal LM on every token) on background text of its
+capabilities (``Capability.corpus()``), as real LLMs are pretrained before weak-to-strong
+fine-tuning. Two pairs:
+
+- ``tiny-weak`` / ``tiny-strong``, the plumbing pair: what each single SCAN phrase means, and
+  the sums and differences the arithmetic problems use; the tasks themselves (composing
+  phrases, word problems) are never in that text. 4x the parameters (1.1M vs 0.26M) and more
+  pretraining (400 vs 150 steps) make the strong one stronger, but neither holds the tasks,
+  so weak labels have nothing to elicit: W2S is at or below zero there.
+- ``testbed-weak`` / ``testbed-strong``, the testbed where W2S is real (``plugins/capabilities/
+  facts.py``): the strong model is pretrained on every fact of the fact capabilities, in a
+  wording their prompts connect to but do not repeat; the weak one, smaller, on a seeded share
+  of them, so its errors fall on facts the strong model knows.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from harness import converted
 from harness.converted import CONVERTED
 from harness.errors import HarnessError
 from harness.store import content_key, home
 
-CORPUS_CAPABILITIES = ("synth_scan", "synth_arith")
+PLUMBING = ("synth_scan", "synth_arith")
+TESTBED = ("fact_sum", "fact_city")
 VOCAB_SIZE = 640
 EOS = "<|endoftext|>"
 QWEN2_SPLIT = (
@@ -44,6 +55,16 @@ class TinySpec(BaseModel):
     seed: int = 0
     pretrain_steps: int = 0
     pretrain_lr: float = 3e-3
+    corpus: tuple[str, ...] = PLUMBING
+    """The capabilities whose background text trains the tokenizer and pretrains the model."""
+    corpus_share: float = Field(1.0, gt=0, le=1)
+    """The seeded share of each capability's background sentences the model is pretrained on:
+    a weak model that never saw some facts errs on exactly those."""
+    document: int = Field(1, ge=1)
+    """Sentences per pretraining line, drawn at random from every capability (each sentence
+    once per pass, in ``passes`` shuffles): a fact seen amid unrelated text is a fact the model
+    recalls after any prompt, not only at the start of a line."""
+    passes: int = Field(1, ge=1)
 
 
 TINY: dict[str, TinySpec] = {
@@ -55,6 +76,14 @@ TINY: dict[str, TinySpec] = {
         hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512,
         pretrain_steps=400,
     ),
+    "testbed-weak": TinySpec(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256,
+        pretrain_steps=1200, corpus=TESTBED, corpus_share=0.6, document=4, passes=3,
+    ),
+    "testbed-strong": TinySpec(
+        hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512,
+        pretrain_steps=800, corpus=TESTBED, document=4, passes=3,
+    ),
 }
 
 
@@ -62,7 +91,8 @@ def model_identity(name: str) -> str:
     """What goes into cache keys: hub ids and paths as given, tiny names with their spec,
     converted models with the digest of the file they come from."""
     if name in TINY:
-        return f"{name}@{content_key([TINY[name].model_dump(), VOCAB_SIZE, CORPUS_CAPABILITIES])}"
+        spec = TINY[name]
+        return f"{name}@{content_key([spec.model_dump(), VOCAB_SIZE, sources(spec.corpus)])}"
     if name in CONVERTED:
         return converted.identity(name)
     return name
@@ -115,7 +145,7 @@ def build(name: str, path: Path) -> Path:
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    tok = train_tokenizer()
+    tok = train_tokenizer(spec.corpus)
     tok.save_pretrained(str(tmp))
     torch.manual_seed(spec.seed)
     config = Qwen2Config(
@@ -141,10 +171,32 @@ def build(name: str, path: Path) -> Path:
     return path
 
 
-def corpus_capabilities():
+@lru_cache(maxsize=None)
+def sources(corpus: tuple[str, ...]) -> str:
+    """A digest of the source of the modules defining ``corpus``'s capabilities, which make
+    the model's text: part of its identity, so editing one rebuilds the model."""
+    import inspect
+    import sys
+
     from harness.plugins import registry
 
-    return [registry().make("capabilities", name) for name in CORPUS_CAPABILITIES]
+    modules = sorted({registry().get("capabilities", name).cls.__module__ for name in corpus})
+    return content_key([inspect.getsource(sys.modules[m]) for m in modules])
+
+
+def texts(corpus: tuple[str, ...]) -> tuple[list[list[str]], list[str]]:
+    """Each capability's background sentences, and the tokenizer's training text (those and
+    every prompt and target)."""
+    from harness.plugins import registry
+
+    background, tokenizer = [], []
+    for name in corpus:
+        cap = registry().make("capabilities", name)
+        background.append(cap.corpus())  # type: ignore[attr-defined]
+        tokenizer.extend(cap.corpus())  # type: ignore[attr-defined]
+        for rows in cap.pools(None, 0).values():  # type: ignore[attr-defined]
+            tokenizer.extend(r.prompt + r.target + "\n" for r in rows)
+    return background, tokenizer
 
 
 def pretrain(name: str, spec: TinySpec, folder: Path) -> None:
@@ -152,19 +204,25 @@ def pretrain(name: str, spec: TinySpec, folder: Path) -> None:
     from harness.bases import TrainContext, TrainExample
     from harness.plugins import registry
 
-    texts = [t for cap in corpus_capabilities() for t in cap.corpus()]
+    rng = random.Random(spec.seed)
+    seen = [t for sentences in texts(spec.corpus)[0]
+            for t in rng.sample(sentences, round(spec.corpus_share * len(sentences)))]
+    lines = []
+    for _ in range(spec.passes):
+        order = rng.sample(seen, len(seen))
+        lines += [" ".join(order[i:i + spec.document]) for i in range(0, len(order), spec.document)]
     trainer = registry().make("trainers", "sft", {
         "max_steps": spec.pretrain_steps, "lr": spec.pretrain_lr, "batch_size": 40,
         "micro_batch_size": 40, "warmup_ratio": 0.05,
     })
     work = folder / "pretrain-work"
-    trainer.train(str(folder), [TrainExample(prompt="", target=t) for t in texts], folder,
+    trainer.train(str(folder), [TrainExample(prompt="", target=t) for t in lines], folder,
                   TrainContext(seed=spec.seed, work_dir=work, progress_label=f"pretrain {name}"))
     shutil.rmtree(work, ignore_errors=True)
 
 
-def train_tokenizer():
-    """Byte-level BPE over the offline capabilities' text, saved as a Qwen2 tokenizer."""
+def train_tokenizer(corpus: tuple[str, ...]):
+    """Byte-level BPE over ``corpus``'s text, saved as a Qwen2 tokenizer."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
     from tokenizers.trainers import BpeTrainer
     from transformers import Qwen2Tokenizer
@@ -178,18 +236,13 @@ def train_tokenizer():
         ]
     )
     bpe.decoder = decoders.ByteLevel()
-    texts = []
-    for cap in corpus_capabilities():
-        texts.extend(cap.corpus())
-        for rows in cap.pools(None, 0).values():
-            texts.extend(r.prompt + r.target + "\n" for r in rows)
     trainer = BpeTrainer(
         vocab_size=VOCAB_SIZE,
         special_tokens=[EOS],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    bpe.train_from_iterator(texts, trainer)
+    bpe.train_from_iterator(texts(corpus)[1], trainer)
     state = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
     return Qwen2Tokenizer(vocab=state["vocab"], merges=merges)
