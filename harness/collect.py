@@ -32,13 +32,24 @@ class Collector:
             scores = {role: r.accuracy[cap] for role, r in read.items()}
             metrics = {f"{role}_{k}": v for role, r in read.items()
                        for k, v in r.metrics.get(cap, {}).items()}
-            value, note = pgr(scores["weak"], scores["w2s"], scores["ceiling"], self.suite.min_gap)
+            value, note = pgr(scores["weak"], scores["w2s"], scores["ceiling"], self.suite.min_gap,
+                              read["w2s"].n[cap])
             out.append(CapabilityResult(
                 run_id=run_id, suite=self.suite.name, seed=ref.seed, mixture=ref.mixture,
                 method=ref.method, capability=cap, weak=scores["weak"],
                 ceiling=scores["ceiling"], w2s=scores["w2s"], pgr=value, pgr_note=note,
-                n_test=read["w2s"].n[cap], metrics=metrics, analysis=self.analysis(ref),
+                n_test=read["w2s"].n[cap], items=self.items(ref), metrics=metrics,
+                analysis=self.analysis(ref),
             ))
+        return out
+
+    def items(self, ref: EvalRef) -> dict[str, list[float]]:
+        """Each role's per-item test scores on the capability, in item id order."""
+        out = {}
+        for role in ("weak", "w2s", "ceiling"):
+            by_id = {p.id: p.score for p in outputs.predictions(self.entries[getattr(ref, role)])
+                     if p.capability == ref.capability}
+            out[role] = [by_id[i] for i in sorted(by_id)]
         return out
 
     def analysis(self, ref: EvalRef) -> dict[str, float]:

@@ -76,10 +76,12 @@ class Suite(Strict):
     resources: dict[Kind, Resources] = Field(default_factory=dict)
     """Per stage kind, layered over the defaults (model stages: one GPU where there is one),
     e.g. ``{train: {ranks: 2}}`` to launch training as two processes."""
-    min_gap: float = Field(0.03, ge=0)
+    min_gap: float | Literal["auto"] = "auto"
     """PGR is reported only where the ceiling beats the weak model by at least this much
-    accuracy (and, over several seeds, where that gap's 95% interval excludes zero): on a
-    smaller gap it is a ratio of noise."""
+    accuracy; ``auto``: two binomial standard errors of the difference of the two accuracies on
+    the test items (``harness.stats.noise_gap``), so a gap within test-set noise gives no PGR.
+    Over several seeds, the gap's 95% interval must also exclude zero: on a smaller gap a PGR
+    is a ratio of noise."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> Suite:
@@ -172,6 +174,9 @@ class CapabilityResult(BaseModel):
     pgr: float | None
     pgr_note: str | None = None
     n_test: int
+    items: dict[str, list[float]] = Field(default_factory=dict)
+    """Per role (``weak``, ``w2s``, ``ceiling``), the score of each test item, in one item
+    order: what the paired bootstrap of the pooled PGR resamples."""
     metrics: dict[str, float] = Field(default_factory=dict)
     """Extra metrics per role, e.g. ``w2s_em`` for MC-TACO's per-question exact match."""
     analysis: dict[str, float] = Field(default_factory=dict)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from tabulate import tabulate
 
 from harness.models import CapabilityResult, TransferResult
-from harness.stats import Estimate, pgr_over_seeds
+from harness.stats import Estimate, pgr_over_seeds, pooled_pgr
 
 ANALYSIS_COLUMNS = {
     "weak_label_acc": "weak label acc",
@@ -40,6 +40,9 @@ class Summary(BaseModel):
     w2s: Estimate
     pgr: Estimate | None
     pgr_note: str | None = None
+    pooled: Estimate | None = None
+    """The ratio-of-means PGR with its paired bootstrap interval (``harness.stats``)."""
+    pooled_note: str | None = None
     analysis: dict[str, Estimate]
 
     def pgr_text(self, reason: bool = False) -> str:
@@ -47,6 +50,11 @@ class Summary(BaseModel):
         if self.pgr:
             return str(self.pgr)
         return f"n/a ({self.pgr_note})" if reason else "n/a"
+
+    def pooled_text(self) -> str:
+        if self.pooled is None:
+            return "n/a"
+        return self.pooled.bracket() + (" (interval unbounded)" if self.pooled_note else "")
 
 
 def summarise(results: list[CapabilityResult]) -> list[Summary]:
@@ -58,21 +66,26 @@ def summarise(results: list[CapabilityResult]) -> list[Summary]:
         value, note = pgr_over_seeds([r.ceiling - r.weak for r in rs], [r.pgr for r in rs],
                                      [r.pgr_note for r in rs])
         keys = [k for k in ANALYSIS_COLUMNS if all(k in r.analysis for r in rs)]
+        pooled, pooled_note = pooled_pgr([r.items for r in rs]) \
+            if all(r.items for r in rs) else (None, "no per-item scores")
         out.append(Summary(
             mixture=mixture, method=method, capability=cap, seeds=[r.seed for r in rs],
             weak=Estimate.of([r.weak for r in rs]), ceiling=Estimate.of([r.ceiling for r in rs]),
             w2s=Estimate.of([r.w2s for r in rs]), pgr=value, pgr_note=note,
+            pooled=pooled, pooled_note=pooled_note,
             analysis={k: Estimate.of([r.analysis[k] for r in rs]) for k in keys},
         ))
     return out
 
 
 def results_table(summaries: list[Summary]) -> str:
-    """Mean ± 95% half-interval over seeds; PGR only where the gap supports one."""
+    """Mean ± 95% half-interval over seeds; PGR only where the gap supports one; the pooled
+    PGR with its bootstrap interval."""
     rows = [[s.mixture, s.method, s.capability, len(s.seeds), str(s.weak), str(s.ceiling),
-             str(s.w2s), s.pgr_text(reason=True)] for s in summaries]
+             str(s.w2s), s.pooled_text(), s.pgr_text(reason=True)] for s in summaries]
     return tabulate(rows, headers=["mixture", "method", "capability", "seeds", "weak",
-                                   "ceiling", "w2s", "pgr"], disable_numparse=True)
+                                   "ceiling", "w2s", "pgr pooled [95% CI]", "pgr mean of seeds"],
+                    disable_numparse=True)
 
 
 def analysis_table(summaries: list[Summary]) -> str:

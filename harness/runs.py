@@ -26,6 +26,8 @@ from harness.planner import Planner, plan
 from harness.preflight import check_targets, data_stages
 from harness.progress import log_to, say
 from harness.registry import Registry
+from harness.findings import findings
+from harness.findings import table as findings_table
 from harness.report import report, summarise
 from harness.store import Store, write_json, write_jsonl
 from harness.worker import Outcome
@@ -220,6 +222,9 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     write_jsonl(run_dir / "transfer.jsonl", [r.model_dump() for r in transfer])
     write_json(run_dir / "summary.json", [s.model_dump() for s in summarise(results)])
     text = report(results, transfer)
+    found = findings(suite, results, transfer)
+    if found:
+        text += "\n\n## The paper's findings\n\n" + findings_table(found)
     (run_dir / "report.md").write_text(text + "\n")
     collector.copy_predictions(run_dir / "predictions")
     say(f"run {run_id} finished: {run_dir}")

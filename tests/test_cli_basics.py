@@ -42,7 +42,7 @@ def test_dry_run_prints_plan_without_compute(tmp_path):
     proc = harness_cli("run", "--suite", "quickstart", "--dry-run",
                        env={"HARNESS_HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
-    assert "train weak" in proc.stdout and "14 of 14 stages to run" in proc.stdout
+    assert "train weak" in proc.stdout and "19 of 19 stages to run" in proc.stdout
     assert not (tmp_path / "cache").exists()
 
 

@@ -20,8 +20,15 @@ METHODS = ("naive", "rm-two-stage", "self-bootstrap")
 CAPS = ("synth_scan", "synth_arith")
 
 
+def _items(*accuracies: float, n: int = 100) -> dict[str, list[float]]:
+    """Per-item scores with the given accuracies, nested (what the weak model gets right, the
+    W2S model gets right too)."""
+    return {role: [float(i < round(a * n)) for i in range(n)]
+            for role, a in zip(("weak", "w2s", "ceiling"), accuracies)}
+
+
 def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
-              status: str = "finished") -> Path:
+              status: str = "finished", dirty: bool = False) -> Path:
     """A run directory as `harness run` leaves it (results written here, not computed)."""
     run = home / "runs" / run_id
     run.mkdir(parents=True)
@@ -30,6 +37,7 @@ def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
                          capability=c, weak=0.2 + 0.01 * seed, ceiling=0.6,
                          w2s=0.3 + 0.1 * k + shift + 0.01 * seed,
                          pgr=(0.1 + 0.1 * k + shift) / 0.4, n_test=100,
+                         items=_items(0.2 + 0.01 * seed, 0.3 + 0.1 * k + shift + 0.01 * seed, 0.6),
                          analysis={"weak_label_acc": 0.2, "train_n": 50.0})
         for seed in (0, 1, 2) for k, m in enumerate(METHODS) for c in CAPS
     ]
@@ -39,7 +47,7 @@ def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
                                                    capabilities=[{"name": c} for c in CAPS]),
                         argv=["harness"], status=status, started="2026-11-23T00:00:00",
                         python="3.11", device="cpu", backend="hf",
-                        git={"commit": "0123456789abcdef", "dirty": False},
+                        git={"commit": "0123456789abcdef", "dirty": dirty},
                         plugins=[{"kind": "selectors", "name": "mine", "version": 2,
                                   "owner": "mine", "dist": "my-w2s", "dist_version": "1.4"},
                                  {"kind": "trainers", "name": "sft", "version": 1,
@@ -59,16 +67,26 @@ def test_add_build_and_check(tmp_path):
     board = json.loads((root / "leaderboard.json").read_text())
     (row,) = [r for r in board["suites"]["quick"] if r["method"] == "naive"]
     assert row["capabilities"]["synth_scan"]["pgr"]["mean"] == pytest.approx(0.25)
+    # The pooled PGR: the ratio of the means over every seed's items, with its interval.
+    pooled = row["capabilities"]["synth_scan"]["pooled"]
+    assert pooled["mean"] == pytest.approx((0.31 - 0.21) / (0.6 - 0.21))
+    assert pooled["low"] < pooled["mean"] < pooled["high"]
     assert row["commit"] == "0123456789abcdef"
+    assert "DIRTY" not in md
     # Which distribution (and version) supplied each plugin of the entry.
     assert "plugins from my-w2s 1.4 (selector mine); w2s-harness 0.1.0 (trainer sft)" in md
     assert {"kind": "selectors", "name": "mine", "version": 2, "dist": "my-w2s",
             "dist_version": "1.4"} in row["plugins"]
-    # A second entry makes the board stale until it is rebuilt, and appears in every file.
-    leaderboard.add(_fake_run(tmp_path, "quick", "r2", shift=0.05), root)
+    # A second entry makes the board stale until it is rebuilt, and appears in every file; it
+    # came from a tree with uncommitted changes, and the board says so.
+    leaderboard.add(_fake_run(tmp_path, "quick", "r2", shift=0.05, dirty=True), root)
     assert leaderboard.stale(root) == ["README.md", "leaderboard.json", "index.html"]
     leaderboard.write(root)
-    assert "r2" in (root / "index.html").read_text()
+    page = (root / "index.html").read_text()
+    assert "r2" in page and "r2: w -&gt; s, seeds 0,1,2, commit 01234567 (DIRTY TREE" in page
+    md = (root / "README.md").read_text()
+    assert "r1: w -> s, seeds 0,1,2, commit 01234567, cpu" in md
+    assert "r2: w -> s, seeds 0,1,2, commit 01234567 (DIRTY TREE" in md
     # A hand edit is caught too.
     (root / "README.md").write_text(md + "edited\n")
     assert leaderboard.stale(root) == ["README.md"]
@@ -143,6 +161,9 @@ def test_page_renders_every_entry_without_console_errors(tmp_path):
         assert "run0" in text and "run1" in text
         charts = driver.find_elements(By.CSS_SELECTOR, "svg rect")
         assert len(charts) >= 2 * (len(METHODS) * len(CAPS) * 2)
+        # Every PGR bar and every accuracy bar carries its interval as a whisker.
+        whiskers = driver.find_elements(By.CSS_SELECTOR, "svg path.whisker")
+        assert len(whiskers) == len(charts)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
         # The published board, built from the quick suites' real runs, renders every entry.

@@ -122,14 +122,19 @@ def test_trainer_contract(name):
 def test_the_suites_name_every_method_of_the_paper(tmp_path):
     from harness.runs import PROJECT_ROOT
 
-    for name in ("multi-capability", "quickstart-methods"):
+    from harness.findings import roles
+
+    for name, extra in (("multi-capability", {"confidence"}), ("science", set())):
         data = yaml.safe_load((PROJECT_ROOT / "leaderboard" / "suites" / f"{name}.yaml")
                               .read_text())
         suite = Suite.model_validate(data)
         selectors = {m.selector.name for m in suite.methods}
         trainers = {suite.method_trainer(m).name for m in suite.methods}
-        assert {"all", "random", "reward_model", "confidence", "consistency"} <= selectors
+        assert {"all", "random", "reward_model", "consistency", *extra} <= selectors
         assert {"sft", "two_stage", "self_bootstrap"} <= trainers
+        # Every role the paper's findings compare is there.
+        assert set(roles(suite)) == {"naive", "rm-two-stage", "random-two-stage",
+                                     "epoch-matched", "self-bootstrap"}
 
 
 def test_the_untuned_base_model_answers_after_seeded_solved_examples(tmp_path):
