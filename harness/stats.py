@@ -136,7 +136,12 @@ def pooled_pgr(seeds: list[dict[str, list[float]]], rounds: int = 2000,
     if (gaps <= 0).mean() > 0.025:
         return Estimate(mean=value, n=len(seeds)), \
             f"the gap's bootstrap interval reaches 0 ({(gaps <= 0).mean():.0%} of resamples)"
-    low, high = np.percentile((means[1] - means[0]) / gaps, [2.5, 97.5])
+    gained = means[1] - means[0]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resample with no gap: unbounded
+        ratios = np.where(gaps > 0, gained / gaps, np.where(gained >= 0, np.inf, -np.inf))
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return Estimate(mean=value, n=len(seeds)), "the gap's bootstrap interval reaches 0"
     return Estimate(mean=value, low=float(low), high=float(high), n=len(seeds)), None
 
 

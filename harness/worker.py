@@ -88,9 +88,11 @@ def set_threads(threads: int) -> None:
 
 
 def _device() -> str:
+    """The device the stage's model ran on; empty for a stage that ran no model (data,
+    grading), so a run's device list names only what computed."""
     torch = sys.modules.get("torch")
     if torch is None:
-        return "cpu (no torch)"
+        return ""
     if torch.cuda.is_available():
         return f"cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})"
     return f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
