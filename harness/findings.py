@@ -115,7 +115,8 @@ def findings(suite: Suite, results: list[CapabilityResult],
         lines.append(f"{cap}: PGR interval above 0 for "
                      + (", ".join(f"{s.method} {s.pooled.bracket()}" for s in positive)
                         if positive else "no method")
-                     + (f"; naive {naive.pooled_text()}" if naive else ""))
+                     + (f"; naive {naive.pooled_text()}" if naive and naive not in positive
+                        else ""))
     out.append(Finding(number=1, claim="W2S recovers part of the gap (PGR > 0) on every "
                                        "capability", verdict="holds" if all(above) else
                        "does not hold" if not any(above) else "inconclusive", evidence=lines))
