@@ -15,9 +15,10 @@ fine-tuning. Two pairs:
   pretraining (400 vs 150 steps) make the strong one stronger, but neither holds the tasks,
   so weak labels have nothing to elicit: W2S is at or below zero there.
 - ``testbed-weak`` / ``testbed-strong``, the testbed where W2S is real (``plugins/capabilities/
-  facts.py``): the strong model is pretrained on every fact of the fact capabilities, in a
-  wording their prompts connect to but do not repeat; the weak one, smaller, on a seeded share
-  of them, so its errors fall on facts the strong model knows.
+  facts.py``): the strong model is pretrained on every fact of the fact capabilities, stated
+  plainly, a few to a line; their questions ask in another wording and start the answer in
+  this one. The weak one, smaller, reads a seeded share of the facts, so its errors fall on
+  facts the strong model knows.
 """
 
 from __future__ import annotations
