@@ -22,6 +22,14 @@ class Collector:
         """Stage id -> its cache entry."""
         self.suite = suite
         self.capabilities = capabilities
+        self._graded: dict[str, list[outputs.Prediction]] = {}
+
+    def predictions(self, node: str) -> list[outputs.Prediction]:
+        """A grade stage's predictions, read once: every method's result reads the same weak
+        and ceiling entries."""
+        if node not in self._graded:
+            self._graded[node] = outputs.predictions(self.entries[node])
+        return self._graded[node]
 
     def results(self, run_id: str) -> list[CapabilityResult]:
         out = []
@@ -47,7 +55,7 @@ class Collector:
         """Each role's per-item test scores on the capability, in item id order."""
         out = {}
         for role in ("weak", "w2s", "ceiling"):
-            by_id = {p.id: p.score for p in outputs.predictions(self.entries[getattr(ref, role)])
+            by_id = {p.id: p.score for p in self.predictions(getattr(ref, role))
                      if p.capability == ref.capability}
             out[role] = [by_id[i] for i in sorted(by_id)]
         return out
@@ -56,7 +64,7 @@ class Collector:
         """The data and agreement measures of one result (see ``CapabilityResult.analysis``)."""
         cap = ref.capability
         labels, select = self.entries[ref.labels], self.entries[ref.select]
-        correct = {p.id: p.score for p in outputs.predictions(labels)}
+        correct = {p.id: p.score for p in self.predictions(ref.labels)}
         chosen = [i for i in outputs.selected(select) if i.capability == cap]
         texts = [i.prompt + i.label for i in chosen]
         out = {
@@ -78,7 +86,7 @@ class Collector:
                    "answer_of()", ABOVE):
             answers = {
                 role: {p.id: capability.answer_of(rows[p.id], p.completion)
-                       for p in outputs.predictions(self.entries[getattr(ref, role)])
+                       for p in self.predictions(getattr(ref, role))
                        if p.capability == cap}
                 for role in ("weak", "w2s")
             }
