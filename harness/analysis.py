@@ -28,3 +28,13 @@ def compression_ratio(texts: list[str]) -> float:
 def agreement(a: list[str | None], b: list[str | None]) -> float:
     """Share of items where two answer lists give the same (readable) answer."""
     return fmean(x is not None and x == y for x, y in zip(a, b)) if a else 0.0
+
+
+def auc(positives: list[float], negatives: list[float]) -> float | None:
+    """How well a score ranks positives above negatives: the share of (positive, negative)
+    pairs it orders right, ties counting half (the area under the ROC curve); None without
+    both kinds."""
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))

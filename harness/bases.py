@@ -172,6 +172,10 @@ class Capability(Plugin):
     """Hugging Face hub id used when a suite names no source."""
     generated: ClassVar[bool] = False
     """True when the capability makes its own data (no source, ``--data-dir`` ignored)."""
+    chance: ClassVar[float | None] = None
+    """The accuracy of answering at random in the capability's answer space (0.5 for a yes/no
+    label, 0.25 for four options, 0 for open answers); None when unknown. The report warns
+    about a model below it."""
     extract: ClassVar[list] = []
     """The extraction pipeline ``answer_of`` runs (``harness.extract``); a suite may override it
     with the ``extract`` param."""

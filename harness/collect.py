@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from harness import outputs
-from harness.analysis import agreement, compression_ratio, distinct_n
+from harness.analysis import agreement, auc, compression_ratio, distinct_n
 from harness.bases import Capability
 from harness.faults import ABOVE, blame
 from harness.graph import EvalRef, Graph
@@ -40,46 +40,79 @@ class Collector:
             scores = {role: r.accuracy[cap] for role, r in read.items()}
             metrics = {f"{role}_{k}": v for role, r in read.items()
                        for k, v in r.metrics.get(cap, {}).items()}
+            items = self.items(ref)
             value, note = pgr(scores["weak"], scores["w2s"], scores["ceiling"], self.suite.min_gap,
-                              read["w2s"].n[cap])
+                              items["weak"], items["ceiling"])
             out.append(CapabilityResult(
                 run_id=run_id, suite=self.suite.name, seed=ref.seed, mixture=ref.mixture,
                 method=ref.method, capability=cap, weak=scores["weak"],
                 ceiling=scores["ceiling"], w2s=scores["w2s"], pgr=value, pgr_note=note,
-                n_test=read["w2s"].n[cap], items=self.items(ref), metrics=metrics,
+                n_test=read["w2s"].n[cap], items=items, metrics=metrics,
+                baselines={b: outputs.scores(self.entries[node]).accuracy[cap]
+                           for b, node in ref.baselines.items()},
+                chance=type(self.capabilities[cap]).chance,
                 analysis=self.analysis(ref),
             ))
         return out
 
     def items(self, ref: EvalRef) -> dict[str, list[float]]:
-        """Each role's per-item test scores on the capability, in item id order."""
+        """Each role's (and each untuned baseline's) per-item test scores on the capability,
+        in item id order."""
         out = {}
-        for role in ("weak", "w2s", "ceiling"):
-            by_id = {p.id: p.score for p in self.predictions(getattr(ref, role))
+        stages = {**{role: getattr(ref, role) for role in ("weak", "w2s", "ceiling")},
+                  **ref.baselines}
+        for role, node in stages.items():
+            by_id = {p.id: p.score for p in self.predictions(node)
                      if p.capability == ref.capability}
             out[role] = [by_id[i] for i in sorted(by_id)]
+        return out
+
+    def trained_on(self, ref: EvalRef) -> list[tuple[str, float]]:
+        """(prompt + label, the label's score against gold) for every example the method's
+        strong model trained on, step by step: weak labels a selection kept are scored by the
+        labelling's grades, a self-bootstrap round's own labels by their own grade stage."""
+        correct = {p.id: p.score for p in self.predictions(ref.labels)}
+        out = []
+        for node in ref.trained_on:
+            if self.graph.stages[node].kind == "grade":
+                out += [(p.prompt + p.completion, p.score) for p in self.predictions(node)
+                        if p.capability == ref.capability]
+            else:
+                out += [(i.prompt + i.label, correct[i.id])
+                        for i in outputs.selected(self.entries[node])
+                        if i.capability == ref.capability]
         return out
 
     def analysis(self, ref: EvalRef) -> dict[str, float]:
         """The data and agreement measures of one result (see ``CapabilityResult.analysis``)."""
         cap = ref.capability
         labels, select = self.entries[ref.labels], self.entries[ref.select]
-        correct = {p.id: p.score for p in self.predictions(ref.labels)}
+        correct = {p.id: p.score for p in self.predictions(ref.labels)
+                   if p.capability == cap}
         chosen = [i for i in outputs.selected(select) if i.capability == cap]
-        texts = [i.prompt + i.label for i in chosen]
+        trained = self.trained_on(ref)
+        texts = [text for text, _ in trained]
         out = {
             "weak_label_acc": outputs.scores(labels).accuracy[cap],
-            "train_n": float(len(chosen)),
-            "train_label_acc": sum(correct[i.id] for i in chosen) / max(1, len(chosen)),
+            "selected_n": float(len(chosen)),
+            "selected_label_acc": sum(correct[i.id] for i in chosen) / max(1, len(chosen)),
+            "train_n": float(len(trained)),
+            "train_label_acc": sum(score for _, score in trained) / max(1, len(trained)),
             "train_distinct_2": distinct_n(texts, 2),
             "train_compression": compression_ratio(texts),
         }
         summary = outputs.selection_summary(select)
         if summary[cap].get("agreement") is not None:
             out["pool_agreement"] = summary[cap]["agreement"]
-        held = (outputs.reward_report(select) or {}).get("held_out_accuracy")
-        if held is not None:
-            out["rm_held_out_acc"] = held
+        held = (outputs.reward_report(select) or {}).get("held_out_accuracy") or {}
+        if cap in held:
+            out["rm_held_out_acc"] = held[cap]
+        rewards = outputs.rewards(select)
+        if rewards:
+            ranked = auc([rewards[i] for i in correct if correct[i] == 1],
+                         [rewards[i] for i in correct if correct[i] != 1])
+            if ranked is not None:
+                out["rm_auc"] = ranked
         capability = self.capabilities[cap]
         rows = {r.id: r for r in outputs.rows(self.entries[ref.data], "test")}
         with blame(capability, f"collecting {ref.method} on {cap} seed {ref.seed}",

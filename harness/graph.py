@@ -93,6 +93,13 @@ class EvalRef(BaseModel):
     labels: str
     select: str
     data: str
+    baselines: dict[str, str] = Field(default_factory=dict)
+    """Untuned models graded on the test split (``strong_0shot``, ``strong_3shot``,
+    ``weak_0shot``, ...): the results an empty W2S effect would leave."""
+    trained_on: list[str] = Field(default_factory=list)
+    """Every set the method's strong model trained on, one grade or select stage a training
+    step, in order (a select stage's items are scored through ``labels``; a relabelling's own
+    grade stage scores a self-bootstrap round)."""
 
 
 class TransferRef(BaseModel):

@@ -59,6 +59,10 @@ class Suite(Strict):
     """Overrides of every capability's decode settings, e.g. ``batch_size``."""
     limit: int | None = Field(None, ge=1)
     """Cap every split at this many rows (smoke runs)."""
+    baseline_shots: list[int] = Field(default_factory=lambda: [0, 3], min_length=1)
+    """The untuned strong and weak models are evaluated on the test split at each of these
+    shot counts (solved examples from the labeled split, drawn per seed, before each prompt):
+    the baselines a weak-to-strong result has to beat."""
     base_shots: int = Field(3, ge=0)
     """Solved examples from the labeled split (drawn per seed) put before each prompt when the
     untuned strong base model answers (the ``base_answer`` signal of ``consistency`` and
@@ -94,6 +98,9 @@ class Suite(Strict):
                 raise ValueError(f"{what} listed twice: {', '.join(sorted(dupes))}")
         if not self.capabilities:
             raise ValueError("a suite needs at least one capability")
+        if any(k < 0 for k in self.baseline_shots) or \
+                len(set(self.baseline_shots)) < len(self.baseline_shots):
+            raise ValueError("baseline_shots must be distinct shot counts >= 0, e.g. [0, 3]")
         strangers = set(self.trust_remote_code) - {self.weak, self.strong}
         if strangers:
             raise ValueError(f"trust_remote_code names {', '.join(sorted(strangers))}, which is "
@@ -177,15 +184,23 @@ class CapabilityResult(BaseModel):
     items: dict[str, list[float]] = Field(default_factory=dict)
     """Per role (``weak``, ``w2s``, ``ceiling``), the score of each test item, in one item
     order: what the paired bootstrap of the pooled PGR resamples."""
+    baselines: dict[str, float] = Field(default_factory=dict)
+    """Accuracy of the untuned models on the test split (``strong_0shot``, ``strong_3shot``,
+    ``weak_0shot``, ...; their per-item scores are in ``items`` under the same keys)."""
+    chance: float | None = None
+    """The capability's chance accuracy (``Capability.chance``), None when unknown."""
     metrics: dict[str, float] = Field(default_factory=dict)
     """Extra metrics per role, e.g. ``w2s_em`` for MC-TACO's per-question exact match."""
     analysis: dict[str, float] = Field(default_factory=dict)
     """Data and agreement measures (see ``harness.analysis``): ``weak_label_acc`` (weak labels
-    on the unlabeled split), ``train_n``, ``train_label_acc``, ``train_distinct_2`` and
-    ``train_compression`` (the selected training set), ``pool_agreement`` (weak label vs the
+    on the unlabeled split), ``selected_n`` and ``selected_label_acc`` (the selection),
+    ``train_n``, ``train_label_acc``, ``train_distinct_2`` and ``train_compression`` (every
+    example the method's strong model trained on, over all its steps, a self-bootstrap's own
+    labels included), ``pool_agreement`` (weak label vs the
     strong answer, where a selector computed it), ``supervisor_agreement`` (W2S model vs weak
     model on the test split), ``rm_held_out_acc`` (the reward model's pairwise accuracy on
-    held-out items, for the whole pool)."""
+    held-out items of this capability), ``rm_auc`` (how well its rewards rank the weak labels'
+    correctness, computed here after the selection)."""
 
 
 class TransferResult(BaseModel):

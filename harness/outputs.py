@@ -124,6 +124,12 @@ def selection_summary(entry: Path) -> dict[str, dict[str, Any]]:
     return json.loads((entry / "summary.json").read_text())
 
 
+def rewards(entry: Path) -> dict[str, float]:
+    """Each pool item's reward (``rewards.jsonl``, from the reward-model selector), or none."""
+    path = entry / "rewards.jsonl"
+    return {r["id"]: r["reward"] for r in read_jsonl(path)} if path.exists() else {}
+
+
 def reward_report(entry: Path) -> dict[str, Any] | None:
     """``reward_model.json``, which the reward-model selector writes into its work directory."""
     path = entry / "reward_model.json"

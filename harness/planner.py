@@ -22,7 +22,7 @@ from harness.graph import EvalRef, Graph, Kind, Resources, StageSpec, TransferRe
 from harness.models import PluginRef, Suite
 from harness.registry import Registry
 from harness.tinymodels import check as check_model
-from harness.tinymodels import model_identity
+from harness.tinymodels import model_identity, seeded
 
 SPLIT_FILES = ("labeled", "unlabeled", "test")
 
@@ -58,6 +58,9 @@ class Group:
     mixture: str
     caps: list[str]
     data: dict[str, str]
+    weak: Model
+    strong: Model
+    """The seed's untuned models (``harness.tinymodels.seeded``)."""
 
     @property
     def tag(self) -> str:
@@ -103,8 +106,6 @@ class Planner:
             )
         check_model(suite.weak)
         check_model(suite.strong)
-        self.weak = Model(name=suite.weak, trusted=suite.weak in suite.trust_remote_code)
-        self.strong = Model(name=suite.strong, trusted=suite.strong in suite.trust_remote_code)
         self.graph = Graph()
 
     # ---------------------------------------------------------------- the plan
@@ -112,20 +113,36 @@ class Planner:
     def plan(self) -> Graph:
         for seed in self.suite.seeds:
             data = {name: self._data(name, seed) for name in self.capabilities}
+            weak, strong = self.model(self.suite.weak, seed), self.model(self.suite.strong, seed)
+            bases = self._baselines(Group(seed, "joint", list(self.capabilities), data, weak,
+                                          strong))
             for mixture in self.suite.mixtures:
                 groups = ([list(self.capabilities)] if mixture == "joint"
                           else [[name] for name in self.capabilities])
                 for caps in groups:
-                    self._group(Group(seed, mixture, caps, data))
+                    self._group(Group(seed, mixture, caps, data, weak, strong), bases)
         return self.graph
 
-    def _group(self, g: Group) -> None:
-        weak = self._train(f"train weak [{g.tag}]", self.weak, self.weak_trainer, g,
+    def model(self, name: str, seed: int) -> Model:
+        """The suite's model ``name`` as seed ``seed`` uses it (a per-seed tiny model's own
+        pretraining seed), trusted when the suite trusts ``name``."""
+        return Model(name=seeded(name, seed), trusted=name in self.suite.trust_remote_code)
+
+    def _baselines(self, g: Group) -> dict[str, str]:
+        """The untuned strong and weak models on the test split, at each of the suite's shot
+        counts, once per seed for every mixture: what a run with no W2S effect would leave."""
+        return {f"{who}_{k}shot": self._grade(self._decode(f"eval {who} base {k}-shot", model,
+                                                           g, "test", shots=k), g)
+                for who, model in (("strong", g.strong), ("weak", g.weak))
+                for k in self.suite.baseline_shots}
+
+    def _group(self, g: Group, bases: dict[str, str]) -> None:
+        weak = self._train(f"train weak [{g.tag}]", g.weak, self.weak_trainer, g,
                            {"examples": "gold", "split": "labeled"}, g.data_inputs())
         weak_eval = self._grade(self._decode("eval weak", weak, g, "test"), g)
         labels = self._decode("label", weak, g, "unlabeled")
         labels_graded = self._grade(labels, g)
-        ceiling = self._train(f"train ceiling [{g.tag}]", self.strong, self.trainer, g,
+        ceiling = self._train(f"train ceiling [{g.tag}]", g.strong, self.trainer, g,
                               {"examples": "gold", "split": "unlabeled"}, g.data_inputs())
         ceil_eval = self._grade(self._decode("eval ceiling", ceiling, g, "test"), g)
         pool = self._select("all", self.all, g, labels, {})
@@ -134,16 +151,17 @@ class Planner:
                 needs = sorted(selector.needs())
             signals = {s: self._signal(s, g, weak, labels, pool) for s in needs}
             select = self._select(method, selector, g, labels, signals)
-            model = self._chain(method, steps, select, pool, g)
+            model, trained_on = self._chain(method, steps, select, pool, g)
             w2s_eval = self._grade(self._decode(f"eval {method}", model, g, "test"), g)
             for cap in g.caps:
                 self.graph.evals.append(EvalRef(
                     seed=g.seed, mixture=g.mixture, capability=cap, method=method,
                     weak=weak_eval, ceiling=ceil_eval, w2s=w2s_eval, labels=labels_graded,
-                    select=select, data=g.data[cap]))
+                    select=select, data=g.data[cap], baselines=bases,
+                    trained_on=trained_on))
             if g.mixture == "single" and self.suite.transfer:
                 for other in self.capabilities:
-                    target = Group(g.seed, g.mixture, [other], g.data)
+                    target = Group(g.seed, g.mixture, [other], g.data, g.weak, g.strong)
                     stage = self._grade(self._decode(f"transfer {method} from {g.caps[0]}",
                                                      model, target, "test"), target)
                     self.graph.transfer.append(TransferRef(
@@ -151,9 +169,11 @@ class Planner:
                         stage=stage))
 
     def _chain(self, method: str, steps: list[tuple[Step, Trainer]], select: str, pool: str,
-               g: Group) -> Model:
-        """Chain the method's training runs, each a cached stage of its own."""
+               g: Group) -> tuple[Model, list[str]]:
+        """Chain the method's training runs, each a cached stage of its own; return the last
+        model and what each run trained on (a select stage, or a relabelling's grade stage)."""
         model: Model | None = None
+        trained_on = []
         for i, (step, inner) in enumerate(steps, 1):
             if step.data == "self":
                 assert model is not None  # _steps refuses a first step on 'self'
@@ -161,14 +181,16 @@ class Planner:
                                       step.temperature)
                 data: dict[str, Any] = {"examples": "self"}
                 inputs = {"self": source}
+                trained_on.append(self._grade(source, g))
             else:
                 data = {"examples": "selected"}
                 inputs = {"selected": select if step.data == "selected" else pool}
-            base = self.strong if model is None or step.restart else model
+                trained_on.append(inputs["selected"])
+            base = g.strong if model is None or step.restart else model
             what = method if len(steps) == 1 else f"{method} step {i}/{len(steps)}"
             model = self._train(f"train {what} [{g.tag}]", base, inner, g, data, inputs)
         assert model is not None  # _steps refuses a trainer without steps
-        return model
+        return model, trained_on
 
     def _steps(self, method: str, trainer: Trainer) -> list[tuple[Step, Trainer]]:
         """A method's steps, each with its trainer (params layered over the suite's ``train``
@@ -201,10 +223,10 @@ class Planner:
                              {**weak.inputs("model"), "labels": labels},
                              code.digest(type(self.backend)))
         if signal == "base_answer":  # an untuned model: shown solved examples first
-            return self._decode("answer strong base", self.strong, g, "unlabeled",
+            return self._decode("answer strong base", g.strong, g, "unlabeled",
                                 shots=self.suite.base_shots)
         # The student is the strong model trained on every weak label: the naive W2S model.
-        student = self._train(f"train student [{g.tag}]", self.strong, self.trainer, g,
+        student = self._train(f"train student [{g.tag}]", g.strong, self.trainer, g,
                               {"examples": "selected"}, {"selected": pool})
         return self._decode("answer student", student, g, "unlabeled")
 
@@ -281,8 +303,8 @@ class Planner:
         params = {
             "selector": ref(selector), "seed": g.seed, "backend": ref(self.backend),
             "capabilities": {c: ref(cap) for c, cap in caps.items()},
-            "strong": self.suite.strong, "strong_identity": model_identity(self.suite.strong),
-            "weak": self.suite.weak, "trust_remote_code": self.strong.trusted,
+            "strong": g.strong.name, "strong_identity": model_identity(g.strong.name or ""),
+            "weak": g.weak.name, "trust_remote_code": g.strong.trusted,
         }
         inputs = {"labels": labels, **g.data_inputs(),
                   **{f"signal:{name}": stage for name, stage in signals.items()}}

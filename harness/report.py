@@ -1,6 +1,9 @@
 """Results over seeds: means with 95% intervals, and the tables a run prints and keeps.
 
-Tables: the main one (weak, ceiling, W2S, PGR per method and capability); the data analyses
+Tables: the baselines (chance, the untuned weak and strong models on the test split, weak and
+ceiling, and what the ceiling adds over the untuned strong model), with warnings where a result
+is empty by construction; the main one (weak, ceiling, W2S, PGR, W2S against the untuned strong
+model and whether the method generalizes weak to strong at all); the data analyses
 (weak-label accuracy, the training set's size, label accuracy and diversity, agreement); joint
 against single training side by side (capability independence); and the transfer matrix.
 """
@@ -8,16 +11,19 @@ against single training side by side (capability independence); and the transfer
 from __future__ import annotations
 
 from collections import defaultdict
+from math import sqrt
 from statistics import fmean
 
 from pydantic import BaseModel
 from tabulate import tabulate
 
 from harness.models import CapabilityResult, TransferResult
-from harness.stats import Estimate, pgr_over_seeds, pooled_pgr
+from harness.stats import Estimate, paired_difference, pgr_over_seeds, pooled_pgr
 
 ANALYSIS_COLUMNS = {
     "weak_label_acc": "weak label acc",
+    "selected_n": "selected n",
+    "selected_label_acc": "selected label acc",
     "train_n": "train n",
     "train_label_acc": "train label acc",
     "train_distinct_2": "distinct-2",
@@ -25,6 +31,7 @@ ANALYSIS_COLUMNS = {
     "pool_agreement": "weak=strong",
     "supervisor_agreement": "w2s=weak (test)",
     "rm_held_out_acc": "RM held-out acc",
+    "rm_auc": "RM AUC (label correct)",
 }
 
 
@@ -44,6 +51,36 @@ class Summary(BaseModel):
     """The ratio-of-means PGR with its paired bootstrap interval (``harness.stats``)."""
     pooled_note: str | None = None
     analysis: dict[str, Estimate]
+    baselines: dict[str, Estimate] = {}
+    """The untuned models' test accuracy (``strong_0shot``, ``weak_0shot``, ...)."""
+    strong_base: str | None = None
+    """The best untuned strong baseline by mean accuracy: the one W2S has to beat. Choosing
+    the best on the test items flatters the baseline, which makes a W2S claim harder, not
+    easier."""
+    vs_base: Estimate | None = None
+    """W2S - ``strong_base``, paired by seed and test item, with its bootstrap interval."""
+    vs_weak: Estimate | None = None
+    """W2S - weak, paired likewise."""
+    ceiling_over_base: Estimate | None = None
+    """Ceiling - ``strong_base``: what fine-tuning on gold adds over the untuned strong model;
+    near 0, there is nothing for weak supervision to elicit."""
+    weak_over_base: Estimate | None = None
+    """Weak - the best untuned weak baseline: below 0, gold fine-tuning made the weak model
+    worse than it was."""
+    chance: float | None = None
+    items_n: int = 0
+    """Test items over every seed."""
+
+    @property
+    def generalizes(self) -> str:
+        """``yes`` only where W2S beats both the weak model and the best untuned strong model
+        (both paired 95% intervals above 0); else ``no``, with what it does not beat."""
+        if self.vs_weak is None or self.vs_base is None:
+            return "not measured"
+        missing = [f"not above {what}" for what, d in (("weak", self.vs_weak),
+                                                       ("strong base", self.vs_base))
+                   if d.low is None or d.low <= 0]
+        return "no: " + ", ".join(missing) if missing else "yes"
 
     def pgr_text(self, reason: bool = False) -> str:
         """The PGR with its interval, or ``n/a`` (with why, when asked)."""
@@ -66,25 +103,105 @@ def summarise(results: list[CapabilityResult]) -> list[Summary]:
         value, note = pgr_over_seeds([r.ceiling - r.weak for r in rs], [r.pgr for r in rs],
                                      [r.pgr_note for r in rs])
         keys = [k for k in ANALYSIS_COLUMNS if all(k in r.analysis for r in rs)]
-        pooled, pooled_note = pooled_pgr([r.items for r in rs]) \
-            if all(r.items for r in rs) else (None, "no per-item scores")
+        has_items = all(r.items for r in rs)
+        pooled, pooled_note = pooled_pgr([r.items for r in rs]) if has_items \
+            else (None, "no per-item scores")
+        bases = [b for b in rs[0].baselines if all(b in r.baselines for r in rs)]
+        baselines = {b: Estimate.of([r.baselines[b] for r in rs]) for b in bases}
+        best = _best(bases, baselines, "strong_")
+        weak_best = _best(bases, baselines, "weak_")
         out.append(Summary(
             mixture=mixture, method=method, capability=cap, seeds=[r.seed for r in rs],
             weak=Estimate.of([r.weak for r in rs]), ceiling=Estimate.of([r.ceiling for r in rs]),
             w2s=Estimate.of([r.w2s for r in rs]), pgr=value, pgr_note=note,
             pooled=pooled, pooled_note=pooled_note,
             analysis={k: Estimate.of([r.analysis[k] for r in rs]) for k in keys},
+            baselines=baselines, strong_base=best, chance=rs[0].chance,
+            vs_base=difference(rs, "w2s", best) if best and has_items else None,
+            vs_weak=difference(rs, "w2s", "weak") if has_items else None,
+            ceiling_over_base=difference(rs, "ceiling", best) if best and has_items else None,
+            weak_over_base=difference(rs, "weak", weak_best) if weak_best and has_items
+            else None,
+            items_n=sum(len(r.items.get("w2s", [])) for r in rs),
         ))
+    return out
+
+
+def _best(keys: list[str], baselines: dict[str, Estimate], who: str) -> str | None:
+    mine = [b for b in keys if b.startswith(who)]
+    return max(mine, key=lambda b: baselines[b].mean) if mine else None
+
+
+def difference(rs: list[CapabilityResult], a: str, b: str) -> Estimate:
+    """Role ``a`` minus role ``b`` over every seed's test items, paired by seed and item."""
+    return paired_difference([(r.items[a], r.items[b]) for r in rs])
+
+
+def baselines_table(summaries: list[Summary]) -> str | None:
+    """Per mixture and capability (they do not depend on the method): chance, each untuned
+    model, weak and ceiling, and the ceiling's gain over the best untuned strong model."""
+    seen, rows = set(), []
+    for s in summaries:
+        if not s.baselines or (s.mixture, s.capability) in seen:
+            continue
+        seen.add((s.mixture, s.capability))
+        rows.append([s.mixture, s.capability, _chance(s.chance),
+                     *[str(s.baselines[b]) for b in s.baselines], str(s.weak), str(s.ceiling),
+                     s.ceiling_over_base.bracket() if s.ceiling_over_base else "n/a"])
+    if not rows:
+        return None
+    names = [_base_name(b) for b in next(s for s in summaries if s.baselines).baselines]
+    return tabulate(rows, headers=["mixture", "capability", "chance", *names, "weak",
+                                   "ceiling", "ceiling - strong base [95% CI]"],
+                    disable_numparse=True)
+
+
+def _base_name(key: str) -> str:
+    """``strong_3shot`` -> ``strong base 3-shot``."""
+    who, shots = key.rsplit("_", 1)
+    return f"{who} base {shots.removesuffix('shot')}-shot"
+
+
+def _chance(value: float | None) -> str:
+    return "?" if value is None else f"{value:.3f}"
+
+
+def warnings(summaries: list[Summary]) -> list[str]:
+    """What makes a result empty or suspect: a model below chance (its accuracy plus two
+    standard errors of the pooled test items still under it), and a weak model that its own
+    gold fine-tuning made worse than its untuned self (paired interval below 0)."""
+    out, seen = [], set()
+    for s in summaries:
+        key = (s.mixture, s.capability)
+        if s.chance is not None:
+            models = [(f"{s.method} W2S", s.w2s)]
+            if key not in seen:
+                models += [("weak", s.weak), ("ceiling", s.ceiling),
+                           *[(_base_name(b), e) for b, e in s.baselines.items()]]
+            for what, e in models:
+                n = s.items_n
+                if n and e.mean + 2 * sqrt(max(e.mean * (1 - e.mean), 1 / n) / n) < s.chance:
+                    out.append(f"{s.capability} ({s.mixture}): {what} {e.mean:.3f} is below "
+                               f"chance ({s.chance:.3f})")
+        if key not in seen and s.weak_over_base is not None and s.weak_over_base.high is not \
+                None and s.weak_over_base.high < 0:
+            out.append(f"{s.capability} ({s.mixture}): gold fine-tuning made the weak model "
+                       f"worse than its untuned self: weak - weak base "
+                       f"{s.weak_over_base.bracket()}")
+        seen.add(key)
     return out
 
 
 def results_table(summaries: list[Summary]) -> str:
     """Mean ± 95% half-interval over seeds; PGR only where the gap supports one; the pooled
-    PGR with its bootstrap interval."""
+    PGR with its bootstrap interval; W2S against the best untuned strong model (paired); and
+    whether the method generalizes weak to strong (beats the weak model and that baseline)."""
     rows = [[s.mixture, s.method, s.capability, len(s.seeds), str(s.weak), str(s.ceiling),
-             str(s.w2s), s.pooled_text(), s.pgr_text(reason=True)] for s in summaries]
+             str(s.w2s), s.pooled_text(), s.pgr_text(reason=True),
+             s.vs_base.bracket() if s.vs_base else "n/a", s.generalizes] for s in summaries]
     return tabulate(rows, headers=["mixture", "method", "capability", "seeds", "weak",
-                                   "ceiling", "w2s", "pgr pooled [95% CI]", "pgr mean of seeds"],
+                                   "ceiling", "w2s", "pgr pooled [95% CI]", "pgr mean of seeds",
+                                   "w2s - strong base [95% CI]", "w2s beats weak and base?"],
                     disable_numparse=True)
 
 
@@ -139,7 +256,11 @@ def transfer_table(results: list[TransferResult]) -> str | None:
 def report(results: list[CapabilityResult], transfer: list[TransferResult]) -> str:
     """Every table of a run, titled, for the terminal and for ``report.md``."""
     summaries = summarise(results)
-    parts = [("Results (mean ± 95% interval half-width over seeds)", results_table(summaries)),
+    warned = warnings(summaries)
+    parts = [("Baselines: chance, untuned models and the ceiling on the test split",
+              baselines_table(summaries)),
+             ("Warnings", "\n".join(f"- {w}" for w in warned) if warned else None),
+             ("Results (mean ± 95% interval half-width over seeds)", results_table(summaries)),
              ("Weak labels, training data and agreement (means over seeds)",
               analysis_table(summaries)),
              ("Joint vs single-capability training", mixtures_table(summaries)),

@@ -162,9 +162,11 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     planner, graph = plan(suite, registry, backend)
     early = data_stages(graph, store)
     entries = {n: Path(o.entry) for n, o in early.items()}
+    first = suite.seeds[0]
+    weak, strong = (planner.model(m, first).name or m for m in (suite.weak, suite.strong))
     check_targets(graph, entries, planner.capabilities, planner.decode_config,
-                  [suite.weak, suite.strong], warn_only=suite.target_check == "warn")
-    graph = sized(graph, store, suite.strong, entries)
+                  [weak, strong], warn_only=suite.target_check == "warn")
+    graph = sized(graph, store, strong, entries)
     run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
     used = {("capabilities", c.name) for c in suite.capabilities}
     used |= {("selectors", m.selector.name) for m in suite.methods}

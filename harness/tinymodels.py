@@ -66,6 +66,10 @@ class TinySpec(BaseModel):
     once per pass, in ``passes`` shuffles): a fact seen amid unrelated text is a fact the model
     recalls after any prompt, not only at the start of a line."""
     passes: int = Field(1, ge=1)
+    per_seed: bool = False
+    """The run's seed is the model's pretraining seed (its initialisation, its share of the
+    text and the order of its lines): each seed of a suite gets its own model, built once, so
+    the variation over seeds includes pretraining and not only the splits (``seeded``)."""
 
 
 TINY: dict[str, TinySpec] = {
@@ -80,20 +84,41 @@ TINY: dict[str, TinySpec] = {
     "testbed-weak": TinySpec(
         hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256,
         pretrain_steps=1200, corpus=TESTBED, corpus_share=0.6, document=4, passes=3,
+        per_seed=True,
     ),
     "testbed-strong": TinySpec(
         hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512,
-        pretrain_steps=800, corpus=TESTBED, document=4, passes=3,
+        pretrain_steps=800, corpus=TESTBED, document=4, passes=3, per_seed=True,
     ),
 }
+SEEDED = "#"
+"""``testbed-strong#2``: the model ``testbed-strong`` pretrained with seed 2."""
+
+
+def seeded(name: str, seed: int) -> str:
+    """The model a run's ``seed`` uses for ``name``: a per-seed tiny model's seeded copy, any
+    other model as named."""
+    spec = TINY.get(name)
+    return f"{name}{SEEDED}{seed}" if spec is not None and spec.per_seed else name
+
+
+def tiny_spec(name: str) -> TinySpec | None:
+    """The spec of a tiny model name (``testbed-strong#2`` is ``testbed-strong`` with seed 2),
+    or None for any other name."""
+    base, _, seed = name.partition(SEEDED)
+    spec = TINY.get(base)
+    if spec is None or (seed and not (spec.per_seed and seed.isdigit())):
+        return None
+    return spec.model_copy(update={"seed": int(seed)}) if seed else spec
 
 
 def model_identity(name: str) -> str:
     """What goes into cache keys: hub ids and paths as given, tiny names with their spec,
     converted models with the digest of the file they come from."""
-    if name in TINY:
-        spec = TINY[name]
-        return f"{name}@{content_key([spec.model_dump(), VOCAB_SIZE, sources(spec.corpus)])}"
+    spec = tiny_spec(name)
+    if spec is not None:
+        dump = spec.model_dump(exclude={"per_seed"} if not spec.per_seed else set())
+        return f"{name}@{content_key([dump, VOCAB_SIZE, sources(spec.corpus)])}"
     if name in CONVERTED:
         return converted.identity(name)
     return name
@@ -101,7 +126,7 @@ def model_identity(name: str) -> str:
 
 def built_here(name: str) -> bool:
     """A model this project builds (tiny) or converts (from a registry's file) locally."""
-    return name in TINY or name in CONVERTED
+    return tiny_spec(name) is not None or name in CONVERTED
 
 
 def models_dir() -> Path:
@@ -127,9 +152,9 @@ def resolve(name: str) -> str:
     as given."""
     check(name)
     if built_here(name):
-        path = models_dir() / model_identity(name).replace("@", "-")
+        path = models_dir() / model_identity(name).replace("@", "-").replace(SEEDED, "-seed")
         if not (path / "config.json").exists():
-            (build if name in TINY else converted.build)(name, path)
+            (converted.build if name in CONVERTED else build)(name, path)
         return str(path)
     return str(Path(name).expanduser()) if name.startswith("~") else name
 
@@ -141,7 +166,8 @@ def build(name: str, path: Path) -> Path:
 
     from harness.progress import say
 
-    spec = TINY[name]
+    spec = tiny_spec(name)
+    assert spec is not None, name
     say(f"building tiny model {name} in {path}")
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

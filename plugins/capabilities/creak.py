@@ -25,6 +25,7 @@ class Creak(Capability):
     """CREAK claims, true or false (paper's fact-checking capability)."""
 
     name = "creak"
+    chance = 0.5
     version = 1
     default_source = "amydeng2000/CREAK"
     decode = DecodeConfig(max_new_tokens=64, stop=["\n"])

@@ -23,6 +23,7 @@ class ECQA(MultipleChoice):
     """ECQA explainable commonsense QA: pick one of five options (explanation in target)."""
 
     name = "ecqa"
+    chance = 0.2
     version = 1
     default_source = "tasksource/ecqa"
     decode = DecodeConfig(max_new_tokens=192, stop=["\n"])  # README: decode budgets

@@ -27,6 +27,7 @@ class ESNLI(Capability):
     """e-SNLI inference: entailment, neutral or contradiction (explanation in target)."""
 
     name = "esnli"
+    chance = 1 / 3
     version = 1
     default_source = "esnli"
     decode = DecodeConfig(max_new_tokens=96, stop=["\n"])

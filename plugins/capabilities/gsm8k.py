@@ -23,6 +23,7 @@ class GSM8K(Capability):
     """GSM8K math word problems; the final number (after ``####``) is scored."""
 
     name = "gsm8k"
+    chance = 0.0
     version = 1
     default_source = "openai/gsm8k"
     decode = DecodeConfig(max_new_tokens=320, stop=["\n\n", "Question:"])

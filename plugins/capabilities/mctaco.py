@@ -25,6 +25,7 @@ class MCTaco(Capability):
     """MC-TACO temporal reasoning: is each candidate answer plausible, yes or no."""
 
     name = "mctaco"
+    chance = 0.5
     version = 1
     default_source = "CogComp/mc_taco"
     decode = DecodeConfig(max_new_tokens=8, stop=["\n"])

@@ -22,6 +22,7 @@ class OpenBookQA(MultipleChoice):
     """OpenBookQA science fact reasoning: pick one of four options."""
 
     name = "openbookqa"
+    chance = 0.25
     version = 1
     default_source = "allenai/openbookqa"
 

@@ -40,6 +40,7 @@ class Scan(ScanAnswers):
     """SCAN commands to action sequences (paper's planning capability); exact match."""
 
     name = "scan"
+    chance = 0.0
     version = 1
     default_source = "scan"
     decode = DecodeConfig(max_new_tokens=288, stop=["\n"])  # README: decode budgets

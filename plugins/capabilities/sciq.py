@@ -24,6 +24,7 @@ class SciQ(MultipleChoice):
     """SciQ science questions: pick one of four options."""
 
     name = "sciq"
+    chance = 0.25
     version = 1
     default_source = "allenai/sciq"
 

@@ -13,7 +13,9 @@ The paper leaves the reward model's data and loss open; these are the defaults a
   or over the pool; optionally every agreeing item is kept whatever its reward.
 
 A share of the items (``held_out``) is kept out of training; the reward model's pairwise accuracy
-on them is written to ``reward_model.json`` in the selection's directory.
+on them, per capability, is written to ``reward_model.json`` in the selection's directory, and
+every pool item's reward to ``rewards.jsonl`` (the collector ranks weak-label correctness by
+them after the selection, so gold never reaches the selector).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class RewardModel(Selector):
     def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
         p = self.params
         train, held = preference_data(pool, p, ctx.seed)
-        report: dict = {"pairs": len(train), "held_out_pairs": len(held),
+        report: dict = {"pairs": len(train), "held_out_pairs": sum(map(len, held.values())),
                         "agreeing": sum(bool(i.agree) for i in pool), "pool": len(pool)}
         if not train:
             say(f"reward_model: no {p.positives} / {p.negatives} pairs in the pool; "
@@ -85,15 +87,16 @@ class RewardModel(Selector):
                 if trusted(ctx.strong_model):
                     allow(str(folder))
                 texts = [i.prompt + i.label for i in pool]
-                held_texts = [t for pair in held for t in pair]
+                held_texts = [t for pairs in held.values() for pair in pairs for t in pair]
                 values = reward_scores(folder, texts + held_texts, p.score_batch_size)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             scores = dict(zip((i.id for i in pool), values[: len(pool)]))
-            rest = values[len(pool):]
-            if held:
-                wins = sum(rest[2 * k] > rest[2 * k + 1] for k in range(len(held)))
-                report["held_out_accuracy"] = wins / len(held)
+            rest = iter(values[len(pool):])
+            by_cap = {cap: sum(next(rest) > next(rest) for _ in pairs) / len(pairs)
+                      for cap, pairs in held.items()}
+            if by_cap:
+                report["held_out_accuracy"] = by_cap
         (ctx.work_dir / "reward_model.json").write_text(json.dumps(report, indent=1))
         with (ctx.work_dir / "rewards.jsonl").open("w") as f:
             for i in pool:
@@ -103,9 +106,10 @@ class RewardModel(Selector):
         return keep(pool, scores, p, ctx.seed)
 
 
-def preference_data(pool: list[WeakItem], p: RewardParams,
-                    seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(chosen text, rejected text) pairs for training and for the held-out check.
+def preference_data(pool: list[WeakItem], p: RewardParams, seed: int
+                    ) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, str]]]]:
+    """(chosen text, rejected text) pairs for training, and per capability for the held-out
+    check.
 
     Items are split into train and held-out first, then paired within each capability, so no
     held-out item is ever trained on.
@@ -123,7 +127,7 @@ def preference_data(pool: list[WeakItem], p: RewardParams,
             neg.append(item.prompt + (item.strong_answer if p.negatives == "strong_disagree"
                                       else item.label))
     train: list[tuple[str, str]] = []
-    held: list[tuple[str, str]] = []
+    held: dict[str, list[tuple[str, str]]] = {}
     for cap in sorted(by_cap):
         pos, neg = by_cap[cap]
         if not pos or not neg:
@@ -131,7 +135,8 @@ def preference_data(pool: list[WeakItem], p: RewardParams,
         rng.shuffle(pos)
         rng.shuffle(neg)
         cut_p, cut_n = round(len(pos) * p.held_out), round(len(neg) * p.held_out)
-        held += _pair(pos[:cut_p], neg[:cut_n])
+        if _pair(pos[:cut_p], neg[:cut_n]):
+            held[cap] = _pair(pos[:cut_p], neg[:cut_n])
         train += _pair(pos[cut_p:], neg[cut_n:])
     rng.shuffle(train)
     return train[: p.max_pairs] if p.max_pairs else train, held
