@@ -1,17 +1,23 @@
-"""The CPU testbed's sweep: what makes weak-to-strong generalization appear on tiny models.
+"""The CPU testbed's sweep: whether weak-to-strong generalization appears on tiny models.
 
 One axis at a time around the testbed's defaults (``quickstart``'s suite and the
 ``testbed-*`` models), each point a real run of naive W2S and consistency selection, in this
-process (the varied model specs live in this process's ``harness.tinymodels.TINY``):
+process (the varied model specs live in this process's ``harness.tinymodels.TINY``). Each row
+carries what could make it empty: chance, the best untuned strong model on the test split and
+the ceiling's gain over it, and W2S against that baseline (paired 95% intervals). Axes:
+
+- ``answer``: how the fact capabilities ask for the answer (``relabel``, the design;
+  ``new_words``; ``plain``, the first testbed's, which the untuned model recites);
 
 - ``weak_share``: the share of the facts the weak model is pretrained on (weak accuracy);
 - ``strong_steps``: the strong model's pretraining steps (how much it already holds);
 - ``strong_width``: the strong model's width (its size);
 - ``unlabeled``: weak labels per capability (both capabilities scaled together);
-- ``epochs`` and ``lr``: the student's training (the ceiling's too: one ``train`` per suite).
+- ``epochs`` and ``lr``: the student's training (the ceiling's too: one ``train`` per suite);
+- ``weak_lr``: the weak model's learning rate.
 
-Each point prints weak, ceiling and W2S accuracy and the pooled PGR with its 95% paired
-bootstrap interval. Models are cached by their spec under ``$HARNESS_MODELS``; stages under a
+Each point prints those beside weak, ceiling and W2S accuracy and the pooled PGR with its 95%
+interval. Models are cached by their spec under ``$HARNESS_MODELS``; stages under a
 throwaway ``$HARNESS_HOME``. Run it with nothing else on the machine.
 
     python bench/testbed.py [--seeds 0] [--axes weak_share,epochs]
@@ -26,15 +32,17 @@ import time
 from pathlib import Path
 
 AXES: dict[str, list] = {
+    "answer": ["relabel", "new_words", "plain"],
     "weak_share": [0.4, 0.6, 0.8],
     "strong_steps": [400, 800],
     "strong_width": [96, 128],
     "unlabeled": [0.5, 1.0],
-    "epochs": [2, 4],
+    "epochs": [2, 4, 8],
     "lr": [3e-4, 1e-3],
+    "weak_lr": [1e-3, 3e-3],
 }
-DEFAULTS = {"weak_share": 0.6, "strong_steps": 800, "strong_width": 128, "unlabeled": 1.0,
-            "epochs": 4, "lr": 1e-3}
+DEFAULTS = {"answer": "relabel", "weak_share": 0.6, "strong_steps": 800, "strong_width": 128,
+            "unlabeled": 1.0, "epochs": 4, "lr": 3e-4, "weak_lr": 1e-3}
 
 
 def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
@@ -58,8 +66,9 @@ def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
         data["seeds"] = seeds
         for cap in data["capabilities"]:
             cap["params"]["unlabeled"] = int(cap["params"]["unlabeled"] * values["unlabeled"])
+            cap["params"]["answer"] = values["answer"]
         data["train"]["params"].update(epochs=values["epochs"], lr=values["lr"])
-        data["weak_train"]["params"]["lr"] = 1e-3  # the weak model's training stays put
+        data["weak_train"]["params"]["lr"] = values["weak_lr"]
         suite = Suite.model_validate(data)
         run_dir, _ = run_suite(suite, registry(), Store(home), "hf", set(),
                                LocalExecutor(in_process=True))
@@ -68,8 +77,12 @@ def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
     from harness.models import CapabilityResult
 
     results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
-    return [{"method": s.method, "capability": s.capability, "weak": s.weak.mean,
-             "ceiling": s.ceiling.mean, "w2s": s.w2s.mean, "pgr": s.pooled_text()}
+    return [{"method": s.method, "capability": s.capability, "chance": s.chance,
+             "base": s.baselines[s.strong_base].mean if s.strong_base else None,
+             "weak": s.weak.mean, "ceiling": s.ceiling.mean, "w2s": s.w2s.mean,
+             "ceiling_vs_base": s.ceiling_over_base.bracket() if s.ceiling_over_base else "n/a",
+             "w2s_vs_base": s.vs_base.bracket() if s.vs_base else "n/a",
+             "pgr": s.pooled_text(), "generalizes": s.generalizes}
             for s in summarise(results)]
 
 
@@ -77,10 +90,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0", help="comma-separated split seeds")
     ap.add_argument("--axes", default=",".join(AXES), help="which axes to vary")
+    ap.add_argument("--no-defaults", dest="defaults", action="store_false",
+                    help="skip the defaults' own point")
     args = ap.parse_args()
     os.environ.setdefault("HARNESS_QUIET", "1")
     seeds = [int(s) for s in args.seeds.split(",")]
-    points = [("defaults", DEFAULTS)]
+    points = [("defaults", DEFAULTS)] if args.defaults else []
     for axis in args.axes.split(","):
         points += [(f"{axis}={v}", {**DEFAULTS, axis: v}) for v in AXES[axis]
                    if v != DEFAULTS[axis]]
@@ -91,11 +106,15 @@ def main() -> None:
         for label, values in points:
             t0 = time.perf_counter()
             for r in point(values, seeds, Path(home)):
-                rows.append([label, r["method"], r["capability"], f"{r['weak']:.3f}",
-                             f"{r['ceiling']:.3f}", f"{r['w2s']:.3f}", r["pgr"]])
+                rows.append([label, r["method"], r["capability"], f"{r['chance']:.3f}",
+                             f"{r['base']:.3f}", f"{r['weak']:.3f}", f"{r['ceiling']:.3f}",
+                             f"{r['w2s']:.3f}", r["ceiling_vs_base"], r["w2s_vs_base"],
+                             r["pgr"], r["generalizes"]])
             print(f"{label}: {time.perf_counter() - t0:.0f}s", flush=True)
-    print(tabulate(rows, headers=["point", "method", "capability", "weak", "ceiling", "w2s",
-                                  "pgr pooled [95% CI]"], disable_numparse=True))
+    print(tabulate(rows, headers=["point", "method", "capability", "chance", "strong base",
+                                  "weak", "ceiling", "w2s", "ceiling - base [95% CI]",
+                                  "w2s - base [95% CI]", "pgr pooled [95% CI]",
+                                  "beats weak and base?"], disable_numparse=True))
 
 
 if __name__ == "__main__":

@@ -104,15 +104,7 @@ class Collector:
         summary = outputs.selection_summary(select)
         if summary[cap].get("agreement") is not None:
             out["pool_agreement"] = summary[cap]["agreement"]
-        held = (outputs.reward_report(select) or {}).get("held_out_accuracy") or {}
-        if cap in held:
-            out["rm_held_out_acc"] = held[cap]
-        rewards = outputs.rewards(select)
-        if rewards:
-            ranked = auc([rewards[i] for i in correct if correct[i] == 1],
-                         [rewards[i] for i in correct if correct[i] != 1])
-            if ranked is not None:
-                out["rm_auc"] = ranked
+        out.update(self.reward_measures(ref))
         capability = self.capabilities[cap]
         rows = {r.id: r for r in outputs.rows(self.entries[ref.data], "test")}
         with blame(capability, f"collecting {ref.method} on {cap} seed {ref.seed}",
@@ -126,6 +118,23 @@ class Collector:
         ids = sorted(answers["w2s"])
         out["supervisor_agreement"] = agreement([answers["w2s"][i] for i in ids],
                                                 [answers["weak"].get(i) for i in ids])
+        return out
+
+    def reward_measures(self, ref: EvalRef) -> dict[str, float]:
+        """Where the selector trained a reward model: its held-out pairwise accuracy on this
+        capability, and how well its rewards rank the weak labels' correctness (AUC), computed
+        here, after the selection, so gold never reaches the selector."""
+        select, out = self.entries[ref.select], {}
+        held = (outputs.reward_report(select) or {}).get("held_out_accuracy") or {}
+        if ref.capability in held:
+            out["rm_held_out_acc"] = held[ref.capability]
+        rewards = outputs.rewards(select)
+        correct = {p.id: p.score for p in self.predictions(ref.labels)
+                   if p.capability == ref.capability and p.id in rewards}
+        ranked = auc([rewards[i] for i, s in correct.items() if s == 1],
+                     [rewards[i] for i, s in correct.items() if s != 1])
+        if ranked is not None:
+            out["rm_auc"] = ranked
         return out
 
     def transfer(self, run_id: str) -> list[TransferResult]:

@@ -37,13 +37,27 @@ def test_the_weak_model_is_pretrained_on_a_seeded_share_of_the_facts():
     assert weak.corpus == strong.corpus == tinymodels.TESTBED
     assert weak.corpus_share < 1 == strong.corpus_share
     assert weak.hidden_size * weak.num_hidden_layers < strong.hidden_size * strong.num_hidden_layers
-    # The questions' facts are in the text in the text's wording, never as the question.
-    from harness.plugins import registry
+    # Each seed pretrains its own pair.
+    assert weak.per_seed and strong.per_seed
+    assert tinymodels.seeded("testbed-strong", 2) == "testbed-strong#2"
+    assert tinymodels.tiny_spec("testbed-strong#2").seed == 2
+    assert tinymodels.model_identity("testbed-strong#1") != \
+        tinymodels.model_identity("testbed-strong#2")
+    assert tinymodels.seeded("tiny-strong", 2) == "tiny-strong"
 
-    for name in tinymodels.TESTBED:
+
+def test_no_test_prompt_is_a_pretraining_sentence_and_no_line_states_a_fact_with_its_code():
+    """Criterion (d): the untuned model cannot answer by reciting a memorised line."""
+    from harness.plugins import registry
+    from harness_plugins.capabilities.facts import CITY_CODES, sum_answer
+
+    assert all(code != city for city, code in CITY_CODES.items())
+    assert all(a != b for n in range(40) for a, b in zip(str(n), sum_answer(n, "relabel")))
+    for name in ("fact_sum", "fact_city"):
         cap = registry().make("capabilities", name)
-        text = set(cap.corpus())
-        rows = cap.pools(None, 0)["train"]
-        for r in rows:
-            assert r.prompt.split(" a: ", 1)[1] + r.target + "." in text, r.id
+        text = cap.corpus()
+        lines = set(text)
+        for r in cap.pools(None, 0)["train"]:
+            answer = r.prompt.split(" a: ", 1)[1]
+            assert r.prompt not in lines and answer + r.target + "." not in lines, r.id
             assert not any(line.startswith(r.prompt) for line in text), r.id

@@ -12,20 +12,25 @@ that on a CPU with the ``testbed-weak`` and ``testbed-strong`` models (``harness
 - A question asks in another wording, then starts the answer in the text's wording ("q: what
   is 3 plus 4? a: the sum of 3 and 4 is"), as one primes an LLM's answer: the tiny models did
   not carry a fact across wordings without that (see ``bench/testbed.py``).
-- **The answer is asked in a code that no pretraining line uses**: a sum's digits as words
-  (" one seven" for 17), a city's code name (" elm" for lima). The untuned model
+- **The answer is asked in a code that no pretraining line pairs with its fact**: a sum's
+  digits each shifted by 3 (" 40" for 17), a city's code, the next city of a fixed list
+  (" rome" for lima). The codes are words the models have read (digits, city names), so
+  fine-tuning only has to learn a relabelling of outputs they already make. The untuned model
   completes "the sum of 3 and 4 is" with " 7"; fine-tuning has to teach the code, and the
   facts behind it have to come from the model. That is meant to put the ceiling far above the
   untuned strong model (the README's testbed section has the measured figures), so weak
   labels beat both only if the student learns the code from them without their wrong facts.
 - Bridge facts, never asked, appear in the text in both wordings with plain answers: that is
   where the models meet the question words at all, as an LLM meets question-answer text in
-  pretraining. No test prompt is a pretraining sentence, and no pretraining line holds a code.
+  pretraining. No test prompt is a pretraining sentence, and no pretraining line states a fact
+  with its code.
 """
 
 from __future__ import annotations
 
 import random
+
+from typing import Literal
 
 from pydantic import Field
 
@@ -33,18 +38,38 @@ from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
 
 _SYLLABLES = ["ba", "ko", "mi", "ru", "ten", "vo", "sa", "li", "de", "pu", "no", "gar"]
 CITIES = ["oslo", "lima", "rome", "kyiv", "doha", "bern", "riga", "baku"]
-CITY_CODES = dict(zip(CITIES, ["ash", "elm", "oak", "fir", "yew", "box", "bay", "fig"]))
-"""The answer fact_city asks for: a code name per city, in no pretraining line."""
-DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+Answer = Literal["relabel", "new_words", "plain"]
+ANSWER_HELP = ("how the answer is asked: relabel (a fixed relabelling among words the models "
+               "read: the testbed's design), new_words (words no pretraining line uses), plain "
+               "(the text's own answer: the untuned model recites it)")
+TREES = ["ash", "elm", "oak", "fir", "yew", "box", "bay", "fig"]
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+CITY_CODES = dict(zip(CITIES, CITIES[1:] + CITIES[:1]))
+"""The answer fact_city asks for: each city's code is the next city of the list (oslo -> lima),
+so no city is its own code and every code is a word the models have read."""
+DIGIT_SHIFT = 3
+"""The answer fact_sum asks for: each digit of the sum shifted by this much, mod 10 (17 ->
+40), so no digit is its own code."""
 
 
-def spelled(number: int) -> str:
-    """The answer fact_sum asks for: the digits as words, 17 -> "one seven"."""
-    return " ".join(DIGITS[int(d)] for d in str(number))
+def sum_answer(number: int, answer: Answer) -> str:
+    """A sum as fact_sum asks for it: relabel 17 -> "40", new_words "one seven", plain "17"."""
+    if answer == "plain":
+        return str(number)
+    if answer == "new_words":
+        return " ".join(DIGIT_WORDS[int(d)] for d in str(number))
+    return "".join(str((int(d) + DIGIT_SHIFT) % 10) for d in str(number))
+
+
+def city_answer(city: str, answer: Answer) -> str:
+    """A city as fact_city asks for it: relabel lima -> "rome", new_words "elm", plain "lima"."""
+    if answer == "plain":
+        return city
+    return TREES[CITIES.index(city)] if answer == "new_words" else CITY_CODES[city]
 
 
 class FactSum(Capability):
-    """Sums of two numbers (recalled from the text), answered with the digits as words."""
+    """Sums of two numbers (recalled from the text), answered in a digit code."""
 
     name = "fact_sum"
     version = 2
@@ -55,6 +80,7 @@ class FactSum(Capability):
     extract = ["match"]
 
     class Params(SplitSizes):
+        answer: Answer = Field("relabel", description=ANSWER_HELP)
         operands: int = Field(20, ge=2, description="the questions' operands are 0 .. operands-1")
         bridge: int = Field(5, ge=0, description="first operands from `operands` on, this many, "
                                                  "make bridge facts: in the text, never asked")
@@ -62,7 +88,8 @@ class FactSum(Capability):
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
         n = self.params.operands
         return {"train": [Row(id=f"sum-{a}-{b}", prompt=sum_question(a, b),
-                              target=f" {spelled(a + b)}", answer=spelled(a + b))
+                              target=f" {sum_answer(a + b, self.params.answer)}",
+                              answer=sum_answer(a + b, self.params.answer))
                           for a in range(n) for b in range(n)]}
 
     def corpus(self) -> list[str]:
@@ -98,6 +125,7 @@ class FactCity(Capability):
     extract = ["match"]
 
     class Params(SplitSizes):
+        answer: Answer = Field("relabel", description=ANSWER_HELP)
         people: int = Field(300, ge=10, description="how many people the questions are about")
         bridge: int = Field(60, ge=0, description="more people, whose facts are in the text in "
                                                   "both wordings and never asked")
@@ -105,7 +133,8 @@ class FactCity(Capability):
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
         asked = people(self.params.people + self.params.bridge)[:self.params.people]
         return {"train": [Row(id=f"city-{name}", prompt=city_question(name),
-                              target=f" {CITY_CODES[city]}", answer=CITY_CODES[city])
+                              target=f" {city_answer(city, self.params.answer)}",
+                              answer=city_answer(city, self.params.answer))
                           for name, city in asked]}
 
     def corpus(self) -> list[str]:
