@@ -14,7 +14,7 @@ the ceiling's gain over it, and W2S against that baseline (paired 95% intervals)
 - ``strong_width``: the strong model's width (its size);
 - ``unlabeled``: weak labels per capability (both capabilities scaled together);
 - ``epochs`` and ``lr``: the student's training (the ceiling's too: one ``train`` per suite);
-- ``weak_lr``: the weak model's learning rate.
+- ``weak_lr`` and ``weak_epochs``: the weak model's gold fine-tuning.
 
 Each point prints those beside weak, ceiling and W2S accuracy and the pooled PGR with its 95%
 interval. Models are cached by their spec under ``$HARNESS_MODELS``; stages under a
@@ -40,9 +40,11 @@ AXES: dict[str, list] = {
     "epochs": [2, 4, 8],
     "lr": [3e-4, 1e-3],
     "weak_lr": [1e-3, 3e-3],
+    "weak_epochs": [16, 64],
 }
 DEFAULTS = {"answer": "relabel", "weak_share": 0.6, "strong_steps": 800, "strong_width": 128,
-            "unlabeled": 1.0, "epochs": 4, "lr": 3e-4, "weak_lr": 1e-3}
+            "unlabeled": 1.0, "epochs": 4, "lr": 3e-4, "weak_lr": 1e-3,
+            "weak_epochs": 16}
 
 
 def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
@@ -68,7 +70,7 @@ def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
             cap["params"]["unlabeled"] = int(cap["params"]["unlabeled"] * values["unlabeled"])
             cap["params"]["answer"] = values["answer"]
         data["train"]["params"].update(epochs=values["epochs"], lr=values["lr"])
-        data["weak_train"]["params"]["lr"] = values["weak_lr"]
+        data["weak_train"]["params"].update(lr=values["weak_lr"], epochs=values["weak_epochs"])
         suite = Suite.model_validate(data)
         run_dir, _ = run_suite(suite, registry(), Store(home), "hf", set(),
                                LocalExecutor(in_process=True))
