@@ -144,9 +144,12 @@ def test_the_untuned_base_model_answers_after_seeded_solved_examples(tmp_path):
     graph = _plan(tmp_path, _suite(methods))
     (base,) = [s for s in graph.stages.values() if s.label.startswith("answer strong base")]
     assert (base.params["shots"], base.params["shot_seed"]) == (3, 0)
-    assert not any("shots" in s.params for s in graph.stages.values()
-                   if s.kind == "decode" and s is not base)
-    zero = _plan(tmp_path, _suite(methods, base_shots=0))
+    # Shots go only to the untuned models: the selector's base answers and the test-split
+    # baselines at each of baseline_shots (0 and 3 by default).
+    shown = {s.label.split(" [")[0] for s in graph.stages.values()
+             if s.kind == "decode" and "shots" in s.params}
+    assert shown == {"answer strong base", "eval strong base 3-shot", "eval weak base 3-shot"}
+    zero = _plan(tmp_path, _suite(methods, base_shots=0, baseline_shots=[0]))
     assert not any("shots" in s.params for s in zero.stages.values())
     rows = registry().make("capabilities", "synth_scan").load(0).labeled
     head = shots(rows, 3, "0:synth_scan")

@@ -1,6 +1,6 @@
-"""The CPU testbed shows the effect the harness exists to measure: the quickstart suite, run
-as a user runs it, gives a weak model clearly below its ceiling and a PGR whose interval is
-above zero on every capability for its cheap selection method."""
+"""The CPU testbed, run as a user runs it: the design criteria it was built to meet, measured
+against the untuned models (issue 18's (a)-(d)), and a report that says whether each method
+generalizes weak to strong, whatever it shows."""
 
 from __future__ import annotations
 
@@ -12,22 +12,27 @@ from harness.report import summarise
 from harness.stats import noise_gap
 from harness.store import read_jsonl
 
-pytestmark = pytest.mark.slow
 
-
-def test_quickstart_shows_weak_to_strong_generalization(tmp_path):
+@pytest.mark.slow
+def test_quickstart_leaves_room_for_weak_to_strong_generalization(tmp_path):
     proc = harness_cli("run", "--suite", "quickstart", env={"HARNESS_HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = [CapabilityResult.model_validate(r)
                for r in read_jsonl(run_dir_of(proc) / "results.jsonl")]
     summaries = {(s.method, s.capability): s for s in summarise(results)}
     for cap in ("fact_sum", "fact_city"):
-        s = summaries[("consistency", cap)]
-        gap = s.ceiling.mean - s.weak.mean
-        assert gap > noise_gap(s.weak.mean, s.ceiling.mean, results[0].n_test), (cap, gap)
-        assert s.pooled is not None and s.pooled.low is not None and s.pooled.low > 0, \
-            (cap, s.pooled_text())
-    assert "W2S recovers part of the gap (PGR > 0) on every capability**: HOLDS" in proc.stdout
+        s = summaries[("naive", cap)]
+        r = next(r for r in results if r.capability == cap)
+        # (a) the untuned strong model, 0- and 3-shot, at least 0.15 below the ceiling
+        assert set(s.baselines) == {"strong_0shot", "strong_3shot", "weak_0shot", "weak_3shot"}
+        assert s.ceiling_over_base.mean >= 0.15 and s.ceiling_over_base.low > 0, cap
+        # (b) gold fine-tuning does not make the weak model worse than its untuned self
+        assert s.weak_over_base.high >= 0, cap
+        # (c) the weak model clearly below the ceiling
+        assert s.ceiling.mean - s.weak.mean > noise_gap(r.items["weak"], r.items["ceiling"])
+    # Every method is marked: generalizing weak to strong or not, and why.
+    assert "w2s beats weak and base?" in proc.stdout
+    assert all(s.generalizes.startswith(("yes", "no")) for s in summaries.values())
 
 
 def test_the_weak_model_is_pretrained_on_a_seeded_share_of_the_facts():
