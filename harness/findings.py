@@ -282,8 +282,8 @@ def _compare(number: int, claim: str, by, mixture: str, caps: list[str], role: d
                        evidence=[f"needs {method} and {', '.join(controls)}"])
     verdicts, lines = [], []
     for cap in caps:
-        tested = [_difference(by[(mixture, role[method], cap)], by[(mixture, role[c], cap)])
-                  for c in controls]
+        mine = by[(mixture, role[method], cap)]
+        tested = [_difference(mine, by[(mixture, role[c], cap)]) for c in controls]
         verdicts.append(sign_verdict(tested, sign))
         lines.append(f"{cap}: " + "; ".join(f"W2S {role[method]} - {role[c]} {d.bracket()}"
                                             for c, d in zip(controls, tested)))
@@ -291,8 +291,7 @@ def _compare(number: int, claim: str, by, mixture: str, caps: list[str], role: d
         if shown:
             lines.append(f"{cap}, listed, not tested: " + "; ".join(
                 f"W2S {role[method]} - {role[o]} "
-                f"{_difference(by[(mixture, role[method], cap)], by[(mixture, role[o], cap)]).bracket()}"
-                for o in shown))
+                f"{_difference(mine, by[(mixture, role[o], cap)]).bracket()}" for o in shown))
     return Finding(number=number, claim=claim, verdict=combine(verdicts), evidence=lines)
 
 

@@ -183,7 +183,7 @@ class CapabilityResult(BaseModel):
     n_test: int
     items: dict[str, list[float]] = Field(default_factory=dict)
     """Per role (``weak``, ``w2s``, ``ceiling``), the score of each test item, in one item
-    order: what the paired bootstrap of the pooled PGR resamples."""
+    order: what the pooled PGR's paired interval and every paired difference come from."""
     baselines: dict[str, float] = Field(default_factory=dict)
     """Accuracy of the untuned models on the test split (``strong_0shot``, ``strong_3shot``,
     ``weak_0shot``, ...; their per-item scores are in ``items`` under the same keys)."""

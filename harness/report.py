@@ -48,7 +48,7 @@ class Summary(BaseModel):
     pgr: Estimate | None
     pgr_note: str | None = None
     pooled: Estimate | None = None
-    """The ratio-of-means PGR with its paired bootstrap interval (``harness.stats``)."""
+    """The ratio-of-means PGR with its paired interval (``harness.stats``)."""
     pooled_note: str | None = None
     analysis: dict[str, Estimate]
     baselines: dict[str, Estimate] = {}
@@ -58,7 +58,7 @@ class Summary(BaseModel):
     the best on the test items flatters the baseline, which makes a W2S claim harder, not
     easier."""
     vs_base: Estimate | None = None
-    """W2S - ``strong_base``, paired by seed and test item, with its bootstrap interval."""
+    """W2S - ``strong_base``, paired by seed and test item, with its 95% interval."""
     vs_weak: Estimate | None = None
     """W2S - weak, paired likewise."""
     ceiling_over_base: Estimate | None = None
@@ -194,7 +194,7 @@ def warnings(summaries: list[Summary]) -> list[str]:
 
 def results_table(summaries: list[Summary]) -> str:
     """Mean ± 95% half-interval over seeds; PGR only where the gap supports one; the pooled
-    PGR with its bootstrap interval; W2S against the best untuned strong model (paired); and
+    PGR with its paired interval; W2S against the best untuned strong model (paired); and
     whether the method generalizes weak to strong (beats the weak model and that baseline)."""
     rows = [[s.mixture, s.method, s.capability, len(s.seeds), str(s.weak), str(s.ceiling),
              str(s.w2s), s.pooled_text(), s.pgr_text(reason=True),
