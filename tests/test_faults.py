@@ -164,10 +164,11 @@ KIND_FAULTS = {
         "planning suite kinds", "raised OSError: disk gone in check_source()"),
     "an extractor that raises on a completion": (
         ("capability", "    extract = ['word_999']"),
-        "grade eval weak", "raised IndexError: list index out of range in scoring a completion"),
+        "grade eval strong base 0-shot",
+        "raised IndexError: list index out of range in scoring a completion"),
     "a capability whose metrics raise": (
         ("capability", f"    def metrics(self, rows, scores):\n{RAISE}"),
-        "grade eval weak", "raised OSError: disk gone in metrics()"),
+        "grade eval strong base 0-shot", "raised OSError: disk gone in metrics()"),
     "a trainer that raises training": (
         ("trainer", f"    def train(self, base, examples, out, ctx):\n{RAISE}"),
         "train weak", "trainer faulty_sft (from broken-kinds 1.0) raised OSError"),
@@ -176,7 +177,7 @@ KIND_FAULTS = {
         "planning suite kinds", "raised OSError: disk gone in steps()"),
     "a backend that raises generating": (
         ("backend", f"    def generate(self, model, prompts, decode):\n{RAISE}"),
-        "eval weak", "backend faulty_hf (from broken-kinds 1.0) raised OSError"),
+        "eval strong base 0-shot", "backend faulty_hf (from broken-kinds 1.0) raised OSError"),
     "a backend that raises scoring log-probabilities": (
         ("backend", f"    def logprobs(self, model, prompts, completions, batch_size=16):\n{RAISE}"),
         "score weak labels", "raised OSError: disk gone in logprobs()"),
@@ -222,7 +223,8 @@ def test_a_fault_in_any_plugin_method_is_one_line_and_keeps_finished_stages(tmp_
             continue
         assert _entries(home, stage) == entries_before, (case, "the failed stage left an entry")
         if case == "a capability whose metrics raise":  # the run after the crashing extractor
-            assert _last_run(home)["eval weak"]["cached"], "the ungraded decode was kept"
+            assert _last_run(home)["eval strong base 0-shot"]["cached"], \
+                "the ungraded decode was kept"
     # Fixed: the run finishes, serving what the faulty runs finished and computing the stage
     # the last fault stopped.
     env = {"PYTHONPATH": str(_kinds_site(tmp_path)), "HARNESS_HOME": str(home)}

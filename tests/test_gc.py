@@ -45,7 +45,7 @@ def test_gc_drops_finished_checkpoints_only_and_a_rerun_recomputes_nothing(tmp_p
     # again (to the same bytes, so nothing built on it changes), then the new stages run.
     suite = tiny_suite(tmp_path, methods="  - {name: naive}\n" + BOOT)
     boot_dir, boot = run_tiny(suite, home)
-    assert _computed(boot) == ["eval boot", "grade eval boot", "relabel boot 2",
-                               "train boot step 2/2", "train naive"]
+    assert _computed(boot) == ["eval boot", "grade eval boot", "grade relabel boot 2",
+                               "relabel boot 2", "train boot step 2/2", "train naive"]
     naive = [r for r in results_of(boot_dir) if r["method"] == "naive"]
     assert naive == results_of(first_dir)

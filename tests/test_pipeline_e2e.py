@@ -58,8 +58,9 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
     assert {p["name"] for p in manifest["plugins"]} >= {"synth_scan", "all", "sft", "hf"}
     computed = _computed(manifest)
     # 2 data + joint group (12 stages: 8 and a grade for each of 4 decodes) + two single
-    # groups (12 each)
-    assert len(computed) == 38
+    # groups (12 each) + the untuned strong and weak models at 0 and 3 shots (8, once for
+    # both mixtures)
+    assert len(computed) == 46
     assert sum(label.startswith("train ") for label in computed) == 9
     results = read_jsonl(run_dir / "results.jsonl")
     assert {(r["mixture"], r["capability"]) for r in results} == {
@@ -117,7 +118,8 @@ def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(HFBackend, "generate", counting_generate)
     monkeypatch.setattr(All, "select", recording_select)
     assert main(["run", "--suite", str(suite), "--in-process"]) == 0
-    assert calls == {"train": 3, "generate": 8}  # 4 decode stages x 2 capabilities
+    # 4 decode stages and 4 of the untuned baselines, x 2 capabilities
+    assert calls == {"train": 3, "generate": 16}
     # The selector sees prompts and weak labels, never the unlabeled split's gold answers.
     (pool,) = pools
     assert len(pool) == 160
