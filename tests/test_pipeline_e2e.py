@@ -71,7 +71,8 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
         assert r["pgr"] is not None or "ceiling" in r["pgr_note"]
     assert "weak" in proc.stdout and "pgr" in proc.stdout
     preds = list((run_dir / "predictions").glob("*.jsonl"))
-    assert len(preds) == 12 and all(read_jsonl(p)[0]["completion"] is not None for p in preds)
+    assert len(preds) == 16 and all(  # 12 grade stages and 4 of the baselines
+        read_jsonl(p)[0]["completion"] is not None for p in preds)
 
     # The same command again: nothing is trained or decoded, results are identical.
     _, run_dir2, manifest2 = _run(tmp_path, NAIVE, home)
