@@ -67,11 +67,16 @@ class Collector:
             out[role] = [by_id[i] for i in sorted(by_id)]
         return out
 
+    def label_scores(self, ref: EvalRef) -> dict[str, float]:
+        """Each weak label's score against gold on the result's capability, by item id."""
+        return {p.id: p.score for p in self.predictions(ref.labels)
+                if p.capability == ref.capability}
+
     def trained_on(self, ref: EvalRef) -> list[tuple[str, float]]:
         """(prompt + label, the label's score against gold) for every example the method's
         strong model trained on, step by step: weak labels a selection kept are scored by the
         labelling's grades, a self-bootstrap round's own labels by their own grade stage."""
-        correct = {p.id: p.score for p in self.predictions(ref.labels)}
+        correct = self.label_scores(ref)
         out = []
         for node in ref.trained_on:
             if self.graph.stages[node].kind == "grade":
@@ -87,8 +92,7 @@ class Collector:
         """The data and agreement measures of one result (see ``CapabilityResult.analysis``)."""
         cap = ref.capability
         labels, select = self.entries[ref.labels], self.entries[ref.select]
-        correct = {p.id: p.score for p in self.predictions(ref.labels)
-                   if p.capability == cap}
+        correct = self.label_scores(ref)
         chosen = [i for i in outputs.selected(select) if i.capability == cap]
         trained = self.trained_on(ref)
         texts = [text for text, _ in trained]
@@ -129,8 +133,7 @@ class Collector:
         if ref.capability in held:
             out["rm_held_out_acc"] = held[ref.capability]
         rewards = outputs.rewards(select)
-        correct = {p.id: p.score for p in self.predictions(ref.labels)
-                   if p.capability == ref.capability and p.id in rewards}
+        correct = {i: s for i, s in self.label_scores(ref).items() if i in rewards}
         ranked = auc([rewards[i] for i, s in correct.items() if s == 1],
                      [rewards[i] for i, s in correct.items() if s != 1])
         if ranked is not None:

@@ -25,7 +25,7 @@ from harness.errors import HarnessError, one_line
 from harness.findings import Finding, findings
 from harness.findings import table as findings_table
 from harness.models import CapabilityResult, Manifest, TransferResult
-from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, summarise
+from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, summarise
 from harness.stats import Estimate
 from harness.store import read_jsonl
 
@@ -162,7 +162,7 @@ def _detail(s: Summary) -> list[str]:
     result empty beside it, and whether it generalizes past them."""
     best = f"{s.baselines[s.strong_base]} ({s.strong_base})" if s.strong_base else "n/a"
     weak0 = s.baselines.get("weak_0shot")
-    return ["?" if s.chance is None else f"{s.chance:.3f}", best,
+    return [chance_cell(s.chance), best,
             str(weak0) if weak0 else "n/a", str(s.weak), str(s.ceiling), str(s.w2s),
             s.vs_base.bracket() if s.vs_base else "n/a", s.generalizes, s.pooled_text(),
             s.pgr_text()]

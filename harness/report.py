@@ -145,7 +145,7 @@ def baselines_table(summaries: list[Summary]) -> str | None:
         if not s.baselines or (s.mixture, s.capability) in seen:
             continue
         seen.add((s.mixture, s.capability))
-        rows.append([s.mixture, s.capability, _chance(s.chance),
+        rows.append([s.mixture, s.capability, chance_cell(s.chance),
                      *[str(s.baselines[b]) for b in s.baselines], str(s.weak), str(s.ceiling),
                      s.ceiling_over_base.bracket() if s.ceiling_over_base else "n/a"])
     if not rows:
@@ -162,7 +162,7 @@ def _base_name(key: str) -> str:
     return f"{who} base {shots.removesuffix('shot')}-shot"
 
 
-def _chance(value: float | None) -> str:
+def chance_cell(value: float | None) -> str:
     return "?" if value is None else f"{value:.3f}"
 
 
