@@ -323,10 +323,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from harness.converted import CONVERTED
+    from harness.converted import DERIVED
     from harness.tinymodels import TINY, resolve
 
-    known = [*TINY, *CONVERTED]
+    known = [*TINY, *DERIVED]
     for name in args.names or list(TINY):
         if name not in known:
             raise HarnessError(f"unknown model {name!r}; choose from {', '.join(known)}")

@@ -51,6 +51,7 @@ class Collector:
                 baselines={b: outputs.scores(self.entries[node]).accuracy[cap]
                            for b, node in ref.baselines.items()},
                 chance=type(self.capabilities[cap]).chance,
+                empty=self.empty(ref),
                 analysis=self.analysis(ref),
             ))
         return out
@@ -66,6 +67,16 @@ class Collector:
                      if p.capability == ref.capability}
             out[role] = [by_id[i] for i in sorted(by_id)]
         return out
+
+    def empty(self, ref: EvalRef) -> dict[str, int]:
+        """Per role and untuned baseline, how many test completions on the capability hold
+        nothing but whitespace: a model that ends its answer at once (its first token is the
+        end of text) scores 0 without having answered."""
+        stages = {**{role: getattr(ref, role) for role in ("weak", "w2s", "ceiling")},
+                  **ref.baselines}
+        return {role: sum(not p.completion.strip() for p in self.predictions(node)
+                          if p.capability == ref.capability)
+                for role, node in stages.items()}
 
     def label_scores(self, ref: EvalRef) -> dict[str, float]:
         """Each weak label's score against gold on the result's capability, by item id."""

@@ -6,6 +6,11 @@ reads GGUF (dequantizing to fp32) but will not save the result as it loaded it, 
 builds a fresh model from the GGUF's config, copies the dequantized weights in, and saves an
 ordinary safetensors folder with the GGUF's tokenizer. The weights are the 4-bit file's values,
 not the original bf16 release: close to SmolLM2, not identical to it.
+
+A weaker model of the same family is derived offline from a converted one by truncation
+(``TRUNCATED``): the first ``layers`` transformer blocks, the same embeddings, final norm and
+(tied) head, and the same tokenizer. It is keyed by its parent's identity and its layer count,
+so it is rebuilt exactly when the file it comes from changes.
 """
 
 from __future__ import annotations
@@ -36,7 +41,26 @@ CONVERTED: dict[str, GGUFSource] = {
 }
 
 
+class Truncation(BaseModel):
+    parent: str
+    """A name in ``CONVERTED``."""
+    layers: int
+    """The first this many decoder blocks are kept."""
+
+
+TRUNCATED: dict[str, Truncation] = {
+    "smollm2-135m-l4": Truncation(parent="smollm2-135m", layers=4),
+    "smollm2-135m-l8": Truncation(parent="smollm2-135m", layers=8),
+}
+"""SmolLM2-135M has 30 blocks; its first 4 (8) with the embeddings hold 36M (50M) parameters."""
+
+DERIVED = {**CONVERTED, **TRUNCATED}
+"""Every model built here from a registry's file."""
+
+
 def gguf_path(name: str) -> Path:
+    if name in TRUNCATED:
+        return gguf_path(TRUNCATED[name].parent)
     source = CONVERTED[name]
     spec = find_spec(source.package)
     path = Path(spec.origin).parent / source.file if spec and spec.origin else None
@@ -48,7 +72,10 @@ def gguf_path(name: str) -> Path:
 
 def identity(name: str) -> str:
     """The name with the digest of the file it is converted from (recorded beside the file, so
-    the 90 MB are hashed once per install)."""
+    the 90 MB are hashed once per install); a truncated copy adds its layer count."""
+    if name in TRUNCATED:
+        cut = TRUNCATED[name]
+        return f"{name}@{identity(cut.parent).partition('@')[2]}-l{cut.layers}"
     path = gguf_path(name)
     stamp = f"{path.stat().st_size}-{path.stat().st_mtime_ns}"
     from harness.tinymodels import models_dir
@@ -74,7 +101,10 @@ def identity(name: str) -> str:
 
 
 def build(name: str, path: Path) -> Path:
-    """Convert ``name``'s GGUF file into a safetensors model folder at ``path``, atomically."""
+    """Convert ``name``'s GGUF file (or truncate its parent) into a safetensors model folder at
+    ``path``, atomically."""
+    if name in TRUNCATED:
+        return truncate(name, path)
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -101,6 +131,40 @@ def build(name: str, path: Path) -> Path:
         .save_pretrained(str(tmp))
     (tmp / "converted.json").write_text(json.dumps(
         {"name": name, "from": gguf.name, "identity": identity(name)}, indent=1))
+    if path.exists():
+        shutil.rmtree(path)
+    os.rename(tmp, path)
+    return path
+
+
+def truncate(name: str, path: Path) -> Path:
+    """The parent's first ``layers`` blocks as a model folder at ``path``, atomically."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.progress import say
+    from harness.tinymodels import resolve
+
+    cut = TRUNCATED[name]
+    parent = resolve(cut.parent)
+    say(f"truncating {cut.parent} to its first {cut.layers} blocks into {path}")
+    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model = AutoModelForCausalLM.from_pretrained(parent, dtype=torch.float32,
+                                                 use_safetensors=True, trust_remote_code=False)
+    if cut.layers >= model.config.num_hidden_layers:
+        raise HarnessError(f"{name}: {cut.parent} has {model.config.num_hidden_layers} blocks, "
+                           f"not more than {cut.layers}")
+    model.model.layers = model.model.layers[: cut.layers]
+    model.config.num_hidden_layers = cut.layers
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = model.config.layer_types[: cut.layers]
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    AutoTokenizer.from_pretrained(parent, trust_remote_code=False).save_pretrained(str(tmp))
+    (tmp / "converted.json").write_text(json.dumps(
+        {"name": name, "from": cut.parent, "layers": cut.layers, "identity": identity(name)},
+        indent=1))
     if path.exists():
         shutil.rmtree(path)
     os.rename(tmp, path)

@@ -189,6 +189,9 @@ class CapabilityResult(BaseModel):
     ``weak_0shot``, ...; their per-item scores are in ``items`` under the same keys)."""
     chance: float | None = None
     """The capability's chance accuracy (``Capability.chance``), None when unknown."""
+    empty: dict[str, int] = Field(default_factory=dict)
+    """Per role and baseline (the keys of ``items``), how many test completions are empty
+    (whitespace only): answers never given, which score 0."""
     metrics: dict[str, float] = Field(default_factory=dict)
     """Extra metrics per role, e.g. ``w2s_em`` for MC-TACO's per-question exact match."""
     analysis: dict[str, float] = Field(default_factory=dict)

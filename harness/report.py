@@ -70,6 +70,8 @@ class Summary(BaseModel):
     chance: float | None = None
     items_n: int = 0
     """Test items over every seed."""
+    empty: dict[str, int] = {}
+    """Per role and baseline, empty test completions over every seed."""
 
     @property
     def generalizes(self) -> str:
@@ -123,6 +125,7 @@ def summarise(results: list[CapabilityResult]) -> list[Summary]:
             weak_over_base=difference(rs, "weak", weak_best) if weak_best and has_items
             else None,
             items_n=sum(len(r.items.get("w2s", [])) for r in rs),
+            empty={k: sum(r.empty.get(k, 0) for r in rs) for k in rs[0].empty},
         ))
     return out
 
@@ -168,11 +171,18 @@ def chance_cell(value: float | None) -> str:
 
 def warnings(summaries: list[Summary]) -> list[str]:
     """What makes a result empty or suspect: a model below chance (its accuracy plus two
-    standard errors of the pooled test items still under it), and a weak model that its own
-    gold fine-tuning made worse than its untuned self (paired interval below 0)."""
+    standard errors of the pooled test items still under it), a weak model that its own
+    gold fine-tuning made worse than its untuned self (paired interval below 0), and a model
+    that gave empty completions (it ended its answer at once: no answer, scored 0)."""
     out, seen = [], set()
     for s in summaries:
         key = (s.mixture, s.capability)
+        for role, n in s.empty.items():
+            if n and (role == "w2s" or key not in seen):
+                what = f"{s.method} W2S" if role == "w2s" else \
+                    role if role in ("weak", "ceiling") else _base_name(role)
+                out.append(f"{s.capability} ({s.mixture}): {what} gave {n} empty completions "
+                           f"of {s.items_n}")
         if s.chance is not None:
             models = [(f"{s.method} W2S", s.w2s)]
             if key not in seen:

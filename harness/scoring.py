@@ -46,6 +46,58 @@ def canonical_number(value: float | None) -> str | None:
     return str(int(value)) if value == int(value) else repr(value)
 
 
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate(
+    "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6}
+_WORD = "|".join([*_UNITS, *_TENS, *_SCALES])
+NUMBER_WORDS = re.compile(rf"\b(?:{_WORD})(?:(?:\s+|-|\s+and\s+)(?:{_WORD}))*\b", re.I)
+"""A number written in words: "eighteen", "twenty-five", "one hundred and five"."""
+_HEDGE = re.compile(r"^\s*(?:,\s*)?(?:or|and/or)\s+(?:maybe\s+|perhaps\s+)?\$?\d", re.I)
+
+
+def word_number(text: str) -> float | None:
+    """The value of a number written in words ("twenty-five", "one hundred and five")."""
+    total, current = 0, 0
+    for w in re.split(r"[\s-]+", text.lower()):
+        if w in _UNITS:
+            current += _UNITS[w]
+        elif w in _TENS:
+            current += _TENS[w]
+        elif w == "hundred":
+            current = max(current, 1) * 100
+        elif w in _SCALES:
+            total, current = total + max(current, 1) * _SCALES[w], 0
+        elif w != "and":
+            return None
+    return float(total + current)
+
+
+def _numbers(text: str) -> list[tuple[re.Match, float | None]]:
+    """Each number in ``text`` with its value: in digits, or in words where it has no digits
+    (so "one of the 5 boxes" reads 5, and "eighteen dollars" reads 18)."""
+    found = [(m, to_number(m.group())) for m in NUMBER.finditer(text)]
+    if found:
+        return found
+    return [(m, word_number(m.group())) for m in NUMBER_WORDS.finditer(text)]
+
+
+def _answer(text: str, found: list[tuple[re.Match, float | None]], pick: int) -> float | None:
+    """``found[pick]``'s value, or None when it is hedged: joined by "or" ("to") to another
+    number ("18 or 9", "#### 3 or 4", "5, or maybe 6"), which states no one answer; a range
+    ("from 10 to 15") is not a hedge, its last number is read as before."""
+    if not found:
+        return None
+    match, value = found[pick]
+    after = text[match.end():]
+    before = text[: match.start()]
+    if _HEDGE.match(after) or re.search(r"\d\s*(?:,\s*)?(?:or|and/or)\s+(?:maybe\s+|perhaps\s+)?\$?$", before):
+        return None
+    return value
+
+
 def marked_number(text: str, markers: re.Pattern = _MARKER) -> float | None:
     """The number stated after the *last* answer marker (``####``, "answer is", "answer:").
 
@@ -54,7 +106,9 @@ def marked_number(text: str, markers: re.Pattern = _MARKER) -> float | None:
     self-correction ("the answer is 12. Wait... the answer is 14.") reads as its final answer.
     In that sentence, working ("40 - 15 = 25 pens, so 25 x 4 = 100") gives the number after
     the last "=", else the first number is the answer. No number in the sentence: the first
-    number after the marker. No marker: None.
+    number after the marker. No marker: None. A number may be written in words where the
+    sentence has none in digits ("the answer is eighteen dollars" is 18). A hedged answer,
+    two numbers joined by "or" ("the answer is 18 or 9", "#### 3 or 4"), is no answer.
     """
     found = list(markers.finditer(text))
     if not found:
@@ -62,24 +116,25 @@ def marked_number(text: str, markers: re.Pattern = _MARKER) -> float | None:
     rest = text[found[-1].end():]
     sentence = _SENTENCE_END.split(rest.lstrip(" :\t"), maxsplit=1)[0]
     if "=" in sentence:
-        after = NUMBER.findall(sentence.rsplit("=", 1)[1])
-        if after:
-            return to_number(after[0])
-    numbers = NUMBER.findall(sentence) or NUMBER.findall(rest)
-    return to_number(numbers[0]) if numbers else None
+        after = sentence.rsplit("=", 1)[1]
+        if _numbers(after):
+            return _answer(after, _numbers(after), 0)
+    if _numbers(sentence):
+        return _answer(sentence, _numbers(sentence), 0)
+    return _answer(rest, _numbers(rest), 0)
 
 
 def last_number(text: str) -> float | None:
     """The number after the last answer marker (``marked_number``), else the last number in
     the text (as lm-evaluation-harness's flexible filter reads it).
 
-    Commas, a currency sign, a minus sign and decimals are understood; "3.0" equals "3".
+    Commas, a currency sign, a minus sign and decimals are understood; "3.0" equals "3"; a text
+    without digits is read in words. A marked answer that is hedged ("18 or 9") is no answer,
+    and so is a hedged last number.
     """
-    marked = marked_number(text)
-    if marked is not None:
-        return marked
-    found = NUMBER.findall(text)
-    return to_number(found[-1]) if found else None
+    if _MARKER.search(text):
+        return marked_number(text)
+    return _answer(text, _numbers(text), -1)
 
 
 def number_answer(completion: str) -> str | None:

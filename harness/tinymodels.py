@@ -33,7 +33,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from harness import converted
-from harness.converted import CONVERTED
+from harness.converted import DERIVED
 from harness.errors import HarnessError
 from harness.store import content_key, home
 
@@ -119,14 +119,14 @@ def model_identity(name: str) -> str:
     if spec is not None:
         dump = spec.model_dump(exclude={"per_seed"} if not spec.per_seed else set())
         return f"{name}@{content_key([dump, VOCAB_SIZE, sources(spec.corpus)])}"
-    if name in CONVERTED:
+    if name in DERIVED:
         return converted.identity(name)
     return name
 
 
 def built_here(name: str) -> bool:
     """A model this project builds (tiny) or converts (from a registry's file) locally."""
-    return tiny_spec(name) is not None or name in CONVERTED
+    return tiny_spec(name) is not None or name in DERIVED
 
 
 def models_dir() -> Path:
@@ -137,7 +137,7 @@ def models_dir() -> Path:
 
 def check(name: str) -> None:
     """Fail before any compute when a model named by a local path is not there."""
-    if name in CONVERTED:
+    if name in DERIVED:
         converted.gguf_path(name)
     if not built_here(name) and name.startswith(("/", ".", "~")):
         if not Path(name).expanduser().exists():
@@ -154,7 +154,7 @@ def resolve(name: str) -> str:
     if built_here(name):
         path = models_dir() / model_identity(name).replace("@", "-").replace(SEEDED, "-seed")
         if not (path / "config.json").exists():
-            (converted.build if name in CONVERTED else build)(name, path)
+            (converted.build if name in DERIVED else build)(name, path)
         return str(path)
     return str(Path(name).expanduser()) if name.startswith("~") else name
 

@@ -19,6 +19,21 @@ def test_last_number(text, expected):
     assert last_number(text) == expected
 
 
+@pytest.mark.parametrize("text,expected", [
+    ("The answer is 18 or 9", None), ("#### 3 or 4", None), ("The answer is 5, or maybe 6.", None),
+    ("She has 3 or 4 apples", None), ("#### 25 pens (5 boxes)", 25),
+    ("it went from 10 to 15", 15), ("$5 each or 10 in total", 10),
+    ("She has eighteen dollars left.", 18), ("The answer is eighteen dollars.", 18),
+    ("The answer is twenty-five", 25), ("The answer is one hundred and five.", 105),
+    ("one of the 5 boxes", 5), ("The answer is two thousand three hundred", 2300),
+    ("The answer is none", None),
+])
+def test_hedged_answers_are_no_answer_and_number_words_are_read(text, expected):
+    """The old reader took "18 or 9" as 18 (a guess credited when gold is 18) and read nothing
+    in "eighteen dollars"."""
+    assert last_number(text) == expected
+
+
 OPTIONS = ["paris", "lyon", "new paris", "marseille"]
 
 

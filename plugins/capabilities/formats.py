@@ -1,7 +1,7 @@
 """Prompt and target formats shared by the paper's capabilities.
 
 Every capability is posed as generation. Multiple-choice questions list lettered options and
-the model answers with the letter and option text; explainable tasks put the gold explanation
+the model answers with the letter and option text (or, with ``target: text``, the text alone); explainable tasks put the gold explanation
 after the answer by default (``explanation: after``), so the answer is read from the start and
 the explanation is still trained on.
 """
@@ -22,6 +22,10 @@ class ExplainedSizes(SplitSizes):
 
 
 class ChoiceSizes(SplitSizes):
+    target: Literal["letter", "text"] = Field(
+        "letter", description="the gold answer trained on: letter = '(B) paris' (the default), "
+                              "text = the option's text alone (' paris'), which a small model "
+                              "can copy from the prompt without mapping it to a letter")
     conflict: Conflict = Field(
         "none", description="a letter followed by another option's exact text ('(B) paris', "
                             "paris being A): none = no answer (default; crediting either half "
@@ -48,8 +52,8 @@ def mc_prompt(question: str, choices: list[str], context: str | None = None) -> 
     return f"{head}Question: {question.strip()}\n{options}\nAnswer:"
 
 
-def mc_answer(choices: list[str], index: int) -> str:
-    return f"({LETTERS[index]}) {choices[index]}"
+def mc_answer(choices: list[str], index: int, form: str = "letter") -> str:
+    return choices[index] if form == "text" else f"({LETTERS[index]}) {choices[index]}"
 
 
 class MultipleChoice(Capability):
@@ -63,7 +67,8 @@ class MultipleChoice(Capability):
                placement: str = "none", meta: dict | None = None) -> Row:
         return Row(
             id=id, prompt=mc_prompt(question, choices, context),
-            target=with_explanation(mc_answer(choices, gold), explanation, placement),
+            target=with_explanation(mc_answer(choices, gold, self.params.target), explanation,
+                                    placement),
             answer=choices[gold], choices=choices, explanation=explanation,
             meta={"label_index": gold, **(meta or {})},
         )
