@@ -114,6 +114,13 @@ def marked_number(text: str, markers: re.Pattern = _MARKER) -> float | None:
     if not found:
         return None
     rest = text[found[-1].end():]
+    if not _numbers(rest):
+        # A marker with nothing after it: a repetition cut by the budget ("The answer is 10.
+        # The answer is 10. The answer is"): the last marker that states a number speaks.
+        stated = [m for m in found if _numbers(text[m.end():m.end() + 80])]
+        if not stated:
+            return None
+        rest = text[stated[-1].end():]
     sentence = _SENTENCE_END.split(rest.lstrip(" :\t"), maxsplit=1)[0]
     if "=" in sentence:
         after = sentence.rsplit("=", 1)[1]

@@ -82,3 +82,30 @@ def test_reward_model_figures_are_per_capability_and_rank_label_correctness(tmp_
                                             "pool": "select"})
     plain.entries["select"] = tmp_path / "pool"
     assert plain.reward_measures(plain.graph.evals[0]) == {}
+
+
+def test_empty_completions_are_counted_per_role_and_warned_of(tmp_path):
+    """An untuned model that emits the end of text at once scores 0 without answering; before,
+    no table or warning said so (the hf backend's empty sciq completions went unseen)."""
+    from harness.models import CapabilityResult
+    from harness.report import summarise, warnings
+
+    entry = tmp_path / "t"
+    entry.mkdir()
+    completions = {"1": " yes", "2": "", "3": " \n ", "4": " no"}
+    outputs.write_graded(entry, [Prediction(id=i, capability="c", prompt=f"q{i}", answer="a",
+                                            completion=c, score=0.0)
+                                 for i, c in completions.items()],
+                         Scores(accuracy={"c": 0.0}, metrics={}, n={"c": 4}))
+    collector = _collector(tmp_path, [], {"t": "grade"})
+    ref = collector.graph.evals[0]
+    ref.baselines = {"strong_0shot": "t"}
+    empty = collector.empty(ref)
+    assert empty == {"weak": 2, "w2s": 2, "ceiling": 2, "strong_0shot": 2}
+    result = CapabilityResult(run_id="r", suite="s", seed=0, mixture="joint", method="m",
+                              capability="c", weak=0.0, ceiling=0.0, w2s=0.0, pgr=None, n_test=4,
+                              items={k: [0.0] * 4 for k in empty}, empty=empty,
+                              baselines={"strong_0shot": 0.0})
+    said = [w for w in warnings(summarise([result])) if "empty" in w]
+    assert "c (joint): strong base 0-shot gave 2 empty completions of 4" in said
+    assert len(said) == 4  # weak, ceiling, the untuned strong model and m's W2S

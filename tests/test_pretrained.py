@@ -100,3 +100,25 @@ def test_hf_and_vllm_agree_on_every_capabilitys_prompts(smollm2, rows, tmp_path)
     assert not mismatches, mismatches
     # The first token is often a line break: it no longer ends a completion with nothing said.
     assert from_hf["creak"] and all(t.strip() for t in from_hf["creak"]), from_hf["creak"]
+
+
+def test_a_truncated_copy_is_its_parents_first_blocks(smollm2):
+    """The smollm suite's weak model: SmolLM2's first 4 blocks with its embeddings, final norm
+    and tokenizer, keyed by the parent's file digest and the block count."""
+    from safetensors.torch import load_file
+
+    from harness.converted import identity
+    from harness.tinymodels import resolve
+
+    weak = Path(resolve("smollm2-135m-l4"))
+    config = json.loads((weak / "config.json").read_text())
+    assert config["num_hidden_layers"] == 4
+    assert identity("smollm2-135m-l4") == \
+        identity("smollm2-135m").replace("smollm2-135m", "smollm2-135m-l4") + "-l4"
+    mine, parent = load_file(str(weak / "model.safetensors")), \
+        load_file(str(Path(smollm2) / "model.safetensors"))
+    assert not any(k.startswith("model.layers.4.") for k in mine)
+    for key in ("model.embed_tokens.weight", "model.norm.weight",
+                "model.layers.3.mlp.down_proj.weight"):
+        assert (mine[key] == parent[key]).all(), key
+    assert (weak / "tokenizer.json").read_bytes() == (Path(smollm2) / "tokenizer.json").read_bytes()

@@ -167,3 +167,20 @@ def test_a_suite_can_swap_the_extraction_pipeline():
     assert strict.score(row, "so she has 18 left\n#### 18") == 1.0
     with pytest.raises(PluginError, match="unknown extraction step 'numbr'"):
         reg.make("capabilities", "gsm8k", {"extract": ["numbr"]})
+
+
+def test_the_number_reader_on_real_smollm2_completions():
+    """Real GSM8K completions of SmolLM2-135M, judged by hand (tests/fixtures/smollm2_gsm8k.json):
+    the budget cutting a repeated "The answer is 10." mid-repeat read nothing before (the last
+    marker had no number), and an empty completion is no answer."""
+    import json
+    from pathlib import Path
+
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "smollm2_gsm8k.json").read_text())
+    cap = registry().make("capabilities", "gsm8k")
+    wrong = [(c["completion"][-60:], c["answer"])
+             for c in fixture["completions"]
+             if cap.answer_of(Row(id=c["id"], prompt="", target="", answer=""), c["completion"])
+             != c["answer"]]
+    assert not wrong
+    assert sum(not c["completion"].strip() for c in fixture["completions"]) == 4
