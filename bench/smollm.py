@@ -27,6 +27,7 @@ else on the machine:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -34,18 +35,23 @@ from pathlib import Path
 
 LABEL_ONLY = {"labeled": 800, "unlabeled": 400, "test": 300, "explanation": "none"}
 CHOICE = {"labeled": 800, "unlabeled": 400, "test": 300}
+OWN_BUDGETS = {"batch_size": 32}
+"""Each capability's own decode budget (the suite's 16 tokens would cut explanations and some
+option texts)."""
 POINTS: dict[str, dict] = {
     # The suite as it is: e-SNLI and CREAK with label-only targets.
     "defaults": {},
     # The paper's target format: the label, then the gold explanation.
     "explanation=after": {"caps": {"esnli": {**LABEL_ONLY, "explanation": "after"},
-                                   "creak": {**LABEL_ONLY, "explanation": "after"}}},
+                                   "creak": {**LABEL_ONLY, "explanation": "after"}},
+                          "decode": OWN_BUDGETS},
     # Multiple choice: the paper's lettered answer, the option's text alone, and SciQ with its
     # supporting passage.
-    "sciq": {"caps": {"sciq": CHOICE}},
-    "sciq target=text": {"caps": {"sciq": {**CHOICE, "target": "text"}}},
-    "sciq support": {"caps": {"sciq": {**CHOICE, "support": True}}},
-    "openbookqa target=text": {"caps": {"openbookqa": {**CHOICE, "target": "text"}}},
+    "sciq": {"caps": {"sciq": CHOICE}, "decode": OWN_BUDGETS},
+    "sciq target=text": {"caps": {"sciq": {**CHOICE, "target": "text"}}, "decode": OWN_BUDGETS},
+    "sciq support": {"caps": {"sciq": {**CHOICE, "support": True}}, "decode": OWN_BUDGETS},
+    "openbookqa target=text": {"caps": {"openbookqa": {**CHOICE, "target": "text"}},
+                               "decode": OWN_BUDGETS},
     "mctaco": {"caps": {"mctaco": {"labeled": 800, "unlabeled": 400, "test": 300}}},
     # The strong model's training (the ceiling's and the student's).
     "lr=2e-5": {"lr": 2e-5},
@@ -68,6 +74,8 @@ def suite_for(values: dict):
         data["train"]["params"]["lr"] = values["lr"]
     if "weak" in values:
         data["weak"] = values["weak"]
+    if "decode" in values:
+        data["decode"] = values["decode"]
     return Suite.model_validate(data)
 
 
@@ -130,6 +138,7 @@ def main() -> None:
                 table.append([name, *[f"{v:.3f}" if isinstance(v, float) else v
                                       for v in r.values()]])
                 keys = list(r)
+                print(json.dumps({"point": name, **r}), flush=True)  # each as it finishes
             print(f"{name}: {time.perf_counter() - t0:.0f}s", flush=True)
     print(tabulate(table, headers=["point", *keys], disable_numparse=True))
 
