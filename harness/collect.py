@@ -60,9 +60,7 @@ class Collector:
         """Each role's (and each untuned baseline's) per-item test scores on the capability,
         in item id order."""
         out = {}
-        stages = {**{role: getattr(ref, role) for role in ("weak", "w2s", "ceiling")},
-                  **ref.baselines}
-        for role, node in stages.items():
+        for role, node in self.test_stages(ref).items():
             by_id = {p.id: p.score for p in self.predictions(node)
                      if p.capability == ref.capability}
             out[role] = [by_id[i] for i in sorted(by_id)]
@@ -72,11 +70,15 @@ class Collector:
         """Per role and untuned baseline, how many test completions on the capability hold
         nothing but whitespace: a model that ends its answer at once (its first token is the
         end of text) scores 0 without having answered."""
-        stages = {**{role: getattr(ref, role) for role in ("weak", "w2s", "ceiling")},
-                  **ref.baselines}
         return {role: sum(not p.completion.strip() for p in self.predictions(node)
                           if p.capability == ref.capability)
-                for role, node in stages.items()}
+                for role, node in self.test_stages(ref).items()}
+
+    @staticmethod
+    def test_stages(ref: EvalRef) -> dict[str, str]:
+        """Role (``weak``, ``w2s``, ``ceiling``) or untuned baseline -> its test grade stage."""
+        return {**{role: getattr(ref, role) for role in ("weak", "w2s", "ceiling")},
+                **ref.baselines}
 
     def label_scores(self, ref: EvalRef) -> dict[str, float]:
         """Each weak label's score against gold on the result's capability, by item id."""

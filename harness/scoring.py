@@ -124,11 +124,11 @@ def marked_number(text: str, markers: re.Pattern = _MARKER) -> float | None:
     sentence = _SENTENCE_END.split(rest.lstrip(" :\t"), maxsplit=1)[0]
     if "=" in sentence:
         after = sentence.rsplit("=", 1)[1]
-        if _numbers(after):
-            return _answer(after, _numbers(after), 0)
-    if _numbers(sentence):
-        return _answer(sentence, _numbers(sentence), 0)
-    return _answer(rest, _numbers(rest), 0)
+        worked = _numbers(after)
+        if worked:
+            return _answer(after, worked, 0)
+    numbers = _numbers(sentence)
+    return _answer(sentence, numbers, 0) if numbers else _answer(rest, _numbers(rest), 0)
 
 
 def last_number(text: str) -> float | None:
