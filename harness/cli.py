@@ -76,7 +76,11 @@ def parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check", help="run the plugin contract checks (default: on every "
                                        "third-party plugin)")
     chk.add_argument("names", nargs="*", help="plugin names (any kind)")
-    chk.add_argument("--data-dir", help="local data for capabilities that read files")
+    chk.add_argument("--data-dir", help="local data for capabilities that read files: a "
+                                        "directory holding a folder named after each one")
+    chk.add_argument("--source", action="append", default=[], metavar="NAME=DIR",
+                     help="this capability's own source (a local directory or hub id), over "
+                          "--data-dir; repeatable")
 
     sub.add_parser("runs", help="list past runs under $HARNESS_HOME with their status")
     show = sub.add_parser("show", help="print a run's tables")
@@ -86,11 +90,16 @@ def parser() -> argparse.ArgumentParser:
     bsub = board.add_subparsers(dest="board_command", required=True)
     add = bsub.add_parser("add", help="record a finished run as a leaderboard entry")
     add.add_argument("run", help="run id, prefix, path or latest")
+    add.add_argument("--allow-smoke", action="store_true",
+                     help="add a smoke run (--limit, target_check: warn), marked SMOKE on the "
+                          "board; without it such a run is refused")
     build = bsub.add_parser("build", help="render README.md, leaderboard.json and index.html")
     build.add_argument("--check", action="store_true",
                        help="fail (exit 1) when the generated files are stale")
     for p_ in (add, build):
-        p_.add_argument("--root", default="leaderboard", help="leaderboard directory")
+        p_.add_argument("--root", default="leaderboard",
+                        help="leaderboard directory, holding entries/ (default: ./leaderboard, "
+                             "the repository's own board when run from its root)")
 
     cache = sub.add_parser("cache", help="manage the stage cache under $HARNESS_HOME")
     csub = cache.add_subparsers(dest="cache_command", required=True)
@@ -140,11 +149,12 @@ def _suite(args: argparse.Namespace, reg):
 def cmd_run(args: argparse.Namespace) -> int:
     from harness import executors
     from harness.planner import plan
-    from harness.plugins import registry
+    from harness.plugins import registry, snapshot
     from harness.runs import describe_plan, resolve_backend, run_suite
     from harness.store import Store
 
     reg = registry()
+    snapshot(reg)  # a plugin installed while this runs does not reach its workers
     suite = _suite(args, reg)
     backend = resolve_backend(suite.backend, reg)
     store = Store()
@@ -229,23 +239,30 @@ def _type(annotation) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    import os
 
     from tabulate import tabulate
 
-    from harness.plugins import DIST, registry
-    from harness.testing import check
+    from harness.plugins import DIST
+    from harness.testing import Finding, check, sources
 
-    reg = registry()  # the checks load plugins through it: a broken one stops them here
+    reg = _diagnosed()
+    if reg.broken:  # the checks' own processes load the healthy plugins only
+        blocked = os.environ.get("HARNESS_BLOCK_PLUGINS", "")
+        os.environ["HARNESS_BLOCK_PLUGINS"] = ",".join(filter(None, [blocked, *reg.broken]))
     names = args.names or [e.name for kind in KIND_NAMES
                            for e in reg.entries[kind].values() if e.dist != DIST]
-    if not names:
+    if not names and not reg.broken:
         raise HarnessError("no third-party plugin is installed; name plugins to check, e.g. "
                            "`harness check gsm8k`")
-    findings = []
-    for name in names:
-        source = str(Path(args.data_dir) / name) if args.data_dir else None
-        findings += check([name], source)
+    given = sources(args.source, args.data_dir, names)
+    installed = {e.name for kind in KIND_NAMES for e in reg.entries[kind].values()}
+    findings = [f for name in names if name in installed for f in check([name], given.get(name))]
+    missing = [n for n in names if n not in installed]
+    findings += [Finding(n, "installed", "no plugin of this name loaded (see `harness list`)")
+                 for n in missing]
+    if missing or not args.names:
+        findings += [Finding(owner, "loads", message) for owner, message in reg.broken.items()]
     print(tabulate([[f.plugin, f.check, "ok" if f.problem is None else f"FAIL: {f.problem}"]
                     for f in findings], headers=["plugin", "check", "result"]))
     failed = sum(f.problem is not None for f in findings)
@@ -286,22 +303,23 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
+    import shlex
     from pathlib import Path
 
     from harness import leaderboard
     from harness.runs import find_run
     from harness.store import Store
 
-    root = Path(args.root)
+    root = leaderboard.board(Path(args.root))
+    build = f"harness leaderboard build --root {shlex.quote(str(root))}"
     if args.board_command == "add":
-        path = leaderboard.add(find_run(Store(), args.run), root)
-        print(f"added {path}; now run `harness leaderboard build`")
+        path = leaderboard.add(find_run(Store(), args.run), root, args.allow_smoke)
+        print(f"added {path}; now run `{build}`")
         return 0
     if args.check:
         stale = leaderboard.stale(root)
         if stale:
-            print(f"stale: {', '.join(stale)} in {root}; run `harness leaderboard build`",
-                  file=sys.stderr)
+            print(f"stale: {', '.join(stale)} in {root}; run `{build}`", file=sys.stderr)
             return 1
         print(f"{root}: up to date")
         return 0

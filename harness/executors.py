@@ -152,8 +152,7 @@ class LocalExecutor(Executor):
                 if error is not None:
                     pending.clear()
         finally:
-            for process, *_ in running.values():
-                process.terminate()
+            stop([process for process, *_ in running.values()])
         if error is not None:
             raise failure(error)
         return done
@@ -218,6 +217,28 @@ class LocalExecutor(Executor):
             f"{'cached' if outcome.cached else f'done in {outcome.seconds:.1f}s'}")
         report(outcome)
         return None
+
+
+def stop(processes: list, grace: float = 3.0) -> None:
+    """End workers and everything they started (each leads its own process group: vLLM's
+    engine processes, accelerate's ranks): SIGTERM, then SIGKILL for what is left after
+    ``grace`` seconds, so an interrupted run leaves nothing computing."""
+    import signal
+
+    def signal_all(sig: int) -> None:
+        for process in processes:
+            try:
+                os.killpg(process.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    signal_all(signal.SIGTERM)
+    deadline = time.time() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.time()))
+    signal_all(signal.SIGKILL)
+    for process in processes:
+        process.join(1.0)
 
 
 def _forkserver():

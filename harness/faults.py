@@ -49,6 +49,17 @@ def blame(plugin: Plugin, where: str, what: str = "",
                           f"the traceback is in {log}") from None
 
 
+def copies(pool: list[WeakItem]) -> list[WeakItem]:
+    """What a selector is given: deep copies, so nothing it does to them reaches the pool the
+    harness keeps and trains from."""
+    return [i.model_copy(deep=True) for i in pool]
+
+
+def edits(pool: list[WeakItem], given: list[WeakItem]) -> list[str]:
+    """The ids of the items a selector changed in the copies it was given."""
+    return [a.id for a, b in zip(pool, given) if a != b]
+
+
 def checked_selection(selector: Selector, where: str, pool: list[WeakItem],
                       chosen: Any) -> list[WeakItem]:
     """The pool's own items that ``chosen`` names, after checking it is a selection: a list of

@@ -43,26 +43,45 @@ class Entry(BaseModel):
     summaries: list[Summary]
     results: list[CapabilityResult]
     transfer: list[TransferResult] = []
+    smoke: list[str] = []
+    """Why this is a smoke run (``Suite.smoke``); the board marks such an entry on every line."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.id} (SMOKE)" if self.smoke else self.id
 
 
-def add(run_dir: Path, root: Path) -> Path:
-    """Record a finished run as an entry under ``root/entries``; return the entry's path."""
+def add(run_dir: Path, root: Path, allow_smoke: bool = False) -> Path:
+    """Record a finished run as an entry under ``root/entries``; return the entry's path.
+    A smoke run (``--limit``, ``target_check: warn``) is refused unless ``allow_smoke``, and
+    then marked as one wherever the board shows it."""
     manifest_path = run_dir / "manifest.json"
     if not manifest_path.is_file():
         raise HarnessError(f"{run_dir} is not a run directory (no manifest.json); "
                            "see `harness runs` for the runs there are")
+    board(root)
     try:
         manifest = Manifest.model_validate_json(manifest_path.read_text())
+    except (ValidationError, ValueError, OSError) as exc:
+        raise HarnessError(f"cannot read run {run_dir.name}: {one_line(exc)}") from None
+    from harness.runs import status
+
+    if status(manifest) != "finished":
+        raise HarnessError(f"run {manifest.run_id} is {status(manifest)}, not finished; "
+                           "run the same command again to finish it, then add it")
+    try:
         results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
         transfer_path = run_dir / "transfer.jsonl"
         transfer = [TransferResult.model_validate(r) for r in read_jsonl(transfer_path)] \
             if transfer_path.is_file() else []
     except (ValidationError, ValueError, OSError) as exc:
         raise HarnessError(f"cannot read run {run_dir.name}: {one_line(exc)}") from None
-    if manifest.status != "finished":
-        raise HarnessError(f"run {manifest.run_id} is {manifest.status}, not finished; "
-                           "run the same command again to finish it, then add it")
-    entry = Entry(id=manifest.run_id, suite=manifest.suite.name,
+    smoke = manifest.suite.smoke()
+    if smoke and not allow_smoke:
+        raise HarnessError(f"run {manifest.run_id} is a smoke run ({'; '.join(smoke)}), not a "
+                           "benchmark result; rerun without those settings, or add it marked "
+                           "as a smoke run with --allow-smoke")
+    entry = Entry(smoke=smoke, id=manifest.run_id, suite=manifest.suite.name,
                   added=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   manifest=manifest, summaries=summarise(results), results=results,
                   transfer=transfer)
@@ -72,7 +91,18 @@ def add(run_dir: Path, root: Path) -> Path:
     return path
 
 
+def board(root: Path) -> Path:
+    """``root``, once it is known to be a leaderboard directory (one holding ``suites/`` or
+    ``entries/``); the default, ``./leaderboard``, is the repository's own board."""
+    if not root.is_dir() or not ((root / "entries").is_dir() or (root / "suites").is_dir()):
+        raise HarnessError(f"{root} is not a leaderboard directory (one holding entries/ or "
+                           "suites/); run from the repository's root, where ./leaderboard is, "
+                           "or give --root DIR (for a new board: mkdir -p DIR/entries)")
+    return root
+
+
 def entries(root: Path) -> list[Entry]:
+    board(root)
     out = []
     for path in sorted((root / "entries").glob("*/*.json")):
         try:
@@ -142,7 +172,7 @@ def _mean_pgr(by_cap: dict[str, Summary]) -> str:
 def _pgr_table(entries_: list[Entry], caps: list[str]) -> tuple[list[str], list[list[str]]]:
     """The main table: every method of every entry, mean PGR, then per capability the pooled
     PGR with its interval and the mean of per-seed PGRs."""
-    rows = [[method, mixture, e.id, _mean_pgr(by_cap),
+    rows = [[method, mixture, e.label, _mean_pgr(by_cap),
              *[f"{by_cap[c].pooled_text()}; {by_cap[c].pgr_text()}; W2S: "
                f"{by_cap[c].generalizes}" if c in by_cap else "" for c in caps]]
             for e, mixture, method, by_cap in _rows(entries_)]
@@ -180,7 +210,8 @@ def _models(e: Entry) -> str:
     commit = (e.manifest.git.get("commit") or "")[:8] or "unknown"
     if e.manifest.git.get("dirty"):
         commit += " (DIRTY TREE: uncommitted changes; the commit alone does not reproduce it)"
-    return (f"{e.id}: {e.manifest.suite.weak} -> {e.manifest.suite.strong}, seeds {seeds}, "
+    smoke = f"SMOKE RUN, not a benchmark result ({'; '.join(e.smoke)}); " if e.smoke else ""
+    return (f"{e.id}: {smoke}{e.manifest.suite.weak} -> {e.manifest.suite.strong}, seeds {seeds}, "
             f"commit {commit}, {e.manifest.device or 'every stage served from the cache'}; "
             f"plugins from {_plugins(e)}")
 
@@ -235,7 +266,7 @@ def board_json(found: list[Entry]) -> str:
     data = {"schema_version": ENTRY_SCHEMA, "suites": {}}
     for suite, es in _by_suite(found).items():
         data["suites"][suite] = [
-            {"entry": e.id, "method": method, "mixture": mixture,
+            {"entry": e.id, "smoke": e.smoke, "method": method, "mixture": mixture,
              "weak_model": e.manifest.suite.weak, "strong_model": e.manifest.suite.strong,
              "seeds": e.manifest.suite.seeds, "commit": e.manifest.git.get("commit"),
              "plugins": [{k: p[k] for k in ("kind", "name", "version", "dist", "dist_version")}

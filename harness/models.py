@@ -107,6 +107,16 @@ class Suite(Strict):
                              "neither the weak nor the strong model")
         return self
 
+    def smoke(self) -> list[str]:
+        """The settings that make a run a smoke test rather than a benchmark result: the
+        leaderboard refuses its entry, or marks it, for these."""
+        out = []
+        if self.limit is not None:
+            out.append(f"limit {self.limit}: every split capped at {self.limit} rows")
+        if self.target_check == "warn":
+            out.append("target_check warn: gold targets that decoding cuts were let through")
+        return out
+
     def over_train(self, ref: PluginRef | None) -> PluginRef:
         """``ref`` layered over the suite's ``train``: same trainer, params merged."""
         if ref is None:
@@ -227,7 +237,7 @@ class Manifest(BaseModel):
     run_id: str
     suite: Suite
     argv: list[str]
-    status: Literal["running", "finished", "failed"] = "running"
+    status: Literal["running", "finished", "failed", "interrupted"] = "running"
     error: str | None = None
     started: str
     finished: str | None = None

@@ -1,12 +1,15 @@
 """The plugin manager: third-party entry points first, then the built-ins, through one set of hooks.
 
 ``HARNESS_DISABLE_PLUGIN_AUTOLOAD=1`` skips third-party entry points (the built-ins still load);
-``HARNESS_BLOCK_PLUGINS=a,b`` skips the named entry points.
+``HARNESS_BLOCK_PLUGINS=a,b`` skips the named entry points. A run snapshots the entry points it
+loaded (``snapshot``) into ``HARNESS_PLUGINS_LOADED`` for its workers, so a plugin installed while
+it runs is not loaded by its later stages.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from functools import lru_cache
 from importlib import metadata
@@ -56,34 +59,52 @@ def plugin_manager(broken: dict[str, str] | None = None) \
     pm.add_hookspecs(hookspecs)
     owners: dict[str, tuple[str, str]] = {}
     blocked = {b.strip() for b in os.environ.get("HARNESS_BLOCK_PLUGINS", "").split(",") if b}
+    loaded = os.environ.get(SNAPSHOT)
+    allowed = None if loaded is None else set(json.loads(loaded))
     if not os.environ.get("HARNESS_DISABLE_PLUGIN_AUTOLOAD"):
         for ep in metadata.entry_points(group=GROUP):
-            if ep.name in blocked or pm.has_plugin(ep.name):
+            if ep.name in blocked or pm.has_plugin(ep.name) or \
+                    (allowed is not None and ep.name not in allowed):
                 continue
             dist = ep.dist.name if ep.dist else "unknown"
             version = ep.dist.version if ep.dist else "unknown"
+            where = f"plugin {ep.name!r} ({dist} {version})"
+            fix = f"fix or uninstall it, or set HARNESS_BLOCK_PLUGINS={ep.name}"
             try:
                 module = ep.load()
+                unknown = _unknown_hooks(pm, module)
             except Exception as exc:
-                message = (f"plugin {ep.name!r} ({dist} {version}) failed to import: "
-                           f"{type(exc).__name__}: {exc}; fix or uninstall it, or set "
-                           f"HARNESS_BLOCK_PLUGINS={ep.name}")
+                message = f"{where} failed to import: {type(exc).__name__}: {exc}; {fix}"
+            else:
+                message = (f"{where} implements {', '.join(unknown)}, which this harness does "
+                           f"not define (its hooks: {', '.join(HOOKS)}); {fix}") if unknown else ""
+            if message:
                 if broken is None:
-                    raise PluginError(message) from None
-                broken[ep.name] = message
+                    raise PluginError(message.splitlines()[0]) from None
+                broken[ep.name] = message.splitlines()[0]
                 continue
             pm.register(module, name=ep.name)
             owners[ep.name] = (dist, version)
     for modname in BUILTINS:
         pm.register(importlib.import_module(modname), name=modname)
         owners[modname] = (DIST, _dist_version(DIST))
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(
-            f"{exc}; the plugin implements a hook this harness does not define"
-        ) from None
     return pm, owners
+
+
+HOOKS = tuple(f"register_{kind}" for kind in KINDS)
+SNAPSHOT = "HARNESS_PLUGINS_LOADED"
+
+
+def snapshot(registry: Registry) -> None:
+    """Let this process's workers load only the third-party plugins this registry holds."""
+    os.environ[SNAPSHOT] = json.dumps(sorted(registry.loaded))
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, module: object) -> list[str]:
+    """The module's ``@hookimpl`` functions that name no hook of ours (a misspelt
+    ``register_selector``): found per plugin, so only that plugin is refused."""
+    return [name for name in dir(module)
+            if name not in HOOKS and pm.parse_hookimpl_opts(module, name) is not None]
 
 
 def build_registry(tolerant: bool = False) -> Registry:
@@ -96,7 +117,9 @@ def build_registry(tolerant: bool = False) -> Registry:
     pm, owners = plugin_manager(registry.broken if tolerant else None)
     for kind in KINDS:
         hook = getattr(pm.hook, f"register_{kind}")
-        for impl in hook.get_hookimpls():
+        # Built-ins first: a third-party plugin that reuses a built-in's name is the one
+        # refused, and the built-ins stay whole.
+        for impl in sorted(hook.get_hookimpls(), key=lambda i: i.plugin_name not in BUILTINS):
             owner = impl.plugin_name
             if owner in registry.broken:
                 continue
@@ -117,6 +140,7 @@ def build_registry(tolerant: bool = False) -> Registry:
                 for k in KINDS:  # nothing half-registered stays
                     registry.entries[k] = {n: e for n, e in registry.entries[k].items()
                                            if e.owner != owner}
+    registry.loaded = [o for o, (dist, _) in owners.items() if dist != DIST]
     registered = {e.owner for kind in KINDS for e in registry.entries[kind].values()}
     for owner, (dist, _) in owners.items():
         if dist != DIST and owner not in registered and owner not in registry.broken:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness.bases import KINDS, SINGULAR, Plugin
+from harness.bases import KINDS, SINGULAR, Plugin, SplitSizes
 from harness.errors import PluginError, one_line
 
 
@@ -25,6 +25,25 @@ class Entry:
         return self.cls(params)
 
 
+def wrong_defaults(params: type[BaseModel]) -> str | None:
+    """The first default that its own field refuses, as ``field: why``; None when all pass.
+    Pydantic checks defaults only when asked, so a wrong one would pass planning and fail
+    at its stage, after hours of the stages before it."""
+    from pydantic import ValidationError
+
+    class Checked(params):  # type: ignore[misc, valid-type]
+        model_config = {**params.model_config, "validate_default": True}
+
+    try:
+        Checked.model_validate({})
+    except ValidationError as exc:
+        for err in exc.errors():
+            if err["type"] != "missing":
+                field = ".".join(str(p) for p in err["loc"])
+                return f"{field}={err.get('input')!r} is wrong: {err['msg']}"
+    return None
+
+
 @dataclass
 class Registry:
     entries: dict[str, dict[str, Entry]] = field(
@@ -32,6 +51,8 @@ class Registry:
     )
     broken: dict[str, str] = field(default_factory=dict)
     """Plugin -> the one-line error that kept it out (only in a tolerant registry)."""
+    loaded: list[str] = field(default_factory=list)
+    """The third-party entry points that loaded (``harness.plugins.snapshot``)."""
     empty: dict[str, str] = field(default_factory=dict)
     """Entry point -> its distribution, for third-party plugins that registered nothing."""
 
@@ -55,12 +76,21 @@ class Registry:
                 f"{where}: {SINGULAR[kind]} {name!r} Params must forbid unknown fields "
                 "(subclass harness.Params)"
             )
+        if kind == "capabilities" and not issubclass(params, SplitSizes):
+            raise PluginError(
+                f"{where}: capability {name!r} Params must subclass harness.SplitSizes (the "
+                "labeled/unlabeled/test sizes every capability takes): write "
+                "`class Params(SplitSizes):`"
+            )
+        bad = wrong_defaults(params)
+        if bad:
+            raise PluginError(f"{where}: {SINGULAR[kind]} {name!r} Params default {bad}")
         if name in self.entries[kind]:
             other = self.entries[kind][name]
             raise PluginError(
                 f"two {kind} are named {name!r}: one from plugin {other.owner!r} "
-                f"({other.dist} {other.dist_version}), one from {where}; uninstall one or "
-                f"block it with HARNESS_BLOCK_PLUGINS"
+                f"({other.dist} {other.dist_version}), one from {where}; rename it, "
+                f"uninstall it, or set HARNESS_BLOCK_PLUGINS={owner}"
             )
         self.entries[kind][name] = Entry(kind, name, cls, owner, dist, dist_version)
 

@@ -15,11 +15,12 @@ from typing import Any, Callable
 from harness import outputs, trust
 from harness.bases import Backend, Capability, Row, SelectContext, Selector, TrainContext, \
     Trainer, TrainExample, WeakItem
-from harness.faults import blame, checked_selection
+from harness.faults import blame, checked_selection, copies, edits
 from harness.graph import StageSpec
 from harness.guard import no_gold
 from harness.outputs import Completion, Prediction, Scores
 from harness.plugins import registry
+from harness.progress import say
 from harness.tinymodels import resolve
 
 
@@ -152,9 +153,14 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
                         backend=_make("backends", p["backend"]), work_dir=out)
     gold = [e for role, e in inputs.items() if role.startswith("data:")]
     where = stage_where(spec)
+    given = copies(pool)
     with blame(selector, where, "select()"), no_gold(*gold, out.parent.parent / "data"):
-        chosen = selector.select(pool, ctx)
+        chosen = selector.select(given, ctx)
     chosen = checked_selection(selector, where, pool, chosen)
+    edited = edits(pool, given)
+    if edited:
+        say(f"warning: selector {selector.name} [{where}] edited {len(edited)} pool items in "
+            f"place (e.g. {edited[0]!r}); the harness trains on its own copy of the weak labels")
     outputs.write_selection(out, chosen, selection_summary(pool, chosen))
 
 

