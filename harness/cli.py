@@ -19,6 +19,11 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _kind(text: str) -> str:
+    """A plugin kind as plural or singular (the tables print the singular)."""
+    return {v: k for k, v in SINGULAR.items()}.get(text, text)
+
+
 def _ints(text: str) -> list[int]:
     try:
         return [int(t) for t in _csv(text)]
@@ -68,7 +73,8 @@ def parser() -> argparse.ArgumentParser:
                            "as the GPUs allow, as the Ray executor)")
 
     ls = sub.add_parser("list", help="list installed plugins of a kind")
-    ls.add_argument("kind", nargs="?", choices=KIND_NAMES)
+    ls.add_argument("kind", nargs="?", type=_kind, choices=KIND_NAMES,
+                    help="capabilities, selectors, trainers or backends (or the singular)")
     ls.add_argument("name", nargs="?", help="with a kind: this plugin's params")
     ls.add_argument("--params", action="store_true",
                     help="each plugin's params: name, type, default, description")
@@ -97,9 +103,9 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--check", action="store_true",
                        help="fail (exit 1) when the generated files are stale")
     for p_ in (add, build):
-        p_.add_argument("--root", default="leaderboard",
-                        help="leaderboard directory, holding entries/ (default: ./leaderboard, "
-                             "the repository's own board when run from its root)")
+        p_.add_argument("--root", help="leaderboard directory, holding entries/ (default: "
+                                       "./leaderboard, the repository's own board when run "
+                                       "from its root; `add --root DIR` starts a new board)")
 
     cache = sub.add_parser("cache", help="manage the stage cache under $HARNESS_HOME")
     csub = cache.add_subparsers(dest="cache_command", required=True)
@@ -310,7 +316,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from harness.runs import find_run
     from harness.store import Store
 
-    root = leaderboard.board(Path(args.root))
+    root = Path(args.root or "leaderboard")
+    if args.board_command == "add" and args.root:
+        (root / "entries").mkdir(parents=True, exist_ok=True)  # a new board, where asked
+    leaderboard.board(root)
     build = f"harness leaderboard build --root {shlex.quote(str(root))}"
     if args.board_command == "add":
         path = leaderboard.add(find_run(Store(), args.run), root, args.allow_smoke)

@@ -59,7 +59,6 @@ def add(run_dir: Path, root: Path, allow_smoke: bool = False) -> Path:
     if not manifest_path.is_file():
         raise HarnessError(f"{run_dir} is not a run directory (no manifest.json); "
                            "see `harness runs` for the runs there are")
-    board(root)
     try:
         manifest = Manifest.model_validate_json(manifest_path.read_text())
     except (ValidationError, ValueError, OSError) as exc:

@@ -100,11 +100,13 @@ def lora_tiny(tiny_models, tmp_path_factory) -> str:
                        lr=1e-2, lora={"r": 8, "alpha": 16})
 
 
-def harness_cli(*args: str, env: dict | None = None, check: bool = False):
-    """Run the real console script in a subprocess, as a user would."""
+def harness_cli(*args: str, env: dict | None = None, check: bool = False,
+                cwd: Path = ROOT):
+    """Run the real console script in a subprocess, as a user would (from the repository's
+    root unless ``cwd``)."""
     exe = Path(sys.executable).with_name("harness")
     proc = subprocess.run([str(exe), *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=ROOT, timeout=1800)
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=1800)
     if check and proc.returncode != 0:
         raise AssertionError(f"harness {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return proc

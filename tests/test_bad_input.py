@@ -137,6 +137,30 @@ def test_the_readme_table_lists_exactly_these_rows():
             "test_bad_input.py::test_a_plugin_that_registers_nothing_is_a_warning_naming_it",
         "an unknown extraction step":
             "test_scoring.py::test_a_suite_can_swap_the_extraction_pipeline",
+        "a plugin whose `@hookimpl` names no hook (`register_selector`)":
+            "test_plugin_contracts.py::test_a_misspelt_hook_is_one_line_and_list_still_works",
+        "a third-party plugin that reuses a built-in's name (a selector `all`)":
+            "test_plugin_contracts.py::"
+            "test_a_name_clash_marks_the_third_party_plugin_never_a_builtin",
+        "a plugin's Params default of the wrong type (`fraction: float = \"half\"`)":
+            "test_plugin_contracts.py::test_a_wrong_default_stops_a_run_before_any_compute",
+        "a capability whose Params do not subclass `SplitSizes`":
+            "test_plugin_contracts.py::test_params_are_validated_when_a_plugin_registers",
+        "a selector that edits its pool's items in place":
+            "test_plugin_contracts.py::"
+            "test_an_in_place_edit_never_reaches_training_and_the_kit_fails_it",
+        "`harness check` with a broken plugin installed":
+            "test_plugin_contracts.py::test_check_checks_the_healthy_plugins_beside_a_broken_one",
+        "`harness check --source` without `NAME=DIR`":
+            "test_plugin_contracts.py::test_check_source_needs_name_and_dir",
+        "`harness leaderboard ...` without `--root`, outside the repository":
+            "test_leaderboard.py::test_leaderboard_bad_input_is_one_error_line",
+        "`harness leaderboard add` of a run that failed or was interrupted":
+            "test_leaderboard.py::test_leaderboard_bad_input_is_one_error_line",
+        "`harness leaderboard add` of a smoke run (`--limit`, `target_check: warn`)":
+            "test_leaderboard.py::test_a_smoke_run_is_refused_or_marked_on_every_line",
+        "Ctrl-C during a run":
+            "test_interrupt.py::test_ctrl_c_during_vllm_decoding_stops_everything_quickly",
         **{row: "test_faults.py::test_a_faulty_plugin_is_one_line_naming_it_and_loses_nothing"
            for row in FAULTS},
         **{row: "test_faults.py::"

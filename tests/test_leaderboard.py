@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def _items(*accuracies: float, n: int = 100) -> dict[str, list[float]]:
 
 
 def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
-              status: str = "finished", dirty: bool = False) -> Path:
+              status: str = "finished", dirty: bool = False, limit: int | None = None) -> Path:
     """A run directory as `harness run` leaves it (results written here, not computed)."""
     run = home / "runs" / run_id
     run.mkdir(parents=True)
@@ -43,7 +44,7 @@ def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
     ]
     write_jsonl(run / "results.jsonl", [r.model_dump() for r in results])
     manifest = Manifest(run_id=run_id, suite=Suite(name=suite, weak="w", strong="s",
-                                                   seeds=[0, 1, 2],
+                                                   seeds=[0, 1, 2], limit=limit,
                                                    capabilities=[{"name": c} for c in CAPS]),
                         argv=["harness"], status=status, started="2026-11-23T00:00:00",
                         python="3.11", device="cpu", backend="hf",
@@ -97,6 +98,54 @@ def test_unfinished_or_missing_runs_are_refused(tmp_path):
         leaderboard.add(_fake_run(tmp_path, "quick", "r1", status="failed"), tmp_path / "b")
     with pytest.raises(HarnessError, match="not a run directory"):
         leaderboard.add(tmp_path, tmp_path / "b")
+
+
+def test_a_smoke_run_is_refused_or_marked_on_every_line(tmp_path):
+    root = tmp_path / "board"
+    run = _fake_run(tmp_path, "quick", "r1", limit=40)
+    with pytest.raises(HarnessError, match=r"smoke run \(limit 40.*--allow-smoke"):
+        leaderboard.add(run, root)
+    leaderboard.add(run, root, allow_smoke=True)
+    leaderboard.write(root)
+    md = (root / "README.md").read_text()
+    assert "r1: SMOKE RUN, not a benchmark result (limit 40" in md
+    assert "| naive | joint | r1 (SMOKE) |" in md
+    assert "SMOKE RUN" in (root / "index.html").read_text()
+    (row, *_) = json.loads((root / "leaderboard.json").read_text())["suites"]["quick"]
+    assert row["smoke"] and row["smoke"][0].startswith("limit 40")
+
+
+def test_leaderboard_bad_input_is_one_error_line(tmp_path):
+    home = tmp_path / "home"
+    env = {"HARNESS_HOME": str(home)}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for args in (("build",), ("build", "--check"), ("add", "latest")):
+        proc = harness_cli("leaderboard", *args, env=env, cwd=elsewhere)
+        assert proc.returncode == 2, (args, proc.stderr)
+        (line,) = proc.stderr.strip().splitlines()
+        assert line.startswith("error: leaderboard is not a leaderboard directory") and \
+            "--root DIR" in line, line
+    _fake_run(home, "quick", "20261123T000000_quick_abc123", status="failed")
+    root = tmp_path / "board"
+    proc = harness_cli("leaderboard", "add", "latest", "--root", str(root), env=env)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert "is failed, not finished" in line and "Errno" not in line, line
+    _fake_run(home, "quick", "20261124T000000_quick_abc124", limit=40)
+    proc = harness_cli("leaderboard", "add", "latest", "--root", str(root), env=env)
+    assert proc.returncode == 2 and "--allow-smoke" in proc.stderr, proc.stderr
+
+
+def test_the_hint_after_add_is_exact(tmp_path):
+    home, root = tmp_path / "home", tmp_path / "my board"
+    _fake_run(home, "quick", "20261123T000000_quick_abc123")
+    proc = harness_cli("leaderboard", "add", "latest", "--root", str(root),
+                       env={"HARNESS_HOME": str(home)}, check=True)
+    hint = proc.stdout.split("now run `", 1)[1].split("`", 1)[0]
+    assert hint == f"harness leaderboard build --root '{root}'"
+    harness_cli(*shlex.split(hint)[1:], check=True)
+    assert leaderboard.stale(root) == []
 
 
 def test_cli_check_exit_status(tmp_path):

@@ -284,3 +284,10 @@ def test_check_checks_the_healthy_plugins_beside_a_broken_one(tmp_path):
     assert "FAIL" in broken and "boom" in broken, broken
     named = harness_cli("check", "healthy", env=_env(site))
     assert named.returncode == 0, named.stdout
+
+
+def test_check_source_needs_name_and_dir():
+    proc = harness_cli("check", "synth_scan", "--source", "synth_scan")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: --source 'synth_scan': give NAME=DIR"), line

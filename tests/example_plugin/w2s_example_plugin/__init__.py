@@ -16,6 +16,7 @@ class Echo(Capability):
 
     name = "example_echo"
     version = 1
+    generated = True  # it makes its own rows: no source, and --data-dir does not apply
     decode = DecodeConfig(max_new_tokens=16)
 
     def pools(self, source, seed):
