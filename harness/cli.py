@@ -366,8 +366,15 @@ COMMANDS = {"run": cmd_run, "plan": cmd_plan, "check": cmd_check, "list": cmd_li
             "runs": cmd_runs, "show": cmd_show, "leaderboard": cmd_leaderboard}
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` stops a run as Ctrl-C does
     try:
         return COMMANDS[args.command](args)
     except HarnessError as exc:

