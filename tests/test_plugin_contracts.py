@@ -6,6 +6,9 @@ one."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -291,3 +294,18 @@ def test_check_source_needs_name_and_dir():
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: --source 'synth_scan': give NAME=DIR"), line
+
+
+def test_a_plugin_installed_during_a_run_does_not_reach_its_workers(tmp_path):
+    """A run's workers load the plugins in the run's snapshot (``HARNESS_PLUGINS_LOADED``),
+    so one installed after the run started, broken here, is not imported by its stages."""
+    site = plugin_site(tmp_path, "late_plugin", "raise RuntimeError('half-installed')\n",
+                       dist="late-dist")
+    code = ("from harness.plugins import registry; "
+            "print(sorted(registry().entries['selectors']))")
+    late = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **_env(site)})
+    assert late.returncode == 1 and "half-installed" in late.stderr
+    worker = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, **_env(site), "HARNESS_PLUGINS_LOADED": "[]"})
+    assert worker.returncode == 0 and "'all'" in worker.stdout, worker.stderr
