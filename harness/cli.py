@@ -68,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
                       help="peak bf16 TFLOP/s per GPU (default 312, an A100)")
     size.add_argument("--mfu", type=float, default=0.4,
                       help="model FLOPs utilisation for training and prefill (default 0.4)")
+    size.add_argument("--calibration", metavar="FILE",
+                      help="measured/estimated ratios from `python bench/calibrate.py --out "
+                           "FILE`, applied where they were measured on a GPU")
     size.add_argument("--jobs", type=int,
                       help="stages at once, as the local executor's --jobs (default: as many "
                            "as the GPUs allow, as the Ray executor)")
@@ -160,7 +163,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.store import Store
 
     reg = registry()
-    snapshot(reg)  # a plugin installed while this runs does not reach its workers
     suite = _suite(args, reg)
     backend = resolve_backend(suite.backend, reg)
     store = Store()
@@ -172,13 +174,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     executor = executors.make(args.executor, jobs=args.jobs, in_process=args.in_process,
                               ray_address=args.ray_address)
-    run_dir, text = run_suite(suite, reg, store, backend, set(args.force), executor)
+    with snapshot(reg):  # a plugin installed while this runs does not reach its workers
+        run_dir, text = run_suite(suite, reg, store, backend, set(args.force), executor)
     print(text)
     print(f"\nrun: {run_dir}", flush=True)  # before any exit handler of an executor's engine
     return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from harness import devices, sizing
     from harness.planner import plan
     from harness.plugins import registry
@@ -192,11 +197,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise HarnessError("no GPUs to size for on this machine; give --gpus N --gpu-memory GIB")
     backend = "vllm" if suite.backend == "auto" else suite.backend  # as `run` on GPUs
     _, graph = plan(suite, reg, backend)
+    calibration = sizing.Calibration.read(Path(args.calibration)) if args.calibration else None
     machine = sizing.Machine(gpus=gpus, gpu_memory=memory, tflops=args.tflops, mfu=args.mfu,
-                             jobs=args.jobs)
+                             jobs=args.jobs, calibration=calibration)
     est = sizing.size(graph, Store(), machine, suite.strong)
     print(f"suite {suite.name}: weak {suite.weak}, strong {suite.strong}, backend {backend}, "
-          f"{len(graph.stages)} stages; sized for {gpus} x {memory:g} GiB (estimates)\n")
+          f"{len(graph.stages)} stages; sized for {gpus} x {memory:g} GiB (estimates)")
+    if calibration:
+        print(calibration.describe(Path(args.calibration)))
+    print()
     print(sizing.report(graph, est, machine))
     return 0
 
@@ -249,13 +258,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
-    from harness.plugins import DIST
+    from harness.plugins import DIST, environment
     from harness.testing import Finding, check, sources
 
     reg = _diagnosed()
-    if reg.broken:  # the checks' own processes load the healthy plugins only
-        blocked = os.environ.get("HARNESS_BLOCK_PLUGINS", "")
-        os.environ["HARNESS_BLOCK_PLUGINS"] = ",".join(filter(None, [blocked, *reg.broken]))
     names = args.names or [e.name for kind in KIND_NAMES
                            for e in reg.entries[kind].values() if e.dist != DIST]
     if not names and not reg.broken:
@@ -263,7 +269,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                            "`harness check gsm8k`")
     given = sources(args.source, args.data_dir, names)
     installed = {e.name for kind in KIND_NAMES for e in reg.entries[kind].values()}
-    findings = [f for name in names if name in installed for f in check([name], given.get(name))]
+    blocked = ",".join(filter(None, [os.environ.get("HARNESS_BLOCK_PLUGINS", ""), *reg.broken]))
+    with environment("HARNESS_BLOCK_PLUGINS", blocked):  # the checks load the healthy ones
+        findings = [f for name in names if name in installed
+                    for f in check([name], given.get(name))]
     missing = [n for n in names if n not in installed]
     findings += [Finding(n, "installed", "no plugin of this name loaded (see `harness list`)")
                  for n in missing]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import metadata
 
@@ -95,9 +97,24 @@ HOOKS = tuple(f"register_{kind}" for kind in KINDS)
 SNAPSHOT = "HARNESS_PLUGINS_LOADED"
 
 
-def snapshot(registry: Registry) -> None:
-    """Let this process's workers load only the third-party plugins this registry holds."""
-    os.environ[SNAPSHOT] = json.dumps(sorted(registry.loaded))
+@contextmanager
+def environment(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` for the processes started inside the block, restored
+    after it (a command run in-process, as tests do, leaves nothing behind)."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def snapshot(registry: Registry):
+    """A block whose workers load only the third-party plugins this registry holds."""
+    return environment(SNAPSHOT, json.dumps(sorted(registry.loaded)))
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, module: object) -> list[str]:
