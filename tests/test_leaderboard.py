@@ -228,3 +228,21 @@ def test_page_renders_every_entry_without_console_errors(tmp_path):
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     finally:
         driver.quit()
+
+
+def test_runs_counts_only_the_stages_that_finished(tmp_path):
+    from harness.models import StageRecord
+    from harness.runs import runs_table, show
+    from harness.store import Store
+
+    run = _fake_run(tmp_path, "quick", "20261123T000000_quick_abc123", status="failed")
+    manifest = Manifest.model_validate_json((run / "manifest.json").read_text())
+    manifest.stages = [StageRecord(stage="train", key="k1", label="train weak", cached=False,
+                                   seconds=1.0),
+                       StageRecord(stage="train", key="k2", label="train ceiling", cached=False,
+                                   seconds=1.0, error="boom")]
+    write_json(run / "manifest.json", manifest.model_dump(mode="json"))
+    store = Store(tmp_path)
+    assert "1 (1 computed), 1 failed" in runs_table(store)
+    assert show(store, "latest").startswith(
+        "run 20261123T000000_quick_abc123: suite quick, failed, 1 stages done")
