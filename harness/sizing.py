@@ -3,7 +3,10 @@ wall-clock, by arithmetic on model shapes and the suite's own data. No torch, no
 
 Every figure here is an estimate, and says so where it is shown. The assumptions:
 - **Training memory** (per GPU): full fine-tuning keeps fp32 weights, fp32 gradients and AdamW's
-  two fp32 moments, 16 bytes a parameter, divided by the ranks under FSDP or ZeRO-3; LoRA keeps
+  two fp32 moments, 16 bytes a parameter, divided by the ranks under FSDP or ZeRO-3, and its
+  optimizer step adds a 4-byte temporary per trained parameter (measured: ``bench/calibrate.py``
+  on the CPU found 11.1 GiB where 16 bytes a parameter gives 9.2, at Qwen1.5-0.5B's shape and
+  negligible activations); the peak is the larger of the step's and the backward pass's. LoRA keeps
   the frozen base in bf16 (2 bytes, or ~0.55 in 4-bit) and 16 bytes per adapter parameter.
   Activations follow Korthikanti et al. (2022) for bf16 with flash attention, 34 x seq x batch x
   hidden bytes a layer (2 x seq x batch x hidden under activation checkpointing, plus one layer);
@@ -108,6 +111,42 @@ def shape(model: str) -> Shape:
                            "give a local model folder or run where the hub is reachable") from None
 
 
+class Calibration(BaseModel):
+    """Measured/estimated ratios per model (``bench/calibrate.py --out``): a plan scales its
+    estimates for those models by them, when they were measured on a GPU. A CPU's figures
+    (fp32 activations, eager attention, no CUDA context) say nothing of a GPU's; a plan reads
+    such a file and says it does not apply it."""
+
+    device: str
+    models: dict[str, dict[str, Any]]
+
+    @property
+    def on_gpu(self) -> bool:
+        return not self.device.startswith("CPU")
+
+    def ratio(self, model: str, what: str) -> float:
+        """``memory_ratio``, ``step_ratio`` or ``decode_ratio`` for ``model`` (1: none)."""
+        found = self.models.get(model) if self.on_gpu else None
+        return float(found[what]) if found else 1.0
+
+    @classmethod
+    def read(cls, path: Path) -> Calibration:
+        try:
+            return cls.model_validate_json(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise HarnessError(f"calibration file {path}: {str(exc).splitlines()[0]}; write it "
+                               "with `python bench/calibrate.py --out FILE`") from None
+
+    def describe(self, path: Path) -> str:
+        names = ", ".join(self.models) or "no models"
+        if not self.on_gpu:
+            return (f"calibration {path} was measured on {self.device}: not applied (a CPU's "
+                    "memory and speed say nothing of a GPU's); every figure is an estimate")
+        return (f"calibrated by {path} (measured on {self.device}) for {names}: their memory "
+                "and time are the estimates times the measured ratios; other models' are "
+                "estimates")
+
+
 class Machine(BaseModel):
     """What a plan is sized for."""
 
@@ -120,6 +159,7 @@ class Machine(BaseModel):
     decode_mfu: float = 0.1
     jobs: int | None = None
     """Stages at once (the local executor's ``--jobs``); None: as many as the GPUs allow."""
+    calibration: Calibration | None = None
 
 
 class Tokens(BaseModel):
@@ -206,21 +246,27 @@ def counter(model: str) -> Callable[[str], int] | None:
 # ---------------------------------------------------------------- memory
 
 def train_memory(s: Shape, *, micro: int, seq: int, shards: int, lora: dict | None,
-                 checkpointing: bool, lm_head: bool = True, offload: bool = False) -> float:
-    """Bytes per GPU to train ``s`` (see the module's assumptions)."""
+                 checkpointing: bool, lm_head: bool = True, offload: bool = False,
+                 activation_scale: float = 1.0) -> float:
+    """Bytes per GPU to train ``s`` (see the module's assumptions): the larger of the forward
+    and backward pass's peak (states, activations, logits) and the optimizer step's (states
+    and the step's fp32 temporary, 4 bytes per trained parameter: AdamW's square root of the
+    second moment). ``activation_scale`` 2 is fp32 activations, as on a CPU (no autocast)."""
     if lora is None:
-        states = 16 * s.params / shards
+        trained = s.params / shards
+        states = 16 * trained
         if offload:  # weights, gradients and optimizer on the host; a layer's bf16 weights here
-            states = 2 * 2 * s.params / s.layers
+            states, trained = 2 * 2 * s.params / s.layers, 0
     else:
-        adapter = lora.get("r", 16) * s.layers * sum(a + b for a, b in s.linear)
+        trained = lora.get("r", 16) * s.layers * sum(a + b for a, b in s.linear)
         base = 0.55 if lora.get("quantize") == "4bit" else 2
-        states = base * s.params + 16 * adapter
+        states = base * s.params + 16 * trained
     tokens = micro * seq
     acts = (2 * tokens * s.hidden * s.layers + 34 * tokens * s.hidden) if checkpointing \
         else 34 * tokens * s.hidden * s.layers
     logits = 10 * tokens * s.vocab if lm_head else 0
-    return states + acts + logits + OVERHEAD_GIB * GIB
+    peak = max(states + activation_scale * acts + logits, states + 4 * trained)
+    return peak + OVERHEAD_GIB * GIB
 
 
 def inference_memory(s: Shape, tp: int) -> float:
@@ -302,14 +348,19 @@ class Sizer:
             tp *= 2
         memory = inference_memory(s, tp)
         fits = memory <= usable
-        hours = (2 * s.params * prefill / self._rate(tp, self.m.mfu)
-                 + 2 * s.params * generated / self._rate(tp, self.m.decode_mfu))
+        hours = self._scaled(s.name, "decode_ratio") * (
+            2 * s.params * prefill / self._rate(tp, self.m.mfu)
+            + 2 * s.params * generated / self._rate(tp, self.m.decode_mfu))
         return Estimate(node=node, kind=spec.kind, label=spec.label, model=model,
                         launch=f"vllm tp={tp}" if vllm else "1 GPU", gpus=tp,
                         memory_gib=memory / GIB, fits=fits, hours=hours,
                         note="" if fits else "does not fit: use more GPUs (tensor parallel)",
                         resources=spec.resources.model_copy(update={"gpus": tp})
                         if fits else None)
+
+    def _scaled(self, model: str, what: str) -> float:
+        """The calibration's measured/estimated ``what`` for ``model``; 1 without one."""
+        return self.m.calibration.ratio(model, what) if self.m.calibration else 1.0
 
     def _rate(self, gpus: int, mfu: float) -> float:
         """FLOPs per hour of ``gpus`` GPUs at ``mfu``."""
@@ -328,10 +379,10 @@ class Sizer:
         need = res.strategy != "auto" or res.ranks > 1
 
         def memory(shards: int, strategy: str) -> float:
-            return train_memory(s, micro=micro, seq=seq,
-                                shards=shards if strategy in SHARDED else 1,
-                                lora=lora, checkpointing=ckpt or strategy.startswith("fsdp"),
-                                lm_head=lm_head, offload=strategy == "fsdp-offload")
+            return self._scaled(s.name, "memory_ratio") * train_memory(
+                s, micro=micro, seq=seq, shards=shards if strategy in SHARDED else 1,
+                lora=lora, checkpointing=ckpt or strategy.startswith("fsdp"),
+                lm_head=lm_head, offload=strategy == "fsdp-offload")
 
         options: list[tuple[str, int]] = []
         if need:  # the suite chose: size exactly that
@@ -350,7 +401,8 @@ class Sizer:
                     launch=("LoRA, " if lora else "") + (
                         "1 GPU" if strategy == "single" else f"{strategy} x{gpus}"),
                     gpus=gpus, memory_gib=mem / GIB, fits=True,
-                    hours=(flops + recompute) / self._rate(gpus, self.m.mfu),
+                    hours=self._scaled(s.name, "step_ratio") * (flops + recompute)
+                    / self._rate(gpus, self.m.mfu),
                     checkpoint_bytes=s.params * s.dtype_bytes if lm_head else 0,
                     resources=res.model_copy(update={"gpus": gpus, "ranks": gpus,
                                                      "strategy": strategy}))
