@@ -81,9 +81,10 @@ def plugin_manager(broken: dict[str, str] | None = None) \
                 message = (f"{where} implements {', '.join(unknown)}, which this harness does "
                            f"not define (its hooks: {', '.join(HOOKS)}); {fix}") if unknown else ""
             if message:
+                message = message.splitlines()[0]
                 if broken is None:
-                    raise PluginError(message.splitlines()[0]) from None
-                broken[ep.name] = message.splitlines()[0]
+                    raise PluginError(message) from None
+                broken[ep.name] = message
                 continue
             pm.register(module, name=ep.name)
             owners[ep.name] = (dist, version)
