@@ -1,4 +1,8 @@
-"""Finished stages -> result rows, transfer rows and analyses, read through ``harness.outputs``."""
+"""Finished stages -> result rows, transfer rows and analyses, read through ``harness.outputs``.
+
+The collector only reads entries: every score and extracted answer was written by a grade
+stage, so no plugin code runs after the stages (a capability fixed since is recomputed by its
+grade stages, not patched over here)."""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ from pathlib import Path
 
 from harness import outputs
 from harness.analysis import agreement, auc, compression_ratio, distinct_n
-from harness.bases import Capability
-from harness.faults import ABOVE, blame
 from harness.graph import EvalRef, Graph
 from harness.models import CapabilityResult, Suite, TransferResult
 from harness.stats import pgr
@@ -16,12 +18,13 @@ from harness.stats import pgr
 
 class Collector:
     def __init__(self, graph: Graph, entries: dict[str, Path], suite: Suite,
-                 capabilities: dict[str, Capability]) -> None:
+                 chance: dict[str, float | None]) -> None:
         self.graph = graph
         self.entries = entries
         """Stage id -> its cache entry."""
         self.suite = suite
-        self.capabilities = capabilities
+        self.chance = chance
+        """Capability -> ``Capability.chance``, a class attribute the report compares with."""
         self._graded: dict[str, list[outputs.Prediction]] = {}
 
     def predictions(self, node: str) -> list[outputs.Prediction]:
@@ -50,7 +53,7 @@ class Collector:
                 n_test=read["w2s"].n[cap], items=items, metrics=metrics,
                 baselines={b: outputs.scores(self.entries[node]).accuracy[cap]
                            for b, node in ref.baselines.items()},
-                chance=type(self.capabilities[cap]).chance,
+                chance=self.chance[cap],
                 empty=self.empty(ref),
                 analysis=self.analysis(ref),
             ))
@@ -122,16 +125,9 @@ class Collector:
         if summary[cap].get("agreement") is not None:
             out["pool_agreement"] = summary[cap]["agreement"]
         out.update(self.reward_measures(ref))
-        capability = self.capabilities[cap]
-        rows = {r.id: r for r in outputs.rows(self.entries[ref.data], "test")}
-        with blame(capability, f"collecting {ref.method} on {cap} seed {ref.seed}",
-                   "answer_of()", ABOVE):
-            answers = {
-                role: {p.id: capability.answer_of(rows[p.id], p.completion)
-                       for p in self.predictions(getattr(ref, role))
-                       if p.capability == cap}
-                for role in ("weak", "w2s")
-            }
+        answers = {role: {p.id: p.extracted for p in self.predictions(getattr(ref, role))
+                          if p.capability == cap}
+                   for role in ("weak", "w2s")}
         ids = sorted(answers["w2s"])
         out["supervisor_agreement"] = agreement([answers["w2s"][i] for i in ids],
                                                 [answers["weak"].get(i) for i in ids])

@@ -1,4 +1,5 @@
-"""Executors: which process runs each stage of a graph, and when.
+"""Executors: where each stage of a graph runs. ``harness.scheduler`` decides what runs when;
+an executor only says whether it can take a stage now, starts it, and waits for outcomes.
 
 Both hand every stage to ``harness.worker`` as a ``Job`` (data), so they differ only in where
 the worker lives:
@@ -9,91 +10,60 @@ the worker lives:
   where the graph allows, each with ``cores // jobs`` CPU threads and its GPUs
   (``CUDA_VISIBLE_DEVICES``) to itself. ``in_process`` runs stages in this process instead,
   for fast unit tests.
-- ``ray``: each stage is a Ray task with the stage's ``num_cpus`` / ``num_gpus``, its upstream
-  stages' task results as arguments (Ray schedules by those dependencies), retried when its
-  worker dies, in a worker process used for that one task (``max_calls=1``).
+- ``ray``: each stage is a Ray task with the stage's ``num_cpus`` / ``num_gpus``, submitted once
+  its inputs are done, retried when its worker dies, in a worker process used for that one
+  task (``max_calls=1``).
 
 The parent process plans, schedules and reports; it never imports torch or vllm.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
 import time
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar, Iterator
 
 from harness.devices import cores, gpu_ids
 from harness.errors import HarnessError
 from harness.graph import Graph, StageSpec
-from harness.progress import say
+from harness.scheduler import Report, schedule
 from harness.store import Store
 from harness.worker import Job, Outcome, child_main, execute, ray_stage
 
-Report = Callable[[Outcome], None]
-
-
-def forced(spec: StageSpec, force: set[str]) -> bool:
-    """``--force`` names a stage kind (``train``) or a label without its brackets."""
-    return spec.kind in force or spec.label.split(" [")[0] in force
-
-
-def served(spec: StageSpec, store: Store, key: str) -> Outcome:
-    """The outcome of a stage served from its complete cache entry."""
-    now = time.time()
-    return Outcome.of(spec, key=key, entry=str(store.path(spec.kind, key)), cached=True,
-                      digest=store.digest(spec.kind, key), started=now, finished=now)
-
-
-def key_after(spec: StageSpec, done: dict[str, Outcome]) -> str:
-    """A stage's cache key, once every one of its inputs is in ``done``."""
-    return spec.key({r: done[n].digest for r, n in spec.inputs.items()})  # type: ignore
-
-
-def cached_prefix(graph: Graph, store: Store, force: set[str]) -> tuple[dict[str, Outcome],
-                                                                         set[str]]:
-    """The stages served before anything runs (every input served, entry complete, not
-    forced), and the ones to recompute although cached: an entry whose checkpoint
-    ``harness cache gc`` dropped is served only while every stage reading it is served too."""
-    out: dict[str, Outcome] = {}
-    for node, spec in graph.stages.items():
-        if forced(spec, force) or any(n not in out for n in spec.inputs.values()):
-            continue
-        key = key_after(spec, out)
-        if store.done(spec.kind, key):
-            out[node] = served(spec, store, key)
-    refill: set[str] = set()
-    for node in reversed(list(graph.stages)):  # readers before what they read
-        if node in out and store.evicted(out[node].kind, out[node].key):
-            if any(r not in out for r in graph.readers(node)):
-                del out[node]
-                refill.add(node)
-    return out, refill
-
-
-def _log_path(logs: Path, index: int, spec: StageSpec) -> str:
-    return str(logs / f"{index:03d}-{spec.slug[:80]}.log")
-
-
-def failure(outcome: Outcome) -> HarnessError:
-    where = f"; its log: {outcome.log}" if outcome.log else ""
-    return HarnessError(f"stage {outcome.label!r} failed: {outcome.error}{where}")
-
 
 class Executor:
-    """Runs a graph; ``report`` is called with each stage's outcome as it finishes."""
+    """Places stages: ``can_take`` a ready stage now, ``submit`` its job, ``wait`` for at
+    least one outcome, inside a ``session`` that ends everything it started."""
 
     name: ClassVar[str]
+    threads: int = 0
+    """CPU threads each stage gets (0: the stage's ``resources.cpus``)."""
 
     def describe(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def run(self, graph: Graph, store: Store, force: set[str], logs: Path,
-            report: Report) -> dict[str, Outcome]:
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        yield
+
+    def can_take(self, spec: StageSpec) -> bool:
         raise NotImplementedError
+
+    def submit(self, job: Job) -> None:
+        raise NotImplementedError
+
+    def wait(self) -> list[Outcome]:
+        raise NotImplementedError
+
+    def run(self, graph: Graph, store: Store, force: set[str], logs: Path, report: Report,
+            done: dict[str, Outcome] | None = None, only=None) -> dict[str, Outcome]:
+        """``harness.scheduler.schedule`` on this executor."""
+        return schedule(self, graph, store, force, logs, report, done, only)
 
 
 class LocalExecutor(Executor):
@@ -107,116 +77,66 @@ class LocalExecutor(Executor):
         self.cores = cores()
         self.threads = max(1, self.cores // self.jobs)
         self.gpus = gpu_ids()
+        self.free: list[str] = list(self.gpus)
+        self.running: dict[str, tuple[Any, Job, Path, list[str], int]] = {}
+        self.finished: list[Outcome] = []
+        self.context: Any = None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "jobs": self.jobs, "in_process": self.in_process,
                 "cores": self.cores, "threads_per_stage": self.threads, "gpus": self.gpus}
 
-    def run(self, graph: Graph, store: Store, force: set[str], logs: Path,
-            report: Report) -> dict[str, Outcome]:
-        logs.mkdir(parents=True, exist_ok=True)
-        order = {node: i for i, node in enumerate(graph.stages, 1)}
-        total = len(order)
-        done, refill = cached_prefix(graph, store, force)
-        for node, outcome in done.items():
-            say(f"[{order[node]}/{total}] {outcome.label}: cached")
-            report(outcome)
-        pending = [n for n in graph.stages if n not in done]
-        running: dict[str, tuple[Any, Job, Path, list[str], int]] = {}
-        free = list(self.gpus)
-        context = None if self.in_process else _forkserver()
-        error: Outcome | None = None
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        self.context = None if self.in_process else _forkserver()
         try:
-            while pending or running:
-                while error is None and len(running) < self.jobs:
-                    started = self._start_next(graph, store, force, refill, logs, pending, done,
-                                               free, order, total, context, report)
-                    if started is None:
-                        break
-                    if isinstance(started, Outcome):  # ran in this process
-                        error = error or self._finish(started, done, order, total, report)
-                    else:
-                        running[started[1].spec.id] = started
-                if not running:
-                    if error is None and pending:
-                        raise HarnessError(f"{len(pending)} stages can never start: the GPUs "
-                                           "they need are not visible here")
-                    break
-                finished = self._wait(running)
-                for node in finished:
-                    process, job, result, devices, offset = running.pop(node)
-                    _forward(job.log, offset)
-                    free += devices
-                    outcome = _read_outcome(process, job, result)
-                    error = error or self._finish(outcome, done, order, total, report)
-                if error is not None:
-                    pending.clear()
+            yield
         finally:
-            stop([process for process, *_ in running.values()])
-        if error is not None:
-            raise failure(error)
-        return done
+            stop([process for process, *_ in self.running.values()])
+            self.running.clear()
 
-    def _start_next(self, graph, store, force, refill, logs, pending, done, free, order, total,
-                    context, report):
-        """Serve the next ready stage from the cache, or start it; None when none can start."""
-        for node in list(pending):
-            spec = graph.stages[node]
-            if any(n not in done for n in spec.inputs.values()):
-                continue
-            need = min(spec.resources.gpus, len(self.gpus))
-            if need > len(free):
-                continue
-            key = key_after(spec, done)
-            pending.remove(node)
-            tag = f"[{order[node]}/{total}] {spec.label}"
-            recompute = forced(spec, force) or node in refill
-            if not recompute and store.done(spec.kind, key):
-                say(f"{tag}: cached")
-                done[node] = served(spec, store, key)
-                report(done[node])
-                continue
-            if store.busy(spec.kind, key):
-                say(f"{tag}: another run is computing it; waiting")
-            devices = [free.pop(0) for _ in range(need)]
-            job = Job(spec=spec, key=key, root=str(store.root), force=recompute,
-                      inputs={r: done[n].entry for r, n in spec.inputs.items()},
-                      threads=self.threads, parent=os.getpid(),
-                      devices=",".join(devices) if self.gpus else None)
-            say(f"{tag} ...")
-            if context is None:
-                return execute(job)
-            job.log = _log_path(logs, order[node], spec)
-            result = logs / f".{order[node]:03d}.outcome.json"
-            process = context.Process(target=child_main, args=(job.model_dump_json(),
-                                                               str(result)),
-                                      name=f"harness: {spec.label}")
-            process.start()
-            return process, job, result, devices, 0
-        return None
+    def _need(self, spec: StageSpec) -> int:
+        return min(spec.resources.gpus, len(self.gpus))
 
-    def _wait(self, running) -> list[str]:
+    def can_take(self, spec: StageSpec) -> bool:
+        return len(self.running) + len(self.finished) < self.jobs and \
+            self._need(spec) <= len(self.free)
+
+    def submit(self, job: Job) -> None:
+        devices = [self.free.pop(0) for _ in range(self._need(job.spec))]
+        if self.gpus:
+            job.devices = ",".join(devices)
+        if self.context is None:  # in this process: done before the next is taken
+            self.free += devices
+            self.finished.append(execute(job.model_copy(update={"log": ""})))
+            return
+        Path(job.log).parent.mkdir(parents=True, exist_ok=True)
+        result = Path(job.log).parent / f".{Path(job.log).name}.outcome.json"
+        process = self.context.Process(target=child_main,
+                                       args=(job.model_dump_json(), str(result)),
+                                       name=f"harness: {job.spec.label}")
+        process.start()
+        self.running[job.spec.id] = (process, job, result, devices, 0)
+
+    def wait(self) -> list[Outcome]:
         """Block until a worker exits, echoing the running workers' logs meanwhile."""
-        by_sentinel = {entry[0].sentinel: node for node, entry in running.items()}
+        if self.finished:
+            out, self.finished = self.finished, []
+            return out
+        by_sentinel = {entry[0].sentinel: node for node, entry in self.running.items()}
         while True:
             ready = wait(list(by_sentinel), timeout=0.5)
-            for node, (process, job, result, devices, offset) in list(running.items()):
-                running[node] = (process, job, result, devices, _forward(job.log, offset))
+            for node, (process, job, result, devices, offset) in list(self.running.items()):
+                self.running[node] = (process, job, result, devices, _forward(job.log, offset))
             if ready:
-                return [by_sentinel[s] for s in ready]
-
-    @staticmethod
-    def _finish(outcome: Outcome, done, order, total, report) -> Outcome | None:
-        """Record a finished stage; return it when it failed."""
-        if outcome.error is not None:
-            say(f"[{order[outcome.node]}/{total}] {outcome.label}: failed")
-            report(outcome)
-            return outcome
-        done[outcome.node] = outcome
-        say(f"[{order[outcome.node]}/{total}] {outcome.label}: "
-            f"{'cached' if outcome.cached else f'done in {outcome.seconds:.1f}s'}")
-        report(outcome)
-        return None
+                break
+        out = []
+        for sentinel in ready:
+            process, job, result, devices, offset = self.running.pop(by_sentinel[sentinel])
+            _forward(job.log, offset)
+            self.free += devices
+            out.append(_read_outcome(process, job, result))
+        return out
 
 
 def stop(processes: list, grace: float = 3.0) -> None:
@@ -282,67 +202,52 @@ class RayExecutor(Executor):
             raise HarnessError("--executor ray needs Ray: pip install 'w2s-harness[ray]'")
         self.address = address
         self.retries = retries
+        self.waiting: dict[Any, Job] = {}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "address": self.address or "local", "retries": self.retries}
 
-    def run(self, graph: Graph, store: Store, force: set[str], logs: Path,
-            report: Report) -> dict[str, Outcome]:
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
         import ray
 
-        logs.mkdir(parents=True, exist_ok=True)
         started = not ray.is_initialized()
         if started:
             ray.init(address=self.address, include_dashboard=False, logging_level="WARNING",
                      log_to_driver=False,
                      **({} if self.address else {"num_cpus": cores()}))
+        self.gpus = int(ray.cluster_resources().get("GPU", 0))
+        self.task = ray.remote(max_calls=1, max_retries=self.retries,
+                               retry_exceptions=False)(ray_stage)
         try:
-            return self._run(ray, graph, store, force, logs, report)
+            yield
         finally:
+            for ref in self.waiting:
+                ray.cancel(ref, force=True)
+            self.waiting.clear()
             if started:
                 ray.shutdown()
 
-    def _run(self, ray, graph: Graph, store: Store, force: set[str], logs: Path,
-             report: Report) -> dict[str, Outcome]:
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        task = ray.remote(max_calls=1, max_retries=self.retries,
-                          retry_exceptions=False)(ray_stage)
-        refs: dict[str, Any] = {}
-        done, refill = cached_prefix(graph, store, force)
-        total = len(graph.stages)
-        for i, (node, spec) in enumerate(graph.stages.items(), 1):
-            if node in done:
-                say(f"[{i}/{total}] {spec.label}: cached")
-                report(done[node])
-                continue
-            upstream = [done.get(n) or refs[n] for n in spec.inputs.values()]
-            job = Job(spec=spec, key="", root=str(store.root),
-                      force=forced(spec, force) or node in refill,
-                      threads=spec.resources.cpus, log=_log_path(logs, i, spec))
-            refs[node] = task.options(
-                num_cpus=spec.resources.cpus, num_gpus=min(spec.resources.gpus, gpus),
-                name=spec.label[:100]).remote(job.model_dump_json(), *upstream)
-        say(f"ray: {len(refs)} stages submitted, {len(done)} served from the cache")
-        waiting = {ref: node for node, ref in refs.items()}
-        error: Outcome | None = None
-        while waiting:
-            (ready,), _ = ray.wait(list(waiting), num_returns=1)
-            node = waiting.pop(ready)
-            spec = graph.stages[node]
-            try:
-                outcome = ray.get(ready)
-            except Exception as exc:  # retries exhausted, or the cluster went away
-                outcome = Outcome.of(spec, error=f"{type(exc).__name__}: {exc}".splitlines()[0])
-            done[node] = outcome
-            status = "failed" if outcome.error else (
-                "cached" if outcome.cached else f"done in {outcome.seconds:.1f}s")
-            say(f"{spec.label}: {status} (ray worker {outcome.host}:{outcome.pid})")
-            report(outcome)
-            if outcome.error and error is None and not outcome.error.startswith("not run:"):
-                error = outcome
-        if error is not None:
-            raise failure(error)
-        return done
+    def can_take(self, spec: StageSpec) -> bool:
+        return True  # Ray queues a task until the cluster has its resources
+
+    def submit(self, job: Job) -> None:
+        spec = job.spec
+        ref = self.task.options(num_cpus=spec.resources.cpus,
+                                num_gpus=min(spec.resources.gpus, self.gpus),
+                                name=spec.label[:100]).remote(job.model_dump_json())
+        self.waiting[ref] = job
+
+    def wait(self) -> list[Outcome]:
+        import ray
+
+        (ready,), _ = ray.wait(list(self.waiting), num_returns=1)
+        job = self.waiting.pop(ready)
+        try:
+            return [ray.get(ready)]
+        except Exception as exc:  # retries exhausted, or the cluster went away
+            return [Outcome.of(job.spec, key=job.key,
+                               error=f"{type(exc).__name__}: {exc}".splitlines()[0])]
 
 
 def make(name: str, jobs: int = 1, in_process: bool = False,

@@ -26,6 +26,10 @@ CACHE_SCHEMA = 3
 keys; 3: decoding and grading are separate stages), so older entries are recomputed once
 rather than misread."""
 
+REVISIONS: dict[str, int] = {"grade": 2}
+"""A stage kind's output format, in its cache keys once bumped past 1 (grade 2: each
+prediction records its extracted answer), so only that kind's entries are recomputed."""
+
 Kind = Literal["data", "train", "decode", "grade", "score", "select"]
 Strategy = Literal["auto", "single", "ddp", "fsdp", "fsdp-offload", "deepspeed"]
 
@@ -76,8 +80,10 @@ class StageSpec(BaseModel):
         missing = set(self.inputs) - set(digests)
         if missing:
             raise ValueError(f"{self.label}: no digest for inputs {sorted(missing)}")
+        revision = {"revision": REVISIONS[self.kind]} if self.kind in REVISIONS else {}
         return content_key({"schema": CACHE_SCHEMA, "kind": self.kind, "params": self.params,
-                            "inputs": {r: digests[r] for r in self.inputs}, "code": self.code})
+                            "inputs": {r: digests[r] for r in self.inputs}, "code": self.code,
+                            **revision})
 
 
 class EvalRef(BaseModel):

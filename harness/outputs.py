@@ -26,13 +26,17 @@ class Completion(BaseModel):
 
 
 class Prediction(BaseModel):
-    """One graded row: the completion and its score against the gold answer."""
+    """One graded row: the completion, the answer its capability reads in it, and its score
+    against the gold answer."""
 
     id: str
     capability: str
     prompt: str
     answer: str
     completion: str
+    extracted: str | None
+    """``Capability.answer_of(row, completion)``: what agreement measures compare, recorded
+    by the grade stage so nothing after the run calls plugin code."""
     score: float
 
 

@@ -74,39 +74,46 @@ class Planner:
     def __init__(self, suite: Suite, registry: Registry, backend: str) -> None:
         self.suite = suite
         self.registry = registry
+        self.plugins: dict[tuple[str, str], Plugin] = {}
+        """(kind, name) -> every plugin this plan runs, as built: what the manifest lists."""
         self.where = f"planning suite {suite.name}"
         self.capabilities: dict[str, Capability] = {}
         self.sources: dict[str, str | None] = {}
         for spec in suite.capabilities:
             params = dict(spec.params)
-            cap = registry.make("capabilities", spec.name, params)
+            cap = self._make("capabilities", spec.name, params)
             if suite.limit:
                 sizes = {k: min(getattr(cap.params, k), suite.limit) for k in SPLIT_FILES}
-                cap = registry.make("capabilities", spec.name, {**params, **sizes})
+                cap = self._make("capabilities", spec.name, {**params, **sizes})
             self.capabilities[spec.name] = cap  # type: ignore[assignment]
             source = spec.source or cap.default_source  # type: ignore[attr-defined]
             self.sources[spec.name] = source
             with blame(cap, self.where, "check_source()", ABOVE):
                 cap.check_source(self.sources[spec.name])  # type: ignore[attr-defined]
-        self.backend = registry.make("backends", backend)
-        self.trainer: Trainer = registry.make("trainers", suite.train.name,
+        self.backend = self._make("backends", backend)
+        self.trainer: Trainer = self._make("trainers", suite.train.name,
                                               suite.train.params)  # type: ignore[assignment]
         weak_ref = suite.over_train(suite.weak_train)
-        self.weak_trainer: Trainer = registry.make("trainers", weak_ref.name,
+        self.weak_trainer: Trainer = self._make("trainers", weak_ref.name,
                                                    weak_ref.params)  # type: ignore[assignment]
-        self.all: Selector = registry.make("selectors", "all")  # type: ignore[assignment]
+        self.all: Selector = self._make("selectors", "all")  # type: ignore[assignment]
         self.methods: dict[str, tuple[Selector, list[tuple[Step, Trainer]]]] = {}
         """Each method's selector, and its training steps with the trainer of each."""
         for m in suite.methods:
             tref = suite.method_trainer(m)
-            trainer: Trainer = registry.make("trainers", tref.name, tref.params)  # type: ignore
+            trainer: Trainer = self._make("trainers", tref.name, tref.params)  # type: ignore
             self.methods[m.name] = (
-                registry.make("selectors", m.selector.name, m.selector.params),  # type: ignore
+                self._make("selectors", m.selector.name, m.selector.params),  # type: ignore
                 self._steps(m.name, trainer),
             )
         check_model(suite.weak)
         check_model(suite.strong)
         self.graph = Graph()
+
+    def _make(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Plugin:
+        plugin = self.registry.make(kind, name, params)
+        self.plugins[(kind, name)] = plugin
+        return plugin
 
     # ---------------------------------------------------------------- the plan
 
@@ -207,7 +214,7 @@ class Planner:
             inner = trainer
             if step.trainer is not None:
                 tref = self.suite.over_train(PluginRef(name=step.trainer, params=step.params or {}))
-                inner = self.registry.make("trainers", tref.name, tref.params)  # type: ignore
+                inner = self._make("trainers", tref.name, tref.params)  # type: ignore
             if type(inner).steps is not Trainer.steps:
                 raise PluginError(f"method {method}: trainer {trainer.name} steps through "
                                   f"{inner.name}, which has steps of its own; name a "

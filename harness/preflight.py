@@ -19,27 +19,25 @@ from harness.graph import Graph
 from harness.progress import say
 from harness.store import Store
 from harness.planner import SPLIT_FILES
-from harness.worker import Job, Outcome, execute
 
 THRESHOLD = 0.01
 
 
-def data_stages(graph: Graph, store: Store) -> dict[str, Outcome]:
-    """The data stages of the first seed, served or computed here (they only read and split
-    files), so checks and plans see the suite's own data before any model runs."""
+def data_stages(graph: Graph) -> list[str]:
+    """The data stages of the first seed: what checks and plans read before any model runs
+    (they only read and split files)."""
     seeds = [s.params["seed"] for s in graph.stages.values() if s.kind == "data"]
-    out: dict[str, Outcome] = {}
-    for node, spec in graph.stages.items():
-        if spec.kind == "data" and spec.params["seed"] == min(seeds):
-            done = execute(Job(spec=spec, key=spec.key({}), root=str(store.root)))
-            if done.error:
-                raise HarnessError(done.error)
-            out[node] = done
-    return out
+    return [node for node, spec in graph.stages.items()
+            if spec.kind == "data" and spec.params["seed"] == min(seeds)]
 
 
 def data_entries(graph: Graph, store: Store) -> dict[str, Path]:
-    return {n: Path(o.entry) for n, o in data_stages(graph, store).items()}
+    """The first seed's data stages, served or computed in this process, by entry."""
+    from harness.executors import LocalExecutor
+
+    done = LocalExecutor(in_process=True).run(graph, store, set(), store.root / "logs",
+                                              lambda outcome: None, only=data_stages(graph))
+    return {n: Path(o.entry) for n, o in done.items()}
 
 
 def cut_by_stop(target: str, stop: list[str]) -> str | None:

@@ -112,9 +112,11 @@ def grade(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
         mine = [(rows[c.id], c) for c in done if c.capability == name]
         with blame(cap, stage_where(spec), "scoring a completion"):
             values = [cap.score(row, c.completion) for row, c in mine]
+        with blame(cap, stage_where(spec), "answer_of()"):
+            answers = [cap.answer_of(row, c.completion) for row, c in mine]
         records += [Prediction(id=row.id, capability=name, prompt=row.prompt, answer=row.answer,
-                               completion=c.completion, score=value)
-                    for (row, c), value in zip(mine, values)]
+                               completion=c.completion, extracted=got, score=value)
+                    for (row, c), value, got in zip(mine, values, answers)]
         accuracy[name] = sum(values) / max(1, len(values))
         with blame(cap, stage_where(spec), "metrics()"):
             metrics[name] = cap.metrics([row for row, _ in mine], values)

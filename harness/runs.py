@@ -19,11 +19,12 @@ from harness.collect import Collector
 from harness import sizing
 from harness.devices import gpu_ids, gpu_memory
 from harness.errors import HarnessError, SuiteError, one_line
-from harness.executors import Executor, cached_prefix, key_after
+from harness.executors import Executor
 from harness.graph import Graph
 from harness.models import Manifest, MethodSpec, PluginRef, StageRecord, Suite
 from harness.planner import Planner, plan
 from harness.preflight import check_targets, data_stages
+from harness.scheduler import cached_prefix, key_after
 from harness.progress import log_to, say
 from harness.registry import Registry
 from harness.findings import findings
@@ -158,21 +159,12 @@ def _packages() -> dict[str, str]:
 
 def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, force: set[str],
               executor: Executor) -> tuple[Path, str]:
-    """Plan, execute every stage not cached, collect; return the run directory and report."""
+    """Plan, execute every stage not cached, collect; return the run directory and report.
+
+    The first seed's data stages run first, through the same executor as every other stage,
+    so the target checks and the sizing read the suite's own data before any model runs."""
     planner, graph = plan(suite, registry, backend)
-    early = data_stages(graph, store)
-    entries = {n: Path(o.entry) for n, o in early.items()}
-    first = suite.seeds[0]
-    weak, strong = (planner.model(m, first).name or m for m in (suite.weak, suite.strong))
-    check_targets(graph, entries, planner.capabilities, planner.decode_config,
-                  [weak, strong], warn_only=suite.target_check == "warn")
-    graph = sized(graph, store, strong, entries)
     run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
-    used = {("capabilities", c.name) for c in suite.capabilities}
-    used |= {("selectors", m.selector.name) for m in suite.methods}
-    used |= {("trainers", suite.method_trainer(m).name) for m in suite.methods}
-    used |= {("trainers", suite.train.name), ("backends", backend)}
-    used |= {("trainers", suite.over_train(suite.weak_train).name)}
     manifest = Manifest(
         run_id=run_id, suite=suite, argv=sys.argv,
         started=datetime.now(timezone.utc).isoformat(), git=_git(),
@@ -180,10 +172,10 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         backend=backend, host=platform.node(), pid=os.getpid(),
         plugins=[{"kind": k, "name": n, "version": e.cls.version, "owner": e.owner,
                   "dist": e.dist, "dist_version": e.dist_version}
-                 for k, n in sorted(used) for e in [registry.get(k, n)]],
+                 for k, n in sorted(planner.plugins) for e in [registry.get(k, n)]],
         extraction={name: cap.extraction() for name, cap in planner.capabilities.items()},
+        executor=executor.describe(),
     )
-    write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
 
     def save() -> None:
         devices = sorted({s.device for s in manifest.stages if s.device})
@@ -191,8 +183,6 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
 
     def on_stage(o: Outcome) -> None:
-        if o.node in early and o.cached and not early[o.node].cached:
-            o = early[o.node]  # computed a moment ago, by the preflight, in this run
         manifest.stages.append(StageRecord(
             stage=o.kind, key=o.key, label=o.label, cached=o.cached, seconds=o.seconds,
             node=o.node, error=o.error, started=o.started or None, finished=o.finished or None,
@@ -200,15 +190,23 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
             launch=o.launch))
         save()
 
-    manifest.executor = executor.describe()
     save()
     log_to(run_dir / "log.txt")
     say(f"run {run_id}: suite {suite.name}, {len(graph.stages)} stages, backend {backend}, "
         f"executor {executor.name}")
+    logs = run_dir / "logs"
     try:
-        outcomes = executor.run(graph, store, force, run_dir / "logs", on_stage)
+        early = executor.run(graph, store, force, logs, on_stage, only=data_stages(graph))
+        entries = {n: Path(o.entry) for n, o in early.items()}
+        first = suite.seeds[0]
+        weak, strong = (planner.model(m, first).name or m for m in (suite.weak, suite.strong))
+        check_targets(graph, entries, planner.capabilities, planner.decode_config,
+                      [weak, strong], warn_only=suite.target_check == "warn")
+        graph = sized(graph, store, strong, entries)
+        write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
+        outcomes = executor.run(graph, store, force, logs, on_stage, done=early)
         collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,
-                              planner.capabilities)
+                              {n: type(c).chance for n, c in planner.capabilities.items()})
         results = collector.results(run_id)
         transfer = collector.transfer(run_id)
     except BaseException as exc:

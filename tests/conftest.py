@@ -12,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+FAKES = Path(__file__).resolve().parent / "fakes"
+"""The ``fake`` backend and trainer (``tests/fakes/w2s_fakes.py``), installed for every test
+process as a plugin distribution on the path."""
 
 
 def pytest_configure(config):
@@ -23,6 +26,9 @@ def pytest_configure(config):
     os.environ.setdefault("HARNESS_QUIET", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    sys.path.insert(0, str(FAKES))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(FAKES), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 def need(what: str, ok: bool) -> None:
@@ -105,8 +111,11 @@ def harness_cli(*args: str, env: dict | None = None, check: bool = False,
     """Run the real console script in a subprocess, as a user would (from the repository's
     root unless ``cwd``)."""
     exe = Path(sys.executable).with_name("harness")
-    proc = subprocess.run([str(exe), *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=1800)
+    env = {**os.environ, **(env or {})}
+    if str(FAKES) not in env.get("PYTHONPATH", ""):  # a test's own site, beside the fakes
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), str(FAKES)]))
+    proc = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=1800)
     if check and proc.returncode != 0:
         raise AssertionError(f"harness {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return proc
@@ -163,3 +172,53 @@ def results_of(run_dir: Path) -> list[dict]:
 
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k != "run_id"} for r in rows]
+
+
+FAKE_SUITE = """
+name: fake
+weak: fake-weak
+strong: fake-strong
+backend: fake
+seeds: {seeds}
+mixtures: {mixtures}
+capabilities:
+  - {{name: fake_lookup, params: {{labeled: 40, unlabeled: 80, test: 60}}}}
+  - {{name: synth_arith, params: {{labeled: 40, unlabeled: 60, test: 30}}}}
+methods:
+{methods}
+train: {{name: fake}}
+weak_train: {{name: fake, params: {{memory: 15}}}}
+baseline_shots: [0]
+"""
+
+
+def fake_suite(folder: Path, methods: str = "  - {name: naive}", seeds: str = "[0]",
+               mixtures: str = "[joint]") -> Path:
+    """The tiny suite's shape on the ``fake`` backend and trainer: no torch, seconds a run."""
+    path = folder / "fake.yaml"
+    path.write_text(FAKE_SUITE.format(methods=methods, seeds=seeds, mixtures=mixtures))
+    return path
+
+
+def run_fake(suite: Path, home: Path, *extra: str) -> tuple[Path, dict]:
+    """`harness run --in-process` in this process; the run directory and its manifest."""
+    import contextlib
+    import io
+    import json
+
+    from harness import cli
+
+    out = io.StringIO()
+    old = os.environ.get("HARNESS_HOME")
+    os.environ["HARNESS_HOME"] = str(home)
+    try:
+        with contextlib.redirect_stdout(out):
+            code = cli.main(["run", "--suite", str(suite), "--in-process", *extra])
+    finally:
+        if old is None:
+            os.environ.pop("HARNESS_HOME", None)
+        else:
+            os.environ["HARNESS_HOME"] = old
+    assert code == 0, out.getvalue()[-3000:]
+    run_dir = Path(out.getvalue().rsplit("run: ", 1)[1].strip())
+    return run_dir, json.loads((run_dir / "manifest.json").read_text())

@@ -18,7 +18,7 @@ from harness.store import write_json, write_jsonl
 def _graded(entry: Path, scores: dict[str, float], cap: str = "c") -> None:
     entry.mkdir(parents=True)
     outputs.write_graded(entry, [Prediction(id=i, capability=cap, prompt=f"q{i}", answer="a",
-                                            completion=f" l{i}", score=s)
+                                            completion=f" l{i}", extracted=f"l{i}", score=s)
                                  for i, s in scores.items()],
                          Scores(accuracy={cap: sum(scores.values()) / len(scores)},
                                 metrics={}, n={cap: len(scores)}))
@@ -94,7 +94,7 @@ def test_empty_completions_are_counted_per_role_and_warned_of(tmp_path):
     entry.mkdir()
     completions = {"1": " yes", "2": "", "3": " \n ", "4": " no"}
     outputs.write_graded(entry, [Prediction(id=i, capability="c", prompt=f"q{i}", answer="a",
-                                            completion=c, score=0.0)
+                                            completion=c, extracted=c.strip() or None, score=0.0)
                                  for i, c in completions.items()],
                          Scores(accuracy={"c": 0.0}, metrics={}, n={"c": 4}))
     collector = _collector(tmp_path, [], {"t": "grade"})
