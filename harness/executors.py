@@ -8,8 +8,8 @@ the worker lives:
   imported torch and transformers once (so a stage starts in well under a second), and exits
   when the stage is done, giving its GPU and host memory back. Up to ``jobs`` stages run at once
   where the graph allows, each with ``cores // jobs`` CPU threads and its GPUs
-  (``CUDA_VISIBLE_DEVICES``) to itself. ``in_process`` runs stages in this process instead,
-  for fast unit tests.
+  (``CUDA_VISIBLE_DEVICES``) to itself. Data stages (``HERE``) run in this process.
+  ``in_process`` runs every stage in this process, for fast tests.
 - ``ray``: each stage is a Ray task with the stage's ``num_cpus`` / ``num_gpus``, submitted once
   its inputs are done, retried when its worker dies, in a worker process used for that one
   task (``max_calls=1``).
@@ -34,6 +34,11 @@ from harness.graph import Graph, StageSpec
 from harness.scheduler import Report, schedule
 from harness.store import Store
 from harness.worker import Job, Outcome, child_main, execute, ray_stage
+
+
+HERE = frozenset({"data"})
+"""Stage kinds the local executor runs in this process: a data stage reads and splits files
+and loads no model, so a worker (and its torch import) would only delay a bad file's error."""
 
 
 class Executor:
@@ -103,13 +108,12 @@ class LocalExecutor(Executor):
             self._need(spec) <= len(self.free)
 
     def submit(self, job: Job) -> None:
+        if self.context is None or job.spec.kind in HERE:  # done before the next is taken
+            self.finished.append(execute(job.model_copy(update={"log": ""})))
+            return
         devices = [self.free.pop(0) for _ in range(self._need(job.spec))]
         if self.gpus:
             job.devices = ",".join(devices)
-        if self.context is None:  # in this process: done before the next is taken
-            self.free += devices
-            self.finished.append(execute(job.model_copy(update={"log": ""})))
-            return
         Path(job.log).parent.mkdir(parents=True, exist_ok=True)
         result = Path(job.log).parent / f".{Path(job.log).name}.outcome.json"
         process = self.context.Process(target=child_main,

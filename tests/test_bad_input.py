@@ -161,7 +161,7 @@ def test_the_readme_table_lists_exactly_these_rows():
             "test_leaderboard.py::test_a_smoke_run_is_refused_or_marked_on_every_line",
         "Ctrl-C (or `kill`) during a run":
             "test_interrupt.py::test_stopping_a_run_during_vllm_decoding_stops_everything_quickly",
-        **{row: "test_faults.py::test_a_faulty_plugin_is_one_line_naming_it_and_loses_nothing"
+        **{row: "test_faults.py::test_a_faulty_selector_is_one_line_naming_it_and_loses_nothing"
            for row in FAULTS},
         **{row: "test_faults.py::"
                 "test_a_fault_in_any_plugin_method_is_one_line_and_keeps_finished_stages"
