@@ -64,10 +64,12 @@ def trace(argv: list[str]) -> dict[str, tuple[str, ...]]:
     threading.setprofile(profile)
     sys.setprofile(profile)
     try:
-        cli.main(argv)
+        code = cli.main(argv)
     finally:
         sys.setprofile(None)
         threading.setprofile(None)  # type: ignore[arg-type]
+    if code != 0:
+        raise SystemExit(f"error: harness {' '.join(argv)} exited {code}")
     return found
 
 
@@ -78,8 +80,7 @@ def main() -> None:
     args = p.parse_args()
     os.environ.setdefault("HARNESS_HOME", tempfile.mkdtemp(prefix="layers-"))
     os.environ.setdefault("HARNESS_QUIET", "1")
-    found = trace(["run", "--suite", args.suite, "--limit", str(args.limit), "--in-process",
-                   "--backend", "hf"])
+    found = trace(["run", "--suite", args.suite, "--limit", str(args.limit), "--in-process"])
     print(f"\n{len(found)} modules re-entered below harness.runs:")
     for m, path in sorted(found.items()):
         print(f"  {m}: {' -> '.join(path)}")

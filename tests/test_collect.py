@@ -109,3 +109,32 @@ def test_empty_completions_are_counted_per_role_and_warned_of(tmp_path):
     said = [w for w in warnings(summarise([result])) if "empty" in w]
     assert "c (joint): strong base 0-shot gave 2 empty completions of 4" in said
     assert len(said) == 4  # weak, ceiling, the untuned strong model and m's W2S
+
+
+def test_the_collector_runs_no_plugin_code(tmp_path, monkeypatch):
+    """A finished run's results come from its grade entries alone: with every capability's
+    ``answer_of`` and ``score`` broken after the stages, collecting still gives the figures
+    (the agreement with the supervisor from the answers the grade stages recorded)."""
+    import json
+
+    from conftest import fake_suite, run_fake
+    from harness.bases import Capability
+    from harness.graph import Graph
+    from harness.models import Suite
+
+    run_dir, manifest = run_fake(fake_suite(tmp_path), tmp_path / "home")
+    graph = Graph.model_validate_json((run_dir / "graph.json").read_text())
+    home = tmp_path / "home" / "cache"
+    entries = {s["node"]: home / s["stage"] / s["key"] for s in manifest["stages"]}
+
+    def broken(*args, **kwargs):
+        raise AssertionError("the collector called plugin code")
+
+    monkeypatch.setattr(Capability, "answer_of", broken)
+    monkeypatch.setattr(Capability, "score", broken)
+    rows = Collector(graph, entries, Suite.model_validate(manifest["suite"]),
+                     {c: None for c in ("fake_lookup", "synth_arith")}).results("again")
+    written = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert [r.model_dump(exclude={"run_id"}) for r in rows] == \
+        [{k: v for k, v in r.items() if k != "run_id"} | {"chance": None} for r in written]
+    assert all("supervisor_agreement" in r.analysis for r in rows)

@@ -103,6 +103,7 @@ def register_trainers(register):
 '''
 
 
+@pytest.mark.slow
 def test_the_kit_checks_trainers_and_backends(tmp_path):
     env = {"PYTHONPATH": str(plugin_site(tmp_path, "kinds_plugin", BROKEN_KINDS))}
     good = harness_cli("check", "sft", "hf", env=env)
@@ -132,6 +133,7 @@ def register_capabilities(register):
 '''
 
 
+@pytest.mark.slow
 def test_the_kit_catches_targets_the_decode_budget_would_cut(tmp_path):
     env = {"PYTHONPATH": str(plugin_site(tmp_path, "cut_plugin", CUT))}
     good = harness_cli("check", "synth_scan", env=env)

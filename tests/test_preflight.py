@@ -27,6 +27,7 @@ def test_the_threshold_is_one_percent():
     assert "longer than max_new_tokens 3 (7 tokens by m's tokenizer)" in long[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decode,says", [
     ("{stop: ['I_']}", "contain the stop string 'I_'"),
     ("{max_new_tokens: 2}", "longer than max_new_tokens 2"),

@@ -13,6 +13,7 @@ from conftest import ROOT
 PICKLED = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 
 
+@pytest.mark.slow
 def test_a_trained_model_holds_no_pickled_file(trained_tiny):
     files = [p for p in Path(trained_tiny).rglob("*") if p.is_file()]
     assert any(p.suffix == ".safetensors" for p in files)
