@@ -47,7 +47,7 @@ def build(name: str, folder: Path) -> Path:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     from harness.sizing import KNOWN
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
 
     known = dict(KNOWN[name])
     config = AutoConfig.for_model(known.pop("model_type"), **{
@@ -100,7 +100,7 @@ def child(model: str, data_dir: str, steps: int, micro: int, decode_batch: int,
 
     from harness import DecodeConfig, TrainContext
     from harness.plugins import registry
-    from harness_plugins.trainers import sft
+    from harness_plugins.trainers import finetune, sft
 
     cuda = torch.cuda.is_available()
     data = gsm8k(data_dir, steps * micro + decode_batch)
@@ -122,7 +122,7 @@ def child(model: str, data_dir: str, steps: int, micro: int, decode_batch: int,
         lengths.append(int(out["input_ids"].shape[1]))
         return out
 
-    sft.ProgressBar, sft.collate = (lambda label: Clock()), measured
+    finetune.ProgressBar, sft.collate = (lambda label: Clock()), measured
     base = rss()
     if cuda:
         torch.cuda.reset_peak_memory_stats()

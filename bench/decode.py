@@ -23,7 +23,7 @@ def main() -> None:
 
     from harness import DecodeConfig
     from harness.plugins import registry
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
 
     reg = registry()
     model = args.model or resolve("tiny-strong")

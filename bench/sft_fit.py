@@ -71,7 +71,7 @@ def harness_sft(model_dir: str, data, steps: int, micro: int, lr: float, seed: i
 
     from harness import TrainContext
     from harness.plugins import registry
-    from harness_plugins.trainers import sft
+    from harness_plugins.trainers import finetune
 
     marks: dict[str, float] = {}
 
@@ -82,8 +82,8 @@ def harness_sft(model_dir: str, data, steps: int, micro: int, lr: float, seed: i
         def on_train_end(self, *a, **k):
             marks["end"] = time.perf_counter()
 
-    real = sft.ProgressBar
-    sft.ProgressBar = lambda label: Clock()  # the bar's own cost is the same order as its ticks
+    real = finetune.ProgressBar
+    finetune.ProgressBar = lambda label: Clock()  # the bar's own cost is the same order as its ticks
     try:
         trainer = registry().make("trainers", "sft", {
             "max_steps": steps, "batch_size": micro, "micro_batch_size": micro, "lr": lr})
@@ -92,7 +92,7 @@ def harness_sft(model_dir: str, data, steps: int, micro: int, lr: float, seed: i
                           TrainContext(seed=seed, work_dir=Path(out) / "work",
                                        progress_label="bench sft"))
     finally:
-        sft.ProgressBar = real
+        finetune.ProgressBar = real
     return marks["end"] - marks["begin"]
 
 
@@ -105,7 +105,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(Path(__file__).parents[1].parent / "shared" / "data"))
     args = ap.parse_args()
     os.environ.setdefault("HARNESS_QUIET", "1")
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
     from harness.worker import set_threads
 
     import torch  # noqa: F401  (set_threads sets torch's threads once it is imported)

@@ -64,7 +64,7 @@ POINTS: dict[str, dict] = {
 
 
 def suite_for(values: dict):
-    from harness.models import Suite
+    from harness.schemas import Suite
     from harness.runs import find_suite
 
     data = Suite.from_file(find_suite("smollm")).model_dump()
@@ -82,7 +82,7 @@ def suite_for(values: dict):
 def point(values: dict, data_dir: str, home: Path) -> list[dict]:
     """Run the suite with ``values``; one row per capability."""
     from harness.executors import LocalExecutor
-    from harness.models import CapabilityResult
+    from harness.schemas import CapabilityResult
     from harness.plugins import registry
     from harness.report import difference, summarise
     from harness.runs import apply_overrides, run_suite

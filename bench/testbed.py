@@ -51,7 +51,7 @@ def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
     """Run the quickstart suite with ``values``; one row per method and capability."""
     from harness import tinymodels
     from harness.executors import LocalExecutor
-    from harness.models import Suite
+    from harness.schemas import Suite
     from harness.plugins import registry
     from harness.report import summarise
     from harness.runs import find_suite, run_suite
@@ -76,7 +76,7 @@ def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
                                LocalExecutor(in_process=True))
     finally:
         tinymodels.TINY["testbed-weak"], tinymodels.TINY["testbed-strong"] = weak, strong
-    from harness.models import CapabilityResult
+    from harness.schemas import CapabilityResult
 
     results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
     return [{"method": s.method, "capability": s.capability, "chance": s.chance,

@@ -35,7 +35,7 @@ def _timed(graph, jobs: int, in_process: bool = False) -> float:
 
 def concurrent_training(steps: int) -> dict[str, float]:
     from harness.graph import Graph
-    from harness.models import Suite
+    from harness.schemas import Suite
     from harness.planner import plan
     from harness.plugins import registry
 
@@ -56,7 +56,7 @@ def concurrent_training(steps: int) -> dict[str, float]:
 def quickstart() -> dict[str, float]:
     from harness.planner import plan
     from harness.plugins import registry
-    from harness.models import Suite
+    from harness.schemas import Suite
     from harness.runs import find_suite
 
     suite = Suite.from_file(find_suite("quickstart"))
@@ -72,7 +72,8 @@ def main() -> None:
     ap.add_argument("--skip-quickstart", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("HARNESS_QUIET", "1")
-    from harness.tinymodels import TINY, resolve
+    from harness.resolver import resolve
+    from harness.tinymodels import TINY
 
     for name in TINY:  # built once, outside every timing
         resolve(name)

@@ -144,7 +144,7 @@ def _suite_options(p: argparse.ArgumentParser) -> None:
 
 
 def _suite(args: argparse.Namespace, reg):
-    from harness.models import Suite
+    from harness.schemas import Suite
     from harness.runs import apply_overrides, find_suite
 
     return apply_overrides(
@@ -360,7 +360,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from harness.converted import DERIVED
-    from harness.tinymodels import TINY, resolve
+    from harness.resolver import resolve
+    from harness.tinymodels import TINY
 
     known = [*TINY, *DERIVED]
     for name in args.names or list(TINY):

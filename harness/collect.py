@@ -12,7 +12,7 @@ from pathlib import Path
 from harness import outputs
 from harness.analysis import agreement, auc, compression_ratio, distinct_n
 from harness.graph import EvalRef, Graph
-from harness.models import CapabilityResult, Suite, TransferResult
+from harness.schemas import CapabilityResult, Suite, TransferResult
 from harness.stats import pgr
 
 

@@ -78,7 +78,7 @@ def identity(name: str) -> str:
         return f"{name}@{identity(cut.parent).partition('@')[2]}-l{cut.layers}"
     path = gguf_path(name)
     stamp = f"{path.stat().st_size}-{path.stat().st_mtime_ns}"
-    from harness.tinymodels import models_dir
+    from harness.resolver import models_dir
 
     memo = models_dir() / f".{name}.digest.json"
     try:
@@ -143,7 +143,7 @@ def truncate(name: str, path: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from harness.progress import say
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
 
     cut = TRUNCATED[name]
     parent = resolve(cut.parent)

@@ -19,16 +19,13 @@ ABOVE = "the lines above"
 
 
 def origin(plugin: Plugin) -> str:
-    """``selector faulty (from bad-plugin 1.0)``: the plugin and the distribution it came from."""
-    from harness.plugins import registry
+    """``selector faulty (from bad-plugin 1.0)``: the plugin and the distribution the registry
+    that made it recorded (none for one built outside a registry, as a unit test may)."""
+    from harness.registry import DIST
 
     kind = next(k for k, base in KINDS.items() if isinstance(plugin, base))
-    try:
-        entry = registry().get(kind, plugin.name)
-        dist = f" (from {entry.dist} {entry.dist_version})"
-    except HarnessError:  # built outside the registry, as a unit test may
-        dist = ""
-    return f"{SINGULAR[kind]} {plugin.name}{dist}"
+    dist = getattr(plugin, DIST, "")
+    return f"{SINGULAR[kind]} {plugin.name}{f' (from {dist})' if dist else ''}"
 
 
 @contextmanager

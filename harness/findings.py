@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from harness.models import CapabilityResult, Suite, TransferResult
+from harness.schemas import CapabilityResult, Suite, TransferResult
 from harness.report import Summary, summarise
 from harness.stats import Estimate, paired_difference
 

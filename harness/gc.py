@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from harness import outputs
 from harness.graph import Graph
-from harness.models import Manifest
+from harness.schemas import Manifest
 from harness.store import Store
 
 

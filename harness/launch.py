@@ -131,17 +131,18 @@ def _free_port() -> int:
 def main(plan_file: str) -> None:
     """One rank: run the stage's runner; ranks other than 0 write into a scratch directory."""
     from harness.graph import StageSpec
+    from harness.plugins import registry
     from harness.runners import run
 
     plan = json.loads(Path(plan_file).read_text())
     spec = StageSpec.model_validate(plan["spec"])
     inputs = {r: Path(p) for r, p in plan["inputs"].items()}
     if int(os.environ.get("RANK", "0")) == 0:
-        run(spec, inputs, Path(plan["out"]))
+        run(spec, inputs, Path(plan["out"]), registry())
         return
     scratch = Path(tempfile.mkdtemp(prefix="harness-rank-"))
     try:
-        run(spec, inputs, scratch)
+        run(spec, inputs, scratch, registry())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

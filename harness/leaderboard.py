@@ -24,7 +24,7 @@ from harness.bases import SINGULAR
 from harness.errors import HarnessError, one_line
 from harness.findings import Finding, findings
 from harness.findings import table as findings_table
-from harness.models import CapabilityResult, Manifest, TransferResult
+from harness.schemas import CapabilityResult, Manifest, TransferResult
 from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, summarise
 from harness.stats import Estimate
 from harness.store import read_jsonl

@@ -19,10 +19,11 @@ from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, St
 from harness.errors import HarnessError, PluginError
 from harness.faults import ABOVE, blame
 from harness.graph import EvalRef, Graph, Kind, Resources, StageSpec, TransferRef
-from harness.models import PluginRef, Suite
+from harness.schemas import PluginRef, Suite
 from harness.registry import Registry
-from harness.tinymodels import check as check_model
-from harness.tinymodels import model_identity, seeded
+from harness.resolver import check as check_model
+from harness.resolver import model_identity
+from harness.tinymodels import seeded
 
 SPLIT_FILES = ("labeled", "unlabeled", "test")
 

@@ -10,6 +10,9 @@ from pydantic import BaseModel
 from harness.bases import KINDS, SINGULAR, Plugin, SplitSizes
 from harness.errors import PluginError, one_line
 
+DIST = "_harness_dist"
+"""The attribute of a plugin made by the registry that names its distribution and version."""
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -22,7 +25,11 @@ class Entry:
     dist_version: str
 
     def instantiate(self, params: dict[str, Any] | None = None) -> Plugin:
-        return self.cls(params)
+        """The plugin, stamped with the distribution it came from (``DIST``), so a fault in
+        its code names its author without a registry at hand."""
+        plugin = self.cls(params)
+        setattr(plugin, DIST, f"{self.dist} {self.dist_version}")
+        return plugin
 
 
 def wrong_defaults(params: type[BaseModel]) -> str | None:

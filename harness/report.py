@@ -17,7 +17,7 @@ from statistics import fmean
 from pydantic import BaseModel
 from tabulate import tabulate
 
-from harness.models import CapabilityResult, TransferResult
+from harness.schemas import CapabilityResult, TransferResult
 from harness.stats import Estimate, paired_difference, pgr_over_seeds, pooled_pgr
 
 ANALYSIS_COLUMNS = {

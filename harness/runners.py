@@ -1,7 +1,8 @@
-"""One module-level function per stage kind: ``run(spec, inputs, out)``.
+"""One module-level function per stage kind: ``run(spec, inputs, out, plugins)``.
 
-A runner gets the stage's spec (data), its inputs' cache entries by role, and an empty
-directory to fill; it rebuilds the plugins it needs from the registry by name and params.
+A runner gets the stage's spec (data), its inputs' cache entries by role, an empty directory
+to fill, and the registry to rebuild the plugins it needs from by name and params (the
+worker's, handed in: a runner never reaches for a global one).
 Nothing here is a closure over a planner or a run, so any process can run any stage. Heavy
 imports (torch, transformers, vllm) happen inside the plugins, in the worker.
 """
@@ -19,13 +20,13 @@ from harness.faults import blame, checked_selection, copies, edits
 from harness.graph import StageSpec
 from harness.guard import no_gold
 from harness.outputs import Completion, Prediction, Scores
-from harness.plugins import registry
 from harness.progress import say
-from harness.tinymodels import resolve
+from harness.registry import Registry
+from harness.resolver import resolve
 
 
-def _make(kind: str, ref: dict[str, Any]):
-    return registry().make(kind, ref["name"], ref["params"])
+def _make(plugins: Registry, kind: str, ref: dict[str, Any]):
+    return plugins.make(kind, ref["name"], ref["params"])
 
 
 def stage_where(spec: StageSpec) -> str:
@@ -35,8 +36,8 @@ def stage_where(spec: StageSpec) -> str:
     return f"stage {spec.label}; capabilities {caps}"
 
 
-def _capabilities(spec: StageSpec) -> dict[str, Capability]:
-    return {c: _make("capabilities", r) for c, r in spec.params["capabilities"].items()}
+def _capabilities(plugins: Registry, spec: StageSpec) -> dict[str, Capability]:
+    return {c: _make(plugins, "capabilities", r) for c, r in spec.params["capabilities"].items()}
 
 
 def _model(spec: StageSpec, inputs: dict[str, Path], role: str) -> str:
@@ -55,15 +56,17 @@ def _rows(inputs: dict[str, Path], cap: str, split: str) -> list[Row]:
     return outputs.rows(inputs[f"data:{cap}"], split)
 
 
-def data(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
-    cap: Capability = _make("capabilities", spec.params["capability"])
+def data(spec: StageSpec, inputs: dict[str, Path], out: Path,
+         plugins: Registry) -> None:
+    cap: Capability = _make(plugins, "capabilities", spec.params["capability"])
     with blame(cap, stage_where(spec), "load()"):
         splits = cap.load(spec.params["seed"], spec.params["source"])
     for split, rows in splits.names().items():
         outputs.write_rows(out, split, rows)
 
 
-def train(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+def train(spec: StageSpec, inputs: dict[str, Path], out: Path,
+          plugins: Registry) -> None:
     p = spec.params
     examples: list[TrainExample]
     if p["examples"] == "gold":
@@ -73,7 +76,7 @@ def train(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
         examples = outputs.completions_as_examples(inputs["self"])
     else:
         examples = outputs.selected_as_examples(inputs["selected"])
-    trainer: Trainer = _make("trainers", p["trainer"])
+    trainer: Trainer = _make(plugins, "trainers", p["trainer"])
     (out / "work").mkdir()
     base = _model(spec, inputs, "base")
     with blame(trainer, stage_where(spec), "train()"):
@@ -82,12 +85,13 @@ def train(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
                                    progress_label=spec.label))
 
 
-def decode(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+def decode(spec: StageSpec, inputs: dict[str, Path], out: Path,
+           plugins: Registry) -> None:
     """Completions only: grading is its own stage, so a scoring bug (or a fix to one) never
     costs the decodes, which are the expensive part."""
     from harness.bases import DecodeConfig
 
-    backend: Backend = _make("backends", spec.params["backend"])
+    backend: Backend = _make(plugins, "backends", spec.params["backend"])
     model = _model(spec, inputs, "model")
     records: list[Completion] = []
     for name in spec.params["capabilities"]:
@@ -102,12 +106,13 @@ def decode(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     outputs.write_completions(out, records)
 
 
-def grade(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+def grade(spec: StageSpec, inputs: dict[str, Path], out: Path,
+          plugins: Registry) -> None:
     """Each completion scored against its row's gold answer by its capability."""
     done = outputs.completions(inputs["completions"])
     records: list[Prediction] = []
     accuracy, metrics, counts = {}, {}, {}
-    for name, cap in _capabilities(spec).items():
+    for name, cap in _capabilities(plugins, spec).items():
         rows = {r.id: r for r in _rows(inputs, name, spec.params["split"])}
         mine = [(rows[c.id], c) for c in done if c.capability == name]
         with blame(cap, stage_where(spec), "scoring a completion"):
@@ -134,9 +139,10 @@ def shots(labeled: list[Row], k: int, seed: str) -> str:
     return "".join(f"{r.prompt}{r.target}\n\n" for r in picked)
 
 
-def score(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+def score(spec: StageSpec, inputs: dict[str, Path], out: Path,
+          plugins: Registry) -> None:
     """The weak model's mean token log-probability of each of its labels."""
-    backend: Backend = _make("backends", spec.params["backend"])
+    backend: Backend = _make(plugins, "backends", spec.params["backend"])
     preds = outputs.completions(inputs["labels"])
     model = _model(spec, inputs, "model")
     with blame(backend, stage_where(spec), "logprobs()"):
@@ -144,15 +150,16 @@ def score(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     outputs.write_signal(out, {p.id: v for p, v in zip(preds, values)})
 
 
-def select(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
+def select(spec: StageSpec, inputs: dict[str, Path], out: Path,
+           plugins: Registry) -> None:
     p = spec.params
-    selector: Selector = _make("selectors", p["selector"])
-    pool = _pool(spec, inputs)
+    selector: Selector = _make(plugins, "selectors", p["selector"])
+    pool = _pool(spec, inputs, plugins)
     strong = resolve(p["strong"])
     if p["trust_remote_code"]:
         trust.allow(strong)
     ctx = SelectContext(seed=p["seed"], strong_model=strong, weak_model=p["weak"],
-                        backend=_make("backends", p["backend"]), work_dir=out)
+                        backend=_make(plugins, "backends", p["backend"]), work_dir=out)
     gold = [e for role, e in inputs.items() if role.startswith("data:")]
     where = stage_where(spec)
     given = copies(pool)
@@ -166,7 +173,7 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
     outputs.write_selection(out, chosen, selection_summary(pool, chosen))
 
 
-def _pool(spec: StageSpec, inputs: dict[str, Path]) -> list[WeakItem]:
+def _pool(spec: StageSpec, inputs: dict[str, Path], plugins: Registry) -> list[WeakItem]:
     """The weak labels, with the signals the selector asked for; never the gold answers."""
     extra: dict[str, dict[str, Any]] = {}
     for role, entry in inputs.items():
@@ -174,7 +181,7 @@ def _pool(spec: StageSpec, inputs: dict[str, Path]) -> list[WeakItem]:
             extra["weak_logprob"] = outputs.signal(entry)
         elif role.startswith("signal:"):
             extra["strong_answer"] = {q.id: q.completion for q in outputs.completions(entry)}
-    caps = _capabilities(spec)
+    caps = _capabilities(plugins, spec)
     rows = {r.id: r for c in caps for r in _rows(inputs, c, "unlabeled")}
     pool = []
     for q in outputs.completions(inputs["labels"]):
@@ -206,11 +213,11 @@ def selection_summary(pool: list[WeakItem], chosen: list[WeakItem]) -> dict[str,
     return out
 
 
-RUNNERS: dict[str, Callable[[StageSpec, dict[str, Path], Path], None]] = {
+RUNNERS: dict[str, Callable[[StageSpec, dict[str, Path], Path, Registry], None]] = {
     "data": data, "train": train, "decode": decode, "grade": grade, "score": score,
     "select": select,
 }
 
 
-def run(spec: StageSpec, inputs: dict[str, Path], out: Path) -> None:
-    RUNNERS[spec.kind](spec, inputs, out)
+def run(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
+    RUNNERS[spec.kind](spec, inputs, out, plugins)

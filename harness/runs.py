@@ -21,7 +21,7 @@ from harness.devices import gpu_ids, gpu_memory
 from harness.errors import HarnessError, SuiteError, one_line
 from harness.executors import Executor
 from harness.graph import Graph
-from harness.models import Manifest, MethodSpec, PluginRef, StageRecord, Suite
+from harness.schemas import Manifest, MethodSpec, PluginRef, StageRecord, Suite
 from harness.planner import Planner, plan
 from harness.preflight import check_targets, data_stages
 from harness.scheduler import cached_prefix, key_after

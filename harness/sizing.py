@@ -94,7 +94,7 @@ class Shape(BaseModel):
 def shape(model: str) -> Shape:
     """A model's shape from its ``config.json``: a local folder or tiny model, the paper's models
     (built in), else the hub's copy."""
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
 
     folder = Path(resolve(model))
     if (folder / "config.json").is_file():
@@ -224,7 +224,7 @@ def chars_as_tokens(text: str) -> int:
 def counter(model: str) -> Callable[[str], int] | None:
     """Token counting with ``model``'s ``tokenizer.json`` when it is on disk (a local folder, a
     model built here, or the hub's local cache), else None: nothing is downloaded for it."""
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
 
     path = Path(resolve(model)) / "tokenizer.json"
     if not path.is_file():

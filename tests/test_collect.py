@@ -87,7 +87,7 @@ def test_reward_model_figures_are_per_capability_and_rank_label_correctness(tmp_
 def test_empty_completions_are_counted_per_role_and_warned_of(tmp_path):
     """An untuned model that emits the end of text at once scores 0 without answering; before,
     no table or warning said so (the hf backend's empty sciq completions went unseen)."""
-    from harness.models import CapabilityResult
+    from harness.schemas import CapabilityResult
     from harness.report import summarise, warnings
 
     entry = tmp_path / "t"
@@ -120,7 +120,7 @@ def test_the_collector_runs_no_plugin_code(tmp_path, monkeypatch):
     from conftest import fake_suite, run_fake
     from harness.bases import Capability
     from harness.graph import Graph
-    from harness.models import Suite
+    from harness.schemas import Suite
 
     run_dir, manifest = run_fake(fake_suite(tmp_path), tmp_path / "home")
     graph = Graph.model_validate_json((run_dir / "graph.json").read_text())

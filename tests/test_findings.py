@@ -9,7 +9,7 @@ import random
 import pytest
 
 from harness.findings import combine, equivalence, findings, roles, sign_verdict
-from harness.models import CapabilityResult, Suite, TransferResult
+from harness.schemas import CapabilityResult, Suite, TransferResult
 from harness.stats import Estimate
 
 CAPS = ("c1", "c2")

@@ -14,7 +14,7 @@ import pytest
 from conftest import harness_cli
 from harness import leaderboard
 from harness.errors import HarnessError
-from harness.models import CapabilityResult, Manifest, Suite
+from harness.schemas import CapabilityResult, Manifest, Suite
 from harness.store import write_json, write_jsonl
 
 METHODS = ("naive", "rm-two-stage", "self-bootstrap")
@@ -231,7 +231,7 @@ def test_page_renders_every_entry_without_console_errors(tmp_path):
 
 
 def test_runs_counts_only_the_stages_that_finished(tmp_path):
-    from harness.models import StageRecord
+    from harness.schemas import StageRecord
     from harness.runs import runs_table, show
     from harness.store import Store
 

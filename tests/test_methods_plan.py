@@ -9,7 +9,7 @@ import yaml
 
 from harness import Trainer
 from harness.errors import PluginError
-from harness.models import Suite
+from harness.schemas import Suite
 from harness.planner import plan
 from harness.plugins import registry
 

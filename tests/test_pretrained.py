@@ -108,7 +108,7 @@ def test_a_truncated_copy_is_its_parents_first_blocks(smollm2):
     from safetensors.torch import load_file
 
     from harness.converted import identity
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
 
     weak = Path(resolve("smollm2-135m-l4"))
     config = json.loads((weak / "config.json").read_text())

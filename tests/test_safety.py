@@ -42,7 +42,7 @@ def test_the_code_never_unpickles_nor_trusts_remote_code():
 
 def test_remote_code_is_trusted_only_for_opted_in_models_and_their_descendants(tmp_path):
     from harness import trust
-    from harness.models import Suite
+    from harness.schemas import Suite
     from harness.planner import plan
     from harness.plugins import registry
     from harness.runners import _model

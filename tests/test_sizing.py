@@ -138,7 +138,7 @@ def test_plan_sizes_the_paper_for_eight_gpus_and_refuses_7b_full_tuning_on_one(t
 def test_fit_gives_each_stage_its_launch(tmp_path):
     """Full 7B tuning is sharded over the fewest GPUs that hold it and split its batch; with
     LoRA it fits one GPU."""
-    from harness.models import Suite
+    from harness.schemas import Suite
     from harness.planner import plan
     from harness.plugins import registry
     from harness.runs import apply_overrides, find_suite

@@ -129,7 +129,7 @@ def test_concurrent_workers_get_their_share_of_the_cores(tmp_path):
 
 def test_two_gloo_ranks_train_one_entry_close_to_one_rank(tmp_path):
     """One sft stage launched as 2 processes (gloo on the CPU) against the same stage as one."""
-    from harness.models import Suite
+    from harness.schemas import Suite
     from harness.planner import plan
     from harness.plugins import registry
     from harness.worker import Job, execute
@@ -170,7 +170,7 @@ def test_two_gloo_ranks_train_one_entry_close_to_one_rank(tmp_path):
     assert sorted(p.name for p in entries if not p.name.startswith(".")) == [two.key]
     assert Store(tmp_path / "two").problem("train", two.key) is None
     assert not list((tmp_path / "two" / "cache" / "train").glob(".tmp-*"))
-    from harness.tinymodels import resolve
+    from harness.resolver import resolve
 
     base = teacher_forced_logprobs(resolve("tiny-strong"), [r.prompt for r in test],
                                    [r.target for r in test])
@@ -181,7 +181,7 @@ def test_two_gloo_ranks_train_one_entry_close_to_one_rank(tmp_path):
 
 def test_an_effective_batch_that_cannot_be_split_exactly_is_refused():
     from harness.errors import HarnessError
-    from harness_plugins.trainers.sft import accumulation_steps
+    from harness_plugins.trainers.finetune import accumulation_steps
 
     assert accumulation_steps(40, 20, 1) == 2 and accumulation_steps(40, 20, 2) == 1
     assert accumulation_steps(40, 5, 8) == 1 and accumulation_steps(40, 10, 4) == 1
@@ -192,7 +192,7 @@ def test_an_effective_batch_that_cannot_be_split_exactly_is_refused():
 
 def test_ranks_that_cannot_split_the_batch_are_refused_at_plan_time(tmp_path):
     from harness.errors import HarnessError
-    from harness.models import Suite
+    from harness.schemas import Suite
     from harness.planner import plan
     from harness.plugins import registry
 

@@ -152,36 +152,19 @@ def _pair(pos: list[str], neg: list[str]) -> list[tuple[str, str]]:
 def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams, out: Path,
                        seed: int) -> None:
     """Fine-tune ``base`` with a scalar head on the pairs and save it to ``out``."""
-    import torch
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
-                              PrinterCallback, set_seed)
+    from transformers import AutoModelForSequenceClassification, set_seed
 
-    from harness_plugins.trainers import lora as adapters
-    from harness_plugins.trainers.sft import (ProgressBar, accumulation_steps, bf16_enabled,
-                                              save, save_merged, stored_dtype, world_size)
+    from harness_plugins.trainers import finetune
 
     set_seed(seed)
-    remote = trusted(base)
-    tok = AutoTokenizer.from_pretrained(base, trust_remote_code=remote)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    load = adapters.load_kwargs(p.lora) if p.lora else {"dtype": torch.float32}
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=1, use_safetensors=True, trust_remote_code=remote,
-        pad_token_id=tok.pad_token_id, **load)
-    if p.lora:
-        model = adapters.wrap(model, p.lora, "SEQ_CLS")
-    common = dict(
-        output_dir=str(out / "work"), num_train_epochs=p.epochs,
-        per_device_train_batch_size=p.micro_batch_size,
-        gradient_accumulation_steps=accumulation_steps(p.batch_size, p.micro_batch_size,
-                                                       world_size()),
-        learning_rate=p.lr, weight_decay=p.weight_decay, lr_scheduler_type="cosine", seed=seed,
-        data_seed=seed, save_strategy="no", report_to=[], logging_steps=10, disable_tqdm=True,
-        dataloader_num_workers=0, bf16=bf16_enabled("auto"),
-        use_cpu=not torch.cuda.is_available(),  # several CPU ranks then talk over gloo
-    )
-    callbacks = [ProgressBar(f"reward model ({p.loss})")]
+    tok = finetune.tokenizer(base)
+    head = {"num_labels": 1, "pad_token_id": tok.pad_token_id}
+    model = finetune.model(base, AutoModelForSequenceClassification, p.lora, "SEQ_CLS", **head)
+    common = finetune.arguments(
+        out / "work", epochs=p.epochs, batch_size=p.batch_size,
+        micro_batch_size=p.micro_batch_size, lr=p.lr, weight_decay=p.weight_decay,
+        scheduler="cosine", seed=seed, bf16=finetune.bf16_enabled("auto"))
+    callbacks = [finetune.ProgressBar(f"reward model ({p.loss})")]
     if p.loss == "pairwise":
         from datasets import Dataset
         from trl import RewardConfig, RewardTrainer
@@ -201,14 +184,7 @@ def train_reward_model(base: str, pairs: list[tuple[str, str]], p: RewardParams,
                                                               **common),
                           train_dataset=rows, callbacks=callbacks,
                           data_collator=lambda b: _collate(b, tok.pad_token_id))
-    trainer.remove_callback(PrinterCallback)
-    trainer.train()
-    if p.lora:
-        save_merged(trainer, tok, base, out, stored_dtype(base),
-                    AutoModelForSequenceClassification, num_labels=1,
-                    pad_token_id=tok.pad_token_id)
-    else:
-        save(trainer, tok, out, stored_dtype(base))
+    finetune.fit(trainer, tok, base, out, p.lora, AutoModelForSequenceClassification, **head)
 
 
 def _encode(tok, text: str, max_length: int) -> list[int]:

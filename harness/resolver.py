@@ -1,0 +1,64 @@
+"""Where a model name lives: the one resolver every stage, plan and check goes through.
+
+Tiny models (``tinymodels``) and models converted from a package's file (``converted``) are
+built on first use under ``models_dir()``; hub ids and local paths are used as given. The name
+with what it is built from (``model_identity``) is what goes into cache keys.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from harness import converted
+from harness.converted import DERIVED
+from harness.errors import HarnessError
+from harness.store import content_key, home
+from harness.tinymodels import SEEDED, TINY, VOCAB_SIZE, build, sources, tiny_spec
+
+
+def model_identity(name: str) -> str:
+    """What goes into cache keys: hub ids and paths as given, tiny names with their spec,
+    converted models with the digest of the file they come from."""
+    spec = tiny_spec(name)
+    if spec is not None:
+        dump = spec.model_dump(exclude={"per_seed"} if not spec.per_seed else set())
+        return f"{name}@{content_key([dump, VOCAB_SIZE, sources(spec.corpus)])}"
+    if name in DERIVED:
+        return converted.identity(name)
+    return name
+
+
+def built_here(name: str) -> bool:
+    """A model this project builds (tiny) or converts (from a registry's file) locally."""
+    return tiny_spec(name) is not None or name in DERIVED
+
+
+def models_dir() -> Path:
+    """``$HARNESS_MODELS``, else ``$HARNESS_HOME/models``: several homes may share models."""
+    env = os.environ.get("HARNESS_MODELS")
+    return Path(env).resolve() if env else home() / "models"
+
+
+def check(name: str) -> None:
+    """Fail before any compute when a model named by a local path is not there."""
+    if name in DERIVED:
+        converted.gguf_path(name)
+    if not built_here(name) and name.startswith(("/", ".", "~")):
+        if not Path(name).expanduser().exists():
+            raise HarnessError(
+                f"model path {name} does not exist; give an existing folder, a hub id, "
+                f"or one of {', '.join(TINY)}"
+            )
+
+
+def resolve(name: str) -> str:
+    """A tiny or converted model's local folder (built on first use); a hub id or local path
+    as given."""
+    check(name)
+    if built_here(name):
+        path = models_dir() / model_identity(name).replace("@", "-").replace(SEEDED, "-seed")
+        if not (path / "config.json").exists():
+            (converted.build if name in DERIVED else build)(name, path)
+        return str(path)
+    return str(Path(name).expanduser()) if name.startswith("~") else name
