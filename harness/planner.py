@@ -19,10 +19,11 @@ from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, St
 from harness.errors import HarnessError, PluginError
 from harness.faults import ABOVE, blame
 from harness.graph import EvalRef, Graph, Kind, Resources, StageSpec, TransferRef
-from harness.schemas import PluginRef, Suite
 from harness.registry import Registry
 from harness.resolver import check as check_model
 from harness.resolver import model_identity
+from harness.runners import PARAMS, DecodeParams
+from harness.schemas import PluginRef, Suite
 from harness.tinymodels import seeded
 
 SPLIT_FILES = ("labeled", "unlabeled", "test")
@@ -248,7 +249,10 @@ class Planner:
 
     def _add(self, kind: Kind, label: str, params: dict[str, Any], inputs: dict[str, str],
              digest: str, gpus: int = 1) -> str:
-        return self.graph.add(StageSpec(kind=kind, label=label, params=params, inputs=inputs,
+        """A stage, its params checked against its kind's model (``runners.PARAMS``): a
+        planner bug fails here, at planning, not in a worker."""
+        typed = PARAMS[kind].model_validate(params).spec_params()
+        return self.graph.add(StageSpec(kind=kind, label=label, params=typed, inputs=inputs,
                                         code=digest, resources=self._resources(kind, gpus)))
 
     def _data(self, name: str, seed: int) -> str:
@@ -294,7 +298,7 @@ class Planner:
         spec = self.graph.stages[decode]
         caps = {c: self.capabilities[c] for c in g.caps}
         return self._add("grade", f"grade {spec.label}",
-                         {"split": spec.params["split"],
+                         {"split": DecodeParams.of(spec).split,
                           "capabilities": {c: ref(cap) for c, cap in caps.items()}},
                          {"completions": decode, **g.data_inputs()},
                          code.digest(*map(type, caps.values())), gpus=0)

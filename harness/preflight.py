@@ -19,6 +19,7 @@ from harness.graph import Graph
 from harness.progress import say
 from harness.store import Store
 from harness.planner import SPLIT_FILES
+from harness.runners import DataParams
 
 THRESHOLD = 0.01
 
@@ -26,9 +27,9 @@ THRESHOLD = 0.01
 def data_stages(graph: Graph) -> list[str]:
     """The data stages of the first seed: what checks and plans read before any model runs
     (they only read and split files)."""
-    seeds = [s.params["seed"] for s in graph.stages.values() if s.kind == "data"]
-    return [node for node, spec in graph.stages.items()
-            if spec.kind == "data" and spec.params["seed"] == min(seeds)]
+    data = {node: DataParams.of(spec) for node, spec in graph.stages.items() if spec.kind == "data"}
+    first = min((p.seed for p in data.values()), default=0)
+    return [node for node, p in data.items() if p.seed == first]
 
 
 def data_entries(graph: Graph, store: Store) -> dict[str, Path]:
@@ -83,7 +84,7 @@ def check_targets(graph: Graph, entries: dict[str, Path], caps: dict[str, Capabi
     counters = [(m, c) for m in dict.fromkeys(models) for c in [counter(m)] if c]
     found: list[str] = []
     for node, entry in entries.items():
-        name = graph.stages[node].params["capability"]["name"]
+        name = DataParams.of(graph.stages[node]).capability.name
         targets = [r.target for split in SPLIT_FILES for r in outputs.rows(entry, split)]
         for model, count in counters or [("", None)]:
             found += problems(caps[name], decode(name), targets, count, f"{model}'s tokenizer")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
 
 from harness import outputs, trust
 from harness.bases import Backend, Capability, Row, SelectContext, Selector, TrainContext, \
@@ -25,29 +27,76 @@ from harness.registry import Registry
 from harness.resolver import resolve
 
 
-def _make(plugins: Registry, kind: str, ref: dict[str, Any]):
-    return plugins.make(kind, ref["name"], ref["params"])
+class Ref(BaseModel):
+    """A plugin as a spec holds it: name, version and validated params (``planner.ref``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: int = 1
+    params: dict[str, Any] = {}
+
+
+class StageParams(BaseModel):
+    """A stage kind's params: what the planner writes into ``StageSpec.params`` (checked
+    against this model when planned) and what its runner, sizing and preflight read back, by
+    field. ``spec_params`` dumps only the fields set, so a spec's params (and its key) are
+    exactly what the planner gave."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    kind: ClassVar[str]
+
+    @classmethod
+    def of(cls: type[P], spec: StageSpec) -> P:
+        return cls.model_validate(spec.params)
+
+    def spec_params(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+    def capability_names(self) -> list[str]:
+        return list(getattr(self, "capabilities", None) or [])
+
+
+P = TypeVar("P", bound=StageParams)
+
+
+def params_of(spec: StageSpec) -> StageParams:
+    """A spec's params as its kind's model (``PARAMS``)."""
+    return PARAMS[spec.kind].of(spec)
+
+
+class Loads(StageParams):
+    """A stage that loads a model: a named base (``model`` or ``base``, with its identity) or,
+    when those are unset, its ``model``/``base`` input's weights."""
+
+    trust_remote_code: bool = False
+
+    def named(self, role: str) -> str | None:
+        return getattr(self, role, None)
+
+
+def _make(plugins: Registry, kind: str, ref: Ref):
+    return plugins.make(kind, ref.name, ref.params)
 
 
 def stage_where(spec: StageSpec) -> str:
     """A stage, for an error line: its label and the capabilities it works on."""
-    caps = "+".join(spec.params.get("capabilities") or
-                    [spec.params.get("capability", {}).get("name", "")])
+    caps = "+".join(params_of(spec).capability_names())
     return f"stage {spec.label}; capabilities {caps}"
 
 
-def _capabilities(plugins: Registry, spec: StageSpec) -> dict[str, Capability]:
-    return {c: _make(plugins, "capabilities", r) for c, r in spec.params["capabilities"].items()}
+def _capabilities(plugins: Registry, refs: dict[str, Ref]) -> dict[str, Capability]:
+    return {c: _make(plugins, "capabilities", r) for c, r in refs.items()}
 
 
-def _model(spec: StageSpec, inputs: dict[str, Path], role: str) -> str:
+def _model(p: Loads, inputs: dict[str, Path], role: str) -> str:
     """The weights a stage loads: a train stage's output, or the named base model (a tiny
     model is built on first use). A model trained from one the suite trusts is trusted too."""
     if role in inputs:
         path = str(outputs.model_dir(inputs[role]))
     else:
-        path = resolve(spec.params[role])
-    if spec.params.get("trust_remote_code"):
+        path = resolve(p.named(role) or "")
+    if p.trust_remote_code:
         trust.allow(path)
     return path
 
@@ -56,49 +105,83 @@ def _rows(inputs: dict[str, Path], cap: str, split: str) -> list[Row]:
     return outputs.rows(inputs[f"data:{cap}"], split)
 
 
-def data(spec: StageSpec, inputs: dict[str, Path], out: Path,
-         plugins: Registry) -> None:
-    cap: Capability = _make(plugins, "capabilities", spec.params["capability"])
+class DataParams(StageParams):
+    kind = "data"
+    capability: Ref
+    source: str | None = None
+    seed: int
+
+    def capability_names(self) -> list[str]:
+        return [self.capability.name]
+
+
+def data(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
+    p = DataParams.of(spec)
+    cap: Capability = _make(plugins, "capabilities", p.capability)
     with blame(cap, stage_where(spec), "load()"):
-        splits = cap.load(spec.params["seed"], spec.params["source"])
+        splits = cap.load(p.seed, p.source)
     for split, rows in splits.names().items():
         outputs.write_rows(out, split, rows)
 
 
-def train(spec: StageSpec, inputs: dict[str, Path], out: Path,
-          plugins: Registry) -> None:
-    p = spec.params
+class TrainParams(Loads):
+    kind = "train"
+    trainer: Ref
+    seed: int
+    base: str | None = None
+    base_identity: str | None = None
+    examples: Literal["gold", "self", "selected"]
+    """Gold rows of ``split`` of ``capabilities``; the model's own answers (input ``self``);
+    or a selection of weak labels (input ``selected``)."""
+    split: str | None = None
+    capabilities: list[str] | None = None
+
+
+def train(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
+    p = TrainParams.of(spec)
     examples: list[TrainExample]
-    if p["examples"] == "gold":
+    if p.examples == "gold":
         examples = [TrainExample(prompt=r.prompt, target=r.target)
-                    for cap in p["capabilities"] for r in _rows(inputs, cap, p["split"])]
-    elif p["examples"] == "self":
+                    for cap in p.capability_names() for r in _rows(inputs, cap, p.split or "")]
+    elif p.examples == "self":
         examples = outputs.completions_as_examples(inputs["self"])
     else:
         examples = outputs.selected_as_examples(inputs["selected"])
-    trainer: Trainer = _make(plugins, "trainers", p["trainer"])
+    trainer: Trainer = _make(plugins, "trainers", p.trainer)
     (out / "work").mkdir()
-    base = _model(spec, inputs, "base")
+    base = _model(p, inputs, "base")
     with blame(trainer, stage_where(spec), "train()"):
         trainer.train(base, examples, outputs.model_dir(out),
-                      TrainContext(seed=p["seed"], work_dir=out / "work",
+                      TrainContext(seed=p.seed, work_dir=out / "work",
                                    progress_label=spec.label))
 
 
-def decode(spec: StageSpec, inputs: dict[str, Path], out: Path,
-           plugins: Registry) -> None:
+class DecodeParams(Loads):
+    kind = "decode"
+    model: str | None = None
+    model_identity: str | None = None
+    split: str
+    capabilities: list[str]
+    decode: dict[str, dict[str, Any]]
+    """Per capability, its ``DecodeConfig`` (as a dict: unset fields stay out of the key)."""
+    backend: Ref
+    shots: int = 0
+    shot_seed: int = 0
+
+
+def decode(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
     """Completions only: grading is its own stage, so a scoring bug (or a fix to one) never
     costs the decodes, which are the expensive part."""
     from harness.bases import DecodeConfig
 
-    backend: Backend = _make(plugins, "backends", spec.params["backend"])
-    model = _model(spec, inputs, "model")
+    p = DecodeParams.of(spec)
+    backend: Backend = _make(plugins, "backends", p.backend)
+    model = _model(p, inputs, "model")
     records: list[Completion] = []
-    for name in spec.params["capabilities"]:
-        rows = _rows(inputs, name, spec.params["split"])
-        config = DecodeConfig.model_validate(spec.params["decode"][name])
-        head = shots(_rows(inputs, name, "labeled"), spec.params.get("shots", 0),
-                     f"{spec.params.get('shot_seed', 0)}:{name}")
+    for name in p.capabilities:
+        rows = _rows(inputs, name, p.split)
+        config = DecodeConfig.model_validate(p.decode[name])
+        head = shots(_rows(inputs, name, "labeled"), p.shots, f"{p.shot_seed}:{name}")
         with blame(backend, stage_where(spec), "generate()"):
             gens = backend.complete(model, [head + r.prompt for r in rows], config)
         records += [Completion(id=row.id, capability=name, prompt=row.prompt,
@@ -106,14 +189,20 @@ def decode(spec: StageSpec, inputs: dict[str, Path], out: Path,
     outputs.write_completions(out, records)
 
 
-def grade(spec: StageSpec, inputs: dict[str, Path], out: Path,
-          plugins: Registry) -> None:
+class GradeParams(StageParams):
+    kind = "grade"
+    split: str
+    capabilities: dict[str, Ref]
+
+
+def grade(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
     """Each completion scored against its row's gold answer by its capability."""
+    p = GradeParams.of(spec)
     done = outputs.completions(inputs["completions"])
     records: list[Prediction] = []
     accuracy, metrics, counts = {}, {}, {}
-    for name, cap in _capabilities(plugins, spec).items():
-        rows = {r.id: r for r in _rows(inputs, name, spec.params["split"])}
+    for name, cap in _capabilities(plugins, p.capabilities).items():
+        rows = {r.id: r for r in _rows(inputs, name, p.split)}
         mine = [(rows[c.id], c) for c in done if c.capability == name]
         with blame(cap, stage_where(spec), "scoring a completion"):
             values = [cap.score(row, c.completion) for row, c in mine]
@@ -139,27 +228,45 @@ def shots(labeled: list[Row], k: int, seed: str) -> str:
     return "".join(f"{r.prompt}{r.target}\n\n" for r in picked)
 
 
-def score(spec: StageSpec, inputs: dict[str, Path], out: Path,
-          plugins: Registry) -> None:
+class ScoreParams(Loads):
+    kind = "score"
+    model: str | None = None
+    model_identity: str | None = None
+    backend: Ref
+
+
+def score(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
     """The weak model's mean token log-probability of each of its labels."""
-    backend: Backend = _make(plugins, "backends", spec.params["backend"])
+    p = ScoreParams.of(spec)
+    backend: Backend = _make(plugins, "backends", p.backend)
     preds = outputs.completions(inputs["labels"])
-    model = _model(spec, inputs, "model")
+    model = _model(p, inputs, "model")
     with blame(backend, stage_where(spec), "logprobs()"):
-        values = backend.logprobs(model, [p.prompt for p in preds], [p.completion for p in preds])
-    outputs.write_signal(out, {p.id: v for p, v in zip(preds, values)})
+        values = backend.logprobs(model, [q.prompt for q in preds], [q.completion for q in preds])
+    outputs.write_signal(out, {q.id: v for q, v in zip(preds, values)})
 
 
-def select(spec: StageSpec, inputs: dict[str, Path], out: Path,
-           plugins: Registry) -> None:
-    p = spec.params
-    selector: Selector = _make(plugins, "selectors", p["selector"])
-    pool = _pool(spec, inputs, plugins)
-    strong = resolve(p["strong"])
-    if p["trust_remote_code"]:
+class SelectParams(StageParams):
+    kind = "select"
+    selector: Ref
+    seed: int
+    backend: Ref
+    capabilities: dict[str, Ref]
+    strong: str | None = None
+    strong_identity: str = ""
+    weak: str | None = None
+    trust_remote_code: bool = False
+
+
+def select(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
+    p = SelectParams.of(spec)
+    selector: Selector = _make(plugins, "selectors", p.selector)
+    pool = _pool(p, inputs, plugins, stage_where(spec))
+    strong = resolve(p.strong or "")
+    if p.trust_remote_code:
         trust.allow(strong)
-    ctx = SelectContext(seed=p["seed"], strong_model=strong, weak_model=p["weak"],
-                        backend=_make(plugins, "backends", p["backend"]), work_dir=out)
+    ctx = SelectContext(seed=p.seed, strong_model=strong, weak_model=p.weak,
+                        backend=_make(plugins, "backends", p.backend), work_dir=out)
     gold = [e for role, e in inputs.items() if role.startswith("data:")]
     where = stage_where(spec)
     given = copies(pool)
@@ -173,7 +280,8 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path,
     outputs.write_selection(out, chosen, selection_summary(pool, chosen))
 
 
-def _pool(spec: StageSpec, inputs: dict[str, Path], plugins: Registry) -> list[WeakItem]:
+def _pool(p: SelectParams, inputs: dict[str, Path], plugins: Registry,
+          where: str) -> list[WeakItem]:
     """The weak labels, with the signals the selector asked for; never the gold answers."""
     extra: dict[str, dict[str, Any]] = {}
     for role, entry in inputs.items():
@@ -181,7 +289,7 @@ def _pool(spec: StageSpec, inputs: dict[str, Path], plugins: Registry) -> list[W
             extra["weak_logprob"] = outputs.signal(entry)
         elif role.startswith("signal:"):
             extra["strong_answer"] = {q.id: q.completion for q in outputs.completions(entry)}
-    caps = _capabilities(plugins, spec)
+    caps = _capabilities(plugins, p.capabilities)
     rows = {r.id: r for c in caps for r in _rows(inputs, c, "unlabeled")}
     pool = []
     for q in outputs.completions(inputs["labels"]):
@@ -189,7 +297,7 @@ def _pool(spec: StageSpec, inputs: dict[str, Path], plugins: Registry) -> list[W
                         **{k: v[q.id] for k, v in extra.items()})
         if item.strong_answer is not None:
             cap, row = caps[item.capability], rows[item.id]
-            with blame(cap, stage_where(spec), "answer_of()"):
+            with blame(cap, where, "answer_of()"):
                 mine = cap.answer_of(row, item.label)
                 item.agree = mine is not None and mine == cap.answer_of(row, item.strong_answer)
         pool.append(item)
@@ -217,6 +325,13 @@ RUNNERS: dict[str, Callable[[StageSpec, dict[str, Path], Path, Registry], None]]
     "data": data, "train": train, "decode": decode, "grade": grade, "score": score,
     "select": select,
 }
+
+
+PARAMS: dict[str, type[StageParams]] = {
+    cls.kind: cls for cls in (DataParams, TrainParams, DecodeParams, GradeParams, ScoreParams,
+                              SelectParams)
+}
+"""Each stage kind's params model."""
 
 
 def run(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:

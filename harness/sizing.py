@@ -38,6 +38,7 @@ from harness.errors import HarnessError
 from harness.graph import Graph, Resources, StageSpec
 from harness.launch import SHARDED
 from harness.planner import SPLIT_FILES
+from harness.runners import DataParams, DecodeParams, SelectParams, TrainParams, params_of
 from harness.store import Store
 
 GIB = 2**30
@@ -203,7 +204,7 @@ def token_stats(graph: Graph, entries: dict[str, Path], count: Callable[[str], i
     for node, spec in graph.stages.items():
         if spec.kind != "data" or node not in entries:
             continue
-        cap = spec.params["capability"]["name"]
+        cap = DataParams.of(spec).capability.name
         for split in SPLIT_FILES:
             if (cap, split) in out:
                 continue
@@ -286,12 +287,13 @@ class Sizer:
 
     def model_of(self, spec: StageSpec) -> str:
         """The base model a stage's weights start from (through chains of training)."""
+        p = params_of(spec)
         for role in ("base", "model"):
-            if role in spec.params:
-                return spec.params[role]
+            if getattr(p, role, None):
+                return getattr(p, role)
             if role in spec.inputs:
                 return self.model_of(self.graph.stages[spec.inputs[role]])
-        return spec.params.get("strong", "")
+        return getattr(p, "strong", None) or ""
 
     def shape(self, model: str) -> Shape:
         if model not in self.shapes:
@@ -303,13 +305,14 @@ class Sizer:
 
     def _examples(self, spec: StageSpec) -> tuple[float, list[Tokens]]:
         """(how many examples, the splits they come from) of a train stage's data."""
-        examples = spec.params.get("examples")
-        if examples == "gold":
-            splits = self._rows(spec.params["capabilities"], spec.params["split"])
+        p = TrainParams.of(spec)
+        if p.examples == "gold":
+            splits = self._rows(p.capability_names(), p.split or "")
             return sum(t.rows for t in splits), splits
-        source = self.graph.stages[spec.inputs.get("selected") or spec.inputs["self"]]
-        splits = self._rows(source.params["capabilities"], "unlabeled")
-        ratio = source.params.get("selector", {}).get("params", {}).get("ratio") or 1.0
+        source = params_of(self.graph.stages[spec.inputs.get("selected") or spec.inputs["self"]])
+        splits = self._rows(source.capability_names(), "unlabeled")
+        selector = getattr(source, "selector", None)
+        ratio = (selector.params.get("ratio") if selector else None) or 1.0
         return ratio * sum(t.rows for t in splits), splits
 
     def estimate(self, node: str) -> Estimate:
@@ -321,26 +324,27 @@ class Sizer:
         s = self.shape(model)
         if spec.kind == "train":
             n, splits = self._examples(spec)
-            return self._train(node, spec, s, spec.params["trainer"]["params"], n, splits)
+            return self._train(node, spec, s, TrainParams.of(spec).trainer.params, n, splits)
         if spec.kind == "select":  # a selector that trains a scalar-head model on the pool
-            splits = self._rows(spec.params["capabilities"], "unlabeled")
-            p = spec.params["selector"]["params"]
-            est = self._train(node, spec, s, p, sum(t.rows for t in splits), splits,
-                              lm_head=False)
+            chosen = SelectParams.of(spec)
+            splits = self._rows(chosen.capability_names(), "unlabeled")
+            est = self._train(node, spec, s, chosen.selector.params,
+                              sum(t.rows for t in splits), splits, lm_head=False)
             forward = 2 * s.params * sum(t.rows * (t.prompt + t.target) for t in splits)
             est.hours += forward / self._rate(est.gpus, self.m.mfu)
             return est  # its reward model lives in the stage's scratch: no checkpoint
-        labelled = self.graph.stages[spec.inputs["labels"]] if spec.kind == "score" else spec
-        caps = list(labelled.params["capabilities"])
-        splits = self._rows(caps, labelled.params["split"])
+        labelled = DecodeParams.of(
+            self.graph.stages[spec.inputs["labels"]] if spec.kind == "score" else spec)
+        caps = labelled.capabilities
+        splits = self._rows(caps, labelled.split)
         if spec.kind == "score":
             prefill = sum(t.rows * (t.prompt + t.target) for t in splits)
             generated = 0.0
         else:
-            budgets = [spec.params["decode"][c]["max_new_tokens"] for c in caps]
+            budgets = [labelled.decode[c]["max_new_tokens"] for c in caps]
             prefill = sum(t.rows * t.prompt for t in splits)
             generated = sum(t.rows * min(t.target, b) for t, b in zip(splits, budgets))
-        vllm = spec.params.get("backend", {}).get("name") == "vllm"
+        vllm = getattr(params_of(spec), "backend").name == "vllm"
         tp = 1
         usable = 0.85 * self.m.gpu_memory * GIB * (1 - KV_MIN_SHARE)
         while vllm and inference_memory(s, tp) > usable and tp * 2 <= self.m.gpus \

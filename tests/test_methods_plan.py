@@ -156,3 +156,31 @@ def test_the_untuned_base_model_answers_after_seeded_solved_examples(tmp_path):
     assert head == shots(rows, 3, "0:synth_scan") != shots(rows, 3, "1:synth_scan")
     assert head.count("\n\n") == 3 and sum(head.count(r.prompt + r.target) for r in rows) == 3
     assert shots(rows, 0, "0:synth_scan") == ""
+
+
+def test_every_stage_kind_has_a_params_model_that_gives_back_exactly_what_was_planned():
+    """Runners, sizing and preflight read typed fields; a spec's params (so its key) are what
+    the planner wrote, field for field, and a field the kind does not take fails at planning."""
+    from typing import get_args
+
+    from pydantic import ValidationError
+
+    from harness.graph import Kind
+    from harness.runners import PARAMS, TrainParams, params_of
+
+    assert set(PARAMS) == set(get_args(Kind))
+    _, graph = plan(_suite(), registry(), "hf")
+    kinds = set()
+    for spec in graph.stages.values():
+        assert params_of(spec).spec_params() == spec.params, spec.label
+        kinds.add(spec.kind)
+    assert kinds == set(PARAMS)
+    trainer = {"name": "sft", "version": 1, "params": {}}
+    # Unset fields stay out: a default added to a model must not move every existing key.
+    selected = {"trainer": trainer, "seed": 0, "examples": "selected", "trust_remote_code": False}
+    assert TrainParams.model_validate(selected).spec_params() == selected
+    with pytest.raises(ValidationError, match="ratio"):
+        TrainParams.model_validate({"trainer": trainer, "seed": 0, "examples": "gold",
+                                    "ratio": 0.5})
+    with pytest.raises(ValidationError, match="examples"):
+        TrainParams.model_validate({"trainer": trainer, "seed": 0, "examples": "weak"})

@@ -45,7 +45,7 @@ def test_remote_code_is_trusted_only_for_opted_in_models_and_their_descendants(t
     from harness.schemas import Suite
     from harness.planner import plan
     from harness.plugins import registry
-    from harness.runners import _model
+    from harness.runners import DecodeParams, _model
     from harness.worker import Job, execute
 
     def suite(**extra):
@@ -65,7 +65,7 @@ def test_remote_code_is_trusted_only_for_opted_in_models_and_their_descendants(t
         # The stage that decodes this model loads it trusting exactly as much.
         decode = stages[evals[train]][1]
         trust.reset()
-        path = _model(decode, {"model": tmp_path / node}, "model")
+        path = _model(DecodeParams.of(decode), {"model": tmp_path / node}, "model")
         assert trust.trusted(path) is expected, evals[train]
     _, plain = plan(suite(), registry(), "hf")
     assert not any(s.params.get("trust_remote_code") for s in plain.stages.values())
