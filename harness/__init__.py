@@ -21,12 +21,14 @@ from harness.bases import (
     TrainExample,
     WeakItem,
 )
+from harness.footprint import Footprint
 from harness.hookspecs import hookimpl
 
 __all__ = [
     "Backend",
     "Capability",
     "DecodeConfig",
+    "Footprint",
     "Generation",
     "Params",
     "Row",

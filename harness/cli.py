@@ -200,7 +200,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     calibration = sizing.Calibration.read(Path(args.calibration)) if args.calibration else None
     machine = sizing.Machine(gpus=gpus, gpu_memory=memory, tflops=args.tflops, mfu=args.mfu,
                              jobs=args.jobs, calibration=calibration)
-    est = sizing.size(graph, Store(), machine, suite.strong)
+    est = sizing.size(graph, Store(), machine, suite.strong, reg)
     print(f"suite {suite.name}: weak {suite.weak}, strong {suite.strong}, backend {backend}, "
           f"{len(graph.stages)} stages; sized for {gpus} x {memory:g} GiB (estimates)")
     if calibration:

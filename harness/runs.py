@@ -104,14 +104,15 @@ def resolve_backend(name: str, registry: Registry) -> str:
     return "hf"
 
 
-def sized(graph: Graph, store: Store, tokenizer_of: str, entries: dict[str, Path]) -> Graph:
+def sized(graph: Graph, store: Store, tokenizer_of: str, entries: dict[str, Path],
+          plugins: Registry) -> Graph:
     """On a machine with GPUs: each stage's launch and GPUs sized for them, and a stage that
     cannot fit refused before any compute. On a CPU the graph is run as planned."""
     gpus, memory = gpu_ids(), gpu_memory()
     if not gpus or not memory:
         return graph
     machine = sizing.Machine(gpus=len(gpus), gpu_memory=memory)
-    return sizing.fit(graph, sizing.size(graph, store, machine, tokenizer_of, entries))
+    return sizing.fit(graph, sizing.size(graph, store, machine, tokenizer_of, plugins, entries))
 
 
 def describe_plan(planner: Planner, graph: Graph, store: Store) -> str:
@@ -202,7 +203,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         weak, strong = (planner.model(m, first).name or m for m in (suite.weak, suite.strong))
         check_targets(graph, entries, planner.capabilities, planner.decode_config,
                       [weak, strong], warn_only=suite.target_check == "warn")
-        graph = sized(graph, store, strong, entries)
+        graph = sized(graph, store, strong, entries, planner.registry)
         write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
         outcomes = executor.run(graph, store, force, logs, on_stage, done=early)
         collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,

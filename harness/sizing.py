@@ -38,7 +38,9 @@ from harness.errors import HarnessError
 from harness.graph import Graph, Resources, StageSpec
 from harness.launch import SHARDED
 from harness.planner import SPLIT_FILES
-from harness.runners import DataParams, DecodeParams, SelectParams, TrainParams, params_of
+from harness.footprint import Footprint, footprint_of
+from harness.registry import Registry
+from harness.runners import DataParams, DecodeParams, Ref, SelectParams, TrainParams, params_of
 from harness.store import Store
 
 GIB = 2**30
@@ -281,8 +283,8 @@ class Sizer:
     """Estimates every stage of a graph for one machine."""
 
     def __init__(self, graph: Graph, tokens: dict[tuple[str, str], Tokens],
-                 machine: Machine) -> None:
-        self.graph, self.tokens, self.m = graph, tokens, machine
+                 machine: Machine, plugins: Registry) -> None:
+        self.graph, self.tokens, self.m, self.plugins = graph, tokens, machine, plugins
         self.shapes: dict[str, Shape] = {}
 
     def model_of(self, spec: StageSpec) -> str:
@@ -312,8 +314,8 @@ class Sizer:
         source = params_of(self.graph.stages[spec.inputs.get("selected") or spec.inputs["self"]])
         splits = self._rows(source.capability_names(), "unlabeled")
         selector = getattr(source, "selector", None)
-        ratio = (selector.params.get("ratio") if selector else None) or 1.0
-        return ratio * sum(t.rows for t in splits), splits
+        keeps = self._footprint("selectors", selector).keeps if selector else 1.0
+        return keeps * sum(t.rows for t in splits), splits
 
     def estimate(self, node: str) -> Estimate:
         spec = self.graph.stages[node]
@@ -324,11 +326,12 @@ class Sizer:
         s = self.shape(model)
         if spec.kind == "train":
             n, splits = self._examples(spec)
-            return self._train(node, spec, s, TrainParams.of(spec).trainer.params, n, splits)
+            fp = self._footprint("trainers", TrainParams.of(spec).trainer)
+            return self._train(node, spec, s, fp, n, splits)
         if spec.kind == "select":  # a selector that trains a scalar-head model on the pool
             chosen = SelectParams.of(spec)
             splits = self._rows(chosen.capability_names(), "unlabeled")
-            est = self._train(node, spec, s, chosen.selector.params,
+            est = self._train(node, spec, s, self._footprint("selectors", chosen.selector),
                               sum(t.rows for t in splits), splits, lm_head=False)
             forward = 2 * s.params * sum(t.rows * (t.prompt + t.target) for t in splits)
             est.hours += forward / self._rate(est.gpus, self.m.mfu)
@@ -370,14 +373,21 @@ class Sizer:
         """FLOPs per hour of ``gpus`` GPUs at ``mfu``."""
         return max(gpus, 1) * self.m.tflops * 1e12 * mfu * 3600
 
-    def _train(self, node: str, spec: StageSpec, s: Shape, p: dict[str, Any], n: float,
+    def _footprint(self, kind: str, plugin: Ref) -> Footprint:
+        """What the plugin says about its run (``harness.footprint``): sizing reads no
+        plugin's params itself."""
+        return footprint_of(self.plugins.make(kind, plugin.name, plugin.params))
+
+    def _train(self, node: str, spec: StageSpec, s: Shape, fp: Footprint, n: float,
                splits: list[Tokens], lm_head: bool = True) -> Estimate:
-        micro, batch = p.get("micro_batch_size", 8), p.get("batch_size", 8)
-        lora, ckpt = p.get("lora"), bool(p.get("gradient_checkpointing"))
-        seq = min(max((t.p99 for t in splits), default=512), p.get("max_length", 1024))
+        micro, batch = fp.micro_batch_size, fp.batch_size
+        lora = {"r": fp.lora_rank, "quantize": "4bit" if fp.quantized else "none"} \
+            if fp.lora_rank else None
+        ckpt = fp.gradient_checkpointing
+        seq = min(max((t.p99 for t in splits), default=512), fp.max_length)
         per_example = (sum(t.rows * (t.prompt + t.target) for t in splits)
                        / max(1, sum(t.rows for t in splits)))
-        processed = p["max_steps"] * batch if p.get("max_steps") else p.get("epochs", 1) * n
+        processed = fp.max_steps * batch if fp.max_steps else fp.epochs * n
         flops = (4 if lora else 6) * s.params * processed * per_example
         res = spec.resources
         need = res.strategy != "auto" or res.ranks > 1
@@ -479,14 +489,15 @@ def summary_rows(est: dict[str, Estimate]) -> list[list[Any]]:
             for (kind, model, launch, note), es in groups.items()]
 
 
-def size(graph: Graph, store: Store, machine: Machine, tokenizer_of: str,
+def size(graph: Graph, store: Store, machine: Machine, tokenizer_of: str, plugins: Registry,
          entries: dict[str, Path] | None = None) -> dict[str, Estimate]:
     """Every stage's estimate, token counts from the data (the first seed's data stages,
-    ``entries`` when already at hand) with ``tokenizer_of``'s tokenizer."""
+    ``entries`` when already at hand) with ``tokenizer_of``'s tokenizer; each trainer and
+    selector is made from ``plugins`` to say its footprint."""
     from harness.preflight import data_entries
 
     tokens = token_stats(graph, entries or data_entries(graph, store), counter(tokenizer_of))
-    return Sizer(graph, tokens, machine).all()
+    return Sizer(graph, tokens, machine, plugins).all()
 
 
 def fit(graph: Graph, est: dict[str, Estimate]) -> Graph:

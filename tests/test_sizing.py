@@ -151,7 +151,7 @@ def test_fit_gives_each_stage_its_launch(tmp_path):
     suite = suite.model_copy(update={"train": suite.train.model_copy(update={"params": paper})})
     _, graph = plan(suite, reg, "vllm")
     est = sizing.size(graph, Store(tmp_path), sizing.Machine(gpus=8, gpu_memory=80),
-                      suite.strong)
+                      suite.strong, reg)
     full = [e for e in est.values() if e.kind == "train" and e.model.endswith("7B")]
     fitted = sizing.fit(graph, est)
     for e in full:
@@ -161,11 +161,36 @@ def test_fit_gives_each_stage_its_launch(tmp_path):
         update={"params": {**paper, "lora": {}}})})
     _, graph = plan(suite, reg, "vllm")
     est = sizing.size(graph, Store(tmp_path), sizing.Machine(gpus=1, gpu_memory=80),
-                      suite.strong)
+                      suite.strong, reg)
     seven = [e for e in est.values() if e.kind == "train" and e.model.endswith("7B")]
     assert seven and all(e.fits and e.launch == "LoRA, 1 GPU" for e in seven)
     fitted = sizing.fit(graph, est)
     assert all(fitted.stages[e.node].resources.gpus == 1 for e in seven)
+
+
+def test_sizing_asks_the_trainer_for_its_footprint_and_reads_none_of_its_params(
+        tmp_path, monkeypatch):
+    """What ``footprint()`` says decides the launch: a trainer whose params name no LoRA but
+    whose footprint does is sized as LoRA; one that declares no footprint gets the defaults."""
+    from harness import Footprint
+    from harness.footprint import footprint_of
+    from harness.planner import plan
+    from harness.plugins import registry
+    from harness.runs import apply_overrides, find_suite
+    from harness.schemas import Suite
+    from harness.store import Store
+    from harness_plugins.trainers.sft import SFT
+
+    reg = registry()
+    suite = apply_overrides(Suite.from_file(find_suite("quickstart")), reg,
+                            weak=PAPER[1], strong=PAPER[3])
+    _, graph = plan(suite, reg, "vllm")
+    monkeypatch.setattr(SFT, "footprint", lambda self: Footprint(lora_rank=8))
+    est = sizing.size(graph, Store(tmp_path), sizing.Machine(gpus=1, gpu_memory=80),
+                      suite.strong, reg)
+    seven = [e for e in est.values() if e.kind == "train" and e.model.endswith("7B")]
+    assert seven and all(e.launch == "LoRA, 1 GPU" for e in seven)
+    assert footprint_of(object()) == Footprint()
 
 
 def test_run_refuses_a_stage_that_cannot_fit_before_any_compute(tmp_path):

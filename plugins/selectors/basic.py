@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from harness import Params, SelectContext, Selector, Signal, WeakItem, hookimpl
+from harness import Footprint, Params, SelectContext, Selector, Signal, WeakItem, hookimpl
 from harness_plugins.selectors.rules import RuleParams, StrongAnswerParams, keep
 
 
@@ -33,6 +33,9 @@ class Random(Selector):
     version = 1
     Params = RandomParams
 
+    def footprint(self) -> Footprint:
+        return Footprint(keeps=self.params.ratio)
+
     def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
         rule = RuleParams(rule="ratio", ratio=self.params.ratio,
                           per_capability=self.params.per_capability)
@@ -46,6 +49,9 @@ class Confidence(Selector):
     name = "confidence"
     version = 1
     Params = RuleParams
+
+    def footprint(self) -> Footprint:
+        return Footprint(keeps=self.params.kept())
 
     def needs(self) -> set[Signal]:
         return {"weak_logprob"}

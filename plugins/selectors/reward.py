@@ -29,11 +29,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness import SelectContext, Selector, Signal, WeakItem, hookimpl
+from harness import Footprint, SelectContext, Selector, Signal, WeakItem, hookimpl
 from harness.progress import say
 from harness.trust import allow, trusted
 from harness_plugins.batching import attention_mask, pad_right
 from harness_plugins.selectors.rules import RuleParams, StrongAnswerParams, keep
+from harness_plugins.trainers import lora as adapters
 from harness_plugins.trainers.lora import LoraParams
 
 
@@ -67,6 +68,13 @@ class RewardModel(Selector):
     version = 1
     gpus = 1
     Params = RewardParams
+
+    def footprint(self) -> Footprint:
+        """The reward model's training run, and the share of the pool the rule keeps."""
+        p = self.params
+        return Footprint(micro_batch_size=p.micro_batch_size, batch_size=p.batch_size,
+                         max_length=p.max_length, epochs=p.epochs, keeps=p.kept(),
+                         **adapters.footprint(p.lora))
 
     def needs(self) -> set[Signal]:
         return {self.params.signal()}

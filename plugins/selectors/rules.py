@@ -21,6 +21,11 @@ class RuleParams(Params):
     per_capability: bool = Field(
         True, description="apply the rule within each capability rather than over the pool")
 
+    def kept(self) -> float:
+        """The share of a pool the rule keeps, for sizing: its ratio; for a count or a
+        threshold, at most all of it."""
+        return self.ratio if self.rule == "ratio" else 1.0
+
     @model_validator(mode="after")
     def _complete(self):
         if self.rule == "top_k" and self.top_k is None:

@@ -31,6 +31,11 @@ class LoraParams(BaseModel):
         "none", description="4bit: QLoRA, the frozen base in NF4 (CUDA and bitsandbytes)")
 
 
+def footprint(lora: LoraParams | None) -> dict:
+    """The ``harness.Footprint`` fields of a trainer's ``lora`` param (none: full tuning)."""
+    return {"lora_rank": lora.r, "quantized": lora.quantize == "4bit"} if lora else {}
+
+
 def load_kwargs(lora: LoraParams) -> dict:
     """``from_pretrained`` arguments for the frozen base: bf16 on a bf16 device, else fp32."""
     import torch

@@ -16,9 +16,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from harness import Params, TrainContext, Trainer, TrainExample, hookimpl
+from harness import Footprint, Params, TrainContext, Trainer, TrainExample, hookimpl
 from harness_plugins.batching import attention_mask, encode, pad_right
 from harness_plugins.trainers import finetune
+from harness_plugins.trainers import lora as adapters
 from harness_plugins.trainers.lora import LoraParams
 
 
@@ -52,6 +53,13 @@ class SFT(Trainer):
                     f"micro_batch_size {self.micro_batch_size}"
                 )
             return self
+
+    def footprint(self) -> Footprint:
+        p = self.params
+        return Footprint(micro_batch_size=p.micro_batch_size, batch_size=p.batch_size,
+                         max_length=p.max_length, epochs=p.epochs, max_steps=p.max_steps,
+                         gradient_checkpointing=p.gradient_checkpointing,
+                         **adapters.footprint(p.lora))
 
     def check_processes(self, processes: int) -> None:
         finetune.accumulation_steps(self.params.batch_size, self.params.micro_batch_size,
