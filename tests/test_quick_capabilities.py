@@ -99,3 +99,17 @@ def test_arith_scorer_reads_the_final_number():
     assert cap.score(row, f" 1+1=2. #### {ans}") == 1.0
     assert cap.score(row, f" so {int(ans) + 1}") == 0.0
     assert cap.score(row, f" the answer is {ans}.") == 1.0
+
+
+def test_synth_scan_samples_every_command_the_grammar_has_or_its_pool():
+    """Sampling stops at every command there is (a brute-force count) or at ``pool``."""
+    from harness_plugins.capabilities.quick import PHRASES
+
+    for limit in (4, 12):
+        every = {left for left, act in PHRASES if len(act) <= limit} | {
+            f"{left} {conj} {right}" for left, a in PHRASES for right, b in PHRASES
+            for conj in ("and", "after") if len(a) + len(b) <= limit}
+        cap = registry().make("capabilities", "synth_scan", {"max_actions": limit})
+        assert len(cap.pools(None, 0)["train"]) == len(every), limit
+    small = registry().make("capabilities", "synth_scan", {"pool": 500})
+    assert len(small.pools(None, 0)["train"]) == 500
