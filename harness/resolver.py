@@ -52,13 +52,32 @@ def check(name: str) -> None:
             )
 
 
+def _folder(name: str) -> Path:
+    return models_dir() / model_identity(name).replace("@", "-").replace(SEEDED, "-seed")
+
+
 def resolve(name: str) -> str:
     """A tiny or converted model's local folder (built on first use); a hub id or local path
     as given."""
     check(name)
     if built_here(name):
-        path = models_dir() / model_identity(name).replace("@", "-").replace(SEEDED, "-seed")
+        path = _folder(name)
         if not (path / "config.json").exists():
             (converted.build if name in DERIVED else build)(name, path)
         return str(path)
     return str(Path(name).expanduser()) if name.startswith("~") else name
+
+
+def skeleton(name: str) -> str:
+    """A folder with ``name``'s config and tokenizer, for sizing and token counts: a tiny
+    model's own folder when built, else its skeleton (no weights, seconds to make, kept
+    beside the models); any other model as ``resolve`` gives it."""
+    if tiny_spec(name) is None:
+        return resolve(name)
+    full = _folder(name)
+    if (full / "config.json").exists():
+        return str(full)
+    path = full.with_name(f".skeleton-{full.name}")
+    if not (path / "config.json").exists():
+        build(name, path, weights=False)
+    return str(path)

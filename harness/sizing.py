@@ -97,9 +97,9 @@ class Shape(BaseModel):
 def shape(model: str) -> Shape:
     """A model's shape from its ``config.json``: a local folder or tiny model, the paper's models
     (built in), else the hub's copy."""
-    from harness.resolver import resolve
+    from harness.resolver import skeleton
 
-    folder = Path(resolve(model))
+    folder = Path(skeleton(model))
     if (folder / "config.json").is_file():
         return Shape.from_config(model, json.loads((folder / "config.json").read_text()))
     if model in KNOWN:
@@ -227,9 +227,9 @@ def chars_as_tokens(text: str) -> int:
 def counter(model: str) -> Callable[[str], int] | None:
     """Token counting with ``model``'s ``tokenizer.json`` when it is on disk (a local folder, a
     model built here, or the hub's local cache), else None: nothing is downloaded for it."""
-    from harness.resolver import resolve
+    from harness.resolver import skeleton
 
-    path = Path(resolve(model)) / "tokenizer.json"
+    path = Path(skeleton(model)) / "tokenizer.json"
     if not path.is_file():
         try:
             from huggingface_hub import try_to_load_from_cache

@@ -109,8 +109,10 @@ def tiny_spec(name: str) -> TinySpec | None:
     return spec.model_copy(update={"seed": int(seed)}) if seed else spec
 
 
-def build(name: str, path: Path) -> Path:
-    """Train the tokenizer and write a freshly initialised model folder atomically."""
+def build(name: str, path: Path, weights: bool = True) -> Path:
+    """Train the tokenizer and write a freshly initialised (and pretrained) model folder
+    atomically; without ``weights``, only the tokenizer and config (a skeleton: what sizing
+    and token counts read, in seconds instead of a pretraining's minutes)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -118,13 +120,12 @@ def build(name: str, path: Path) -> Path:
 
     spec = tiny_spec(name)
     assert spec is not None, name
-    say(f"building tiny model {name} in {path}")
+    say(f"building tiny model {name}{'' if weights else ' (config and tokenizer)'} in {path}")
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     tok = train_tokenizer(spec.corpus)
     tok.save_pretrained(str(tmp))
-    torch.manual_seed(spec.seed)
     config = Qwen2Config(
         vocab_size=len(tok),
         hidden_size=spec.hidden_size,
@@ -138,10 +139,14 @@ def build(name: str, path: Path) -> Path:
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
     )
-    Qwen2ForCausalLM(config).save_pretrained(str(tmp), safe_serialization=True)
-    if spec.pretrain_steps:
-        pretrain(name, spec, tmp)
-    (tmp / "tiny.json").write_text(json.dumps({"name": name, **spec.model_dump()}, indent=1))
+    if weights:
+        torch.manual_seed(spec.seed)
+        Qwen2ForCausalLM(config).save_pretrained(str(tmp), safe_serialization=True)
+        if spec.pretrain_steps:
+            pretrain(name, spec, tmp)
+        (tmp / "tiny.json").write_text(json.dumps({"name": name, **spec.model_dump()}, indent=1))
+    else:
+        config.save_pretrained(str(tmp))
     if path.exists():
         shutil.rmtree(path)
     os.rename(tmp, path)

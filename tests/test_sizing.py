@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -35,12 +36,29 @@ def test_parameter_counts_match_the_models():
 
 
 @pytest.mark.slow
-def test_a_tiny_models_count_is_what_torch_counts(tiny_models):
-    from transformers import AutoModelForCausalLM
+def test_a_tiny_models_count_is_what_torch_counts_from_a_skeleton_never_pretrained(
+        tmp_path, monkeypatch):
+    """Sizing reads a tiny model's config and tokenizer from a skeleton (no weights, no
+    pretraining); its count is what torch counts, its tokenizer the built model's."""
+    from transformers import AutoConfig, AutoModelForCausalLM
 
-    for name, folder in tiny_models.items():
-        model = AutoModelForCausalLM.from_pretrained(folder)
-        assert sizing.shape(name).params == sum(p.numel() for p in model.parameters())
+    from harness.resolver import resolve, skeleton
+    from harness.tinymodels import TINY
+
+    monkeypatch.setenv("HARNESS_MODELS", str(tmp_path))
+    for name in TINY:
+        folder = Path(skeleton(name))
+        assert folder.name.startswith(".skeleton-") and not list(folder.glob("*.safetensors"))
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder))
+        assert sizing.shape(name).params == sum(p.numel() for p in model.parameters()), name
+    # Built for real (two pretraining steps, to be quick), its tokenizer is the skeleton's.
+    monkeypatch.setitem(TINY, "tiny-weak", TINY["tiny-weak"].model_copy(
+        update={"pretrain_steps": 2}))
+    skeleton("tiny-weak")
+    built = Path(resolve("tiny-weak"))
+    assert (built / "tokenizer.json").read_bytes() == \
+        (tmp_path / f".skeleton-{built.name}" / "tokenizer.json").read_bytes()
+    assert skeleton("tiny-weak") == str(built)  # a built model serves as its own skeleton
 
 
 def test_memory_falls_with_shards_and_lora_and_checkpointing():
