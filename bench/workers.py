@@ -23,13 +23,14 @@ from pathlib import Path
 
 def _timed(graph, jobs: int, in_process: bool = False) -> float:
     from harness.executors import LocalExecutor
+    from harness.scheduler import run_graph
     from harness.store import Store
 
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as home:
         store = Store(Path(home))
         t0 = time.perf_counter()
-        LocalExecutor(jobs=jobs, in_process=in_process).run(graph, store, set(),
-                                                            Path(home) / "logs", lambda o: None)
+        run_graph(LocalExecutor(jobs=jobs, in_process=in_process), graph, store, set(),
+                  Path(home) / "logs")
         return time.perf_counter() - t0
 
 

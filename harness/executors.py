@@ -30,9 +30,7 @@ from typing import Any, ClassVar, Iterator
 
 from harness.devices import cores, gpu_ids
 from harness.errors import HarnessError
-from harness.graph import Graph, StageSpec
-from harness.scheduler import Report, schedule
-from harness.store import Store
+from harness.graph import StageSpec
 from harness.worker import Job, Outcome, child_main, execute, ray_stage
 
 
@@ -64,11 +62,6 @@ class Executor:
 
     def wait(self) -> list[Outcome]:
         raise NotImplementedError
-
-    def run(self, graph: Graph, store: Store, force: set[str], logs: Path, report: Report,
-            done: dict[str, Outcome] | None = None, only=None) -> dict[str, Outcome]:
-        """``harness.scheduler.schedule`` on this executor."""
-        return schedule(self, graph, store, force, logs, report, done, only)
 
 
 class LocalExecutor(Executor):

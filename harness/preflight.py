@@ -35,9 +35,10 @@ def data_stages(graph: Graph) -> list[str]:
 def data_entries(graph: Graph, store: Store) -> dict[str, Path]:
     """The first seed's data stages, served or computed in this process, by entry."""
     from harness.executors import LocalExecutor
+    from harness.scheduler import run_graph
 
-    done = LocalExecutor(in_process=True).run(graph, store, set(), store.root / "logs",
-                                              lambda outcome: None, only=data_stages(graph))
+    done = run_graph(LocalExecutor(in_process=True), graph, store, set(), store.root / "logs",
+                     only=data_stages(graph))
     return {n: Path(o.entry) for n, o in done.items()}
 
 

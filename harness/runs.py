@@ -24,7 +24,7 @@ from harness.graph import Graph
 from harness.schemas import Manifest, MethodSpec, PluginRef, StageRecord, Suite
 from harness.planner import Planner, plan
 from harness.preflight import check_targets, data_stages
-from harness.scheduler import cached_prefix, key_after
+from harness.scheduler import cached_prefix, key_after, schedule
 from harness.progress import log_to, say
 from harness.registry import Registry
 from harness.findings import findings
@@ -197,7 +197,10 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         f"executor {executor.name}")
     logs = run_dir / "logs"
     try:
-        early = executor.run(graph, store, force, logs, on_stage, only=data_stages(graph))
+        early: dict[str, Outcome] = {}
+        for outcome in schedule(executor, graph, store, force, logs, only=data_stages(graph)):
+            on_stage(outcome)
+            early[outcome.node] = outcome
         entries = {n: Path(o.entry) for n, o in early.items()}
         first = suite.seeds[0]
         weak, strong = (planner.model(m, first).name or m for m in (suite.weak, suite.strong))
@@ -205,7 +208,10 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
                       [weak, strong], warn_only=suite.target_check == "warn")
         graph = sized(graph, store, strong, entries, planner.registry)
         write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
-        outcomes = executor.run(graph, store, force, logs, on_stage, done=early)
+        outcomes = dict(early)
+        for outcome in schedule(executor, graph, store, force, logs, done=early):
+            on_stage(outcome)
+            outcomes[outcome.node] = outcome
         collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,
                               {n: type(c).chance for n, c in planner.capabilities.items()})
         results = collector.results(run_id)

@@ -5,8 +5,9 @@ finished or failed, whichever executor runs it.
 whether it can take a stage now, starts one, and waits for some to finish. Everything else is
 decided here, once: the cache key (from the inputs' output digests), whether a stage is served
 from the cache or recomputed (``--force``, a checkpoint that ``harness cache gc`` dropped),
-the progress lines and the outcome reported for each stage. A worker re-checks an entry only
-under its lock, where another run may just have finished it.
+the progress lines, and each stage's outcome, yielded to the caller as it is decided (no
+callback: the run iterates, so calls only go down, run -> scheduler -> executor). A worker
+re-checks an entry only under its lock, where another run may just have finished it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from harness.errors import HarnessError
 from harness.graph import Graph, StageSpec
@@ -24,9 +25,6 @@ from harness.worker import Job, Outcome
 
 if TYPE_CHECKING:
     from harness.executors import Executor
-
-Report = Callable[[Outcome], None]
-
 
 def forced(spec: StageSpec, force: set[str]) -> bool:
     """``--force`` names a stage kind (``train``) or a label without its brackets."""
@@ -77,12 +75,13 @@ def failure(outcome: Outcome) -> HarnessError:
 class Scheduler:
     """The state of one graph's run: done (served or computed), running, pending, failed."""
 
-    def __init__(self, graph: Graph, store: Store, force: set[str], logs: Path, report: Report,
+    def __init__(self, graph: Graph, store: Store, force: set[str], logs: Path,
                  done: dict[str, Outcome] | None = None, only: Iterable[str] | None = None,
                  threads: int = 0) -> None:
-        self.graph, self.store, self.force, self.logs, self.report = \
-            graph, store, force, logs, report
+        self.graph, self.store, self.force, self.logs = graph, store, force, logs
         self.threads = threads
+        self.news: list[Outcome] = []
+        """Outcomes decided since the caller last took them (``take``)."""
         self.order = {node: i for i, node in enumerate(graph.stages, 1)}
         self.done: dict[str, Outcome] = dict(done or {})
         wanted = set(graph.stages if only is None else only)
@@ -130,7 +129,7 @@ class Scheduler:
             say(f"{self.tag(outcome.node)}: failed")
             self.error = self.error or outcome
             self.pending.clear()
-            self.report(outcome)
+            self.news.append(outcome)
             return
         self._record(outcome)
 
@@ -138,7 +137,12 @@ class Scheduler:
         self.done[outcome.node] = outcome
         say(f"{self.tag(outcome.node)}: "
             f"{'cached' if outcome.cached else f'done in {outcome.seconds:.1f}s'}")
-        self.report(outcome)
+        self.news.append(outcome)
+
+    def take(self) -> list[Outcome]:
+        """The outcomes decided since the last call, in the order they were."""
+        news, self.news = self.news, []
+        return news
 
     @property
     def finished(self) -> bool:
@@ -146,13 +150,15 @@ class Scheduler:
 
 
 def schedule(executor: Executor, graph: Graph, store: Store, force: set[str], logs: Path,
-             report: Report, done: dict[str, Outcome] | None = None,
-             only: Iterable[str] | None = None) -> dict[str, Outcome]:
-    """Run ``graph`` (or the stages ``only`` names) on ``executor``; every stage done, by id.
-    Stages in ``done`` are not run or reported again. Raises on the first failure, after the
-    stages running then have finished."""
-    state = Scheduler(graph, store, force, logs, report, done, only, executor.threads)
+             done: dict[str, Outcome] | None = None,
+             only: Iterable[str] | None = None) -> Iterator[Outcome]:
+    """Run ``graph`` (or the stages ``only`` names) on ``executor``, yielding each stage's
+    outcome (served, computed or failed) as it is decided. Stages in ``done`` are not run or
+    yielded again. Raises on the first failure, once it and the stages running then are
+    yielded."""
+    state = Scheduler(graph, store, force, logs, done, only, executor.threads)
     with executor.session():
+        yield from state.take()
         while not state.finished:
             started = False
             for spec in state.ready():
@@ -163,6 +169,7 @@ def schedule(executor: Executor, graph: Graph, store: Store, force: set[str], lo
                     executor.submit(job)
                 started = True
                 break
+            yield from state.take()
             if started:
                 continue
             if not state.running:
@@ -170,6 +177,15 @@ def schedule(executor: Executor, graph: Graph, store: Store, force: set[str], lo
                                    "they need are not visible here")
             for outcome in executor.wait():
                 state.finish(outcome)
+            yield from state.take()
     if state.error is not None:
         raise failure(state.error)
-    return state.done
+
+
+def run_graph(executor: Executor, graph: Graph, store: Store, force: set[str], logs: Path,
+              done: dict[str, Outcome] | None = None,
+              only: Iterable[str] | None = None) -> dict[str, Outcome]:
+    """``schedule`` to the end: every stage done (and those in ``done``), by id."""
+    outcomes = dict(done or {})
+    outcomes.update((o.node, o) for o in schedule(executor, graph, store, force, logs, done, only))
+    return outcomes
