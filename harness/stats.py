@@ -17,7 +17,6 @@ from __future__ import annotations
 from functools import lru_cache
 from math import atan, cos, pi, sin, sqrt
 from statistics import fmean, stdev
-from typing import Any
 
 from pydantic import BaseModel
 

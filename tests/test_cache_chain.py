@@ -4,8 +4,6 @@ whose inputs changed, and a plugin edited without a version bump is recomputed (
 
 from __future__ import annotations
 
-import pytest
-
 from conftest import fake_suite, results_of, run_tiny
 from harness.code import digest
 
