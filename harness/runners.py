@@ -79,10 +79,10 @@ def _make(plugins: Registry, kind: str, ref: Ref):
     return plugins.make(kind, ref.name, ref.params)
 
 
-def stage_where(spec: StageSpec) -> str:
-    """A stage, for an error line: its label and the capabilities it works on."""
-    caps = "+".join(params_of(spec).capability_names())
-    return f"stage {spec.label}; capabilities {caps}"
+def stage_where(spec: StageSpec, p: StageParams) -> str:
+    """A stage, for an error line: its label and the capabilities it works on (``p``, its
+    params, which its runner has already read)."""
+    return f"stage {spec.label}; capabilities {'+'.join(p.capability_names())}"
 
 
 def _capabilities(plugins: Registry, refs: dict[str, Ref]) -> dict[str, Capability]:
@@ -118,7 +118,7 @@ class DataParams(StageParams):
 def data(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
     p = DataParams.of(spec)
     cap: Capability = _make(plugins, "capabilities", p.capability)
-    with blame(cap, stage_where(spec), "load()"):
+    with blame(cap, stage_where(spec, p), "load()"):
         splits = cap.load(p.seed, p.source)
     for split, rows in splits.names().items():
         outputs.write_rows(out, split, rows)
@@ -150,7 +150,7 @@ def train(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry
     trainer: Trainer = _make(plugins, "trainers", p.trainer)
     (out / "work").mkdir()
     base = _model(p, inputs, "base")
-    with blame(trainer, stage_where(spec), "train()"):
+    with blame(trainer, stage_where(spec, p), "train()"):
         trainer.train(base, examples, outputs.model_dir(out),
                       TrainContext(seed=p.seed, work_dir=out / "work",
                                    progress_label=spec.label))
@@ -163,7 +163,7 @@ class DecodeParams(Loads):
     split: str
     capabilities: list[str]
     decode: dict[str, dict[str, Any]]
-    """Per capability, its ``DecodeConfig`` (as a dict: unset fields stay out of the key)."""
+    """Per capability, its ``DecodeConfig`` as the planner dumped it (validated when run)."""
     backend: Ref
     shots: int = 0
     shot_seed: int = 0
@@ -182,7 +182,7 @@ def decode(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registr
         rows = _rows(inputs, name, p.split)
         config = DecodeConfig.model_validate(p.decode[name])
         head = shots(_rows(inputs, name, "labeled"), p.shots, f"{p.shot_seed}:{name}")
-        with blame(backend, stage_where(spec), "generate()"):
+        with blame(backend, stage_where(spec, p), "generate()"):
             gens = backend.complete(model, [head + r.prompt for r in rows], config)
         records += [Completion(id=row.id, capability=name, prompt=row.prompt,
                                completion=gen.text) for row, gen in zip(rows, gens)]
@@ -198,21 +198,22 @@ class GradeParams(StageParams):
 def grade(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
     """Each completion scored against its row's gold answer by its capability."""
     p = GradeParams.of(spec)
+    where = stage_where(spec, p)
     done = outputs.completions(inputs["completions"])
     records: list[Prediction] = []
     accuracy, metrics, counts = {}, {}, {}
     for name, cap in _capabilities(plugins, p.capabilities).items():
         rows = {r.id: r for r in _rows(inputs, name, p.split)}
         mine = [(rows[c.id], c) for c in done if c.capability == name]
-        with blame(cap, stage_where(spec), "scoring a completion"):
+        with blame(cap, where, "scoring a completion"):
             values = [cap.score(row, c.completion) for row, c in mine]
-        with blame(cap, stage_where(spec), "answer_of()"):
+        with blame(cap, where, "answer_of()"):
             answers = [cap.answer_of(row, c.completion) for row, c in mine]
         records += [Prediction(id=row.id, capability=name, prompt=row.prompt, answer=row.answer,
                                completion=c.completion, extracted=got, score=value)
                     for (row, c), value, got in zip(mine, values, answers)]
         accuracy[name] = sum(values) / max(1, len(values))
-        with blame(cap, stage_where(spec), "metrics()"):
+        with blame(cap, where, "metrics()"):
             metrics[name] = cap.metrics([row for row, _ in mine], values)
         counts[name] = len(values)
     outputs.write_graded(out, records, Scores(accuracy=accuracy, metrics=metrics, n=counts))
@@ -241,7 +242,7 @@ def score(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry
     backend: Backend = _make(plugins, "backends", p.backend)
     preds = outputs.completions(inputs["labels"])
     model = _model(p, inputs, "model")
-    with blame(backend, stage_where(spec), "logprobs()"):
+    with blame(backend, stage_where(spec, p), "logprobs()"):
         values = backend.logprobs(model, [q.prompt for q in preds], [q.completion for q in preds])
     outputs.write_signal(out, {q.id: v for q, v in zip(preds, values)})
 
@@ -261,14 +262,14 @@ class SelectParams(StageParams):
 def select(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
     p = SelectParams.of(spec)
     selector: Selector = _make(plugins, "selectors", p.selector)
-    pool = _pool(p, inputs, plugins, stage_where(spec))
+    where = stage_where(spec, p)
+    pool = _pool(p, inputs, plugins, where)
     strong = resolve(p.strong or "")
     if p.trust_remote_code:
         trust.allow(strong)
     ctx = SelectContext(seed=p.seed, strong_model=strong, weak_model=p.weak,
                         backend=_make(plugins, "backends", p.backend), work_dir=out)
     gold = [e for role, e in inputs.items() if role.startswith("data:")]
-    where = stage_where(spec)
     given = copies(pool)
     with blame(selector, where, "select()"), no_gold(*gold, out.parent.parent / "data"):
         chosen = selector.select(given, ctx)

@@ -183,13 +183,18 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         manifest.device = "; ".join(devices)
         write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
 
-    def on_stage(o: Outcome) -> None:
-        manifest.stages.append(StageRecord(
-            stage=o.kind, key=o.key, label=o.label, cached=o.cached, seconds=o.seconds,
-            node=o.node, error=o.error, started=o.started or None, finished=o.finished or None,
-            pid=o.pid or None, host=o.host, threads=o.threads, device=o.device, log=o.log,
-            launch=o.launch))
-        save()
+    def scheduled(graph: Graph, **which) -> dict[str, Outcome]:
+        """``scheduler.run_graph``, each outcome recorded in the manifest as it comes."""
+        outcomes = dict(which.get("done") or {})
+        for o in schedule(executor, graph, store, force, logs, **which):
+            manifest.stages.append(StageRecord(
+                stage=o.kind, key=o.key, label=o.label, cached=o.cached, seconds=o.seconds,
+                node=o.node, error=o.error, started=o.started or None,
+                finished=o.finished or None, pid=o.pid or None, host=o.host,
+                threads=o.threads, device=o.device, log=o.log, launch=o.launch))
+            save()
+            outcomes[o.node] = o
+        return outcomes
 
     save()
     log_to(run_dir / "log.txt")
@@ -197,10 +202,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         f"executor {executor.name}")
     logs = run_dir / "logs"
     try:
-        early: dict[str, Outcome] = {}
-        for outcome in schedule(executor, graph, store, force, logs, only=data_stages(graph)):
-            on_stage(outcome)
-            early[outcome.node] = outcome
+        early = scheduled(graph, only=data_stages(graph))
         entries = {n: Path(o.entry) for n, o in early.items()}
         first = suite.seeds[0]
         weak, strong = (planner.model(m, first).name or m for m in (suite.weak, suite.strong))
@@ -208,10 +210,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
                       [weak, strong], warn_only=suite.target_check == "warn")
         graph = sized(graph, store, strong, entries, planner.registry)
         write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
-        outcomes = dict(early)
-        for outcome in schedule(executor, graph, store, force, logs, done=early):
-            on_stage(outcome)
-            outcomes[outcome.node] = outcome
+        outcomes = scheduled(graph, done=early)
         collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,
                               {n: type(c).chance for n, c in planner.capabilities.items()})
         results = collector.results(run_id)
