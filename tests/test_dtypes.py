@@ -37,3 +37,21 @@ def test_a_trained_checkpoint_is_saved_in_its_base_models_dtype(dtype, tiny_mode
     data = [TrainExample(prompt=f"q{i} ", target=f"a{i}") for i in range(8)]
     trainer.train(str(base), data, tmp_path / "out", TrainContext(seed=0, work_dir=tmp_path / "w"))
     assert _dtypes(tmp_path / "out") == expected
+
+
+def test_a_trained_checkpoint_records_nothing_of_how_its_base_was_loaded(tiny_models, tmp_path):
+    """transformers writes the tokenizer's load-time ``local_files_only`` and ``is_local`` into
+    the saved ``tokenizer_config.json``: the same weights under ``HF_HUB_OFFLINE=1`` and without
+    it would get different digests, so every stage downstream would get another key."""
+    import json
+
+    from harness import TrainContext, TrainExample
+    from harness.plugins import registry
+
+    trainer = registry().make("trainers", "sft", {"max_steps": 1, "batch_size": 4,
+                                                  "micro_batch_size": 4, "lr": 1e-3})
+    data = [TrainExample(prompt=f"q{i} ", target=f"a{i}") for i in range(4)]
+    trainer.train(tiny_models["tiny-weak"], data, tmp_path / "out",
+                  TrainContext(seed=0, work_dir=tmp_path / "w"))
+    saved = json.loads((tmp_path / "out" / "tokenizer_config.json").read_text())
+    assert not {"local_files_only", "is_local"} & saved.keys(), saved

@@ -109,7 +109,7 @@ def save(trainer, tok, out_dir: Path, dtype) -> None:
     gathered to rank 0, which alone writes and casts."""
     trainer.save_model(str(out_dir))
     if trainer.is_world_process_zero():
-        tok.save_pretrained(str(out_dir))
+        save_tokenizer(tok, out_dir)
         (out_dir / "training_args.bin").unlink(missing_ok=True)
         cast_saved(out_dir, dtype)
 
@@ -122,7 +122,25 @@ def save_merged(trainer, tok, base: str, out_dir: Path, dtype, model_cls, **load
     if trainer.is_world_process_zero():
         adapters.merge(base, adapter, out_dir, model_cls, dtype,
                        trust_remote_code=trusted(base), **load)
-        tok.save_pretrained(str(out_dir))
+        save_tokenizer(tok, out_dir)
+
+
+LOAD_TIME = ("local_files_only", "is_local")
+"""Keys transformers writes into a saved ``tokenizer_config.json`` that say how the tokenizer
+was loaded (``HF_HUB_OFFLINE``, hub or folder), not what it is."""
+
+
+def save_tokenizer(tok, out_dir: Path) -> None:
+    """The tokenizer, without ``LOAD_TIME`` keys: the same model saved with and without
+    ``HF_HUB_OFFLINE=1`` gets the same digest, so no downstream stage's key depends on it."""
+    import json
+
+    tok.save_pretrained(str(out_dir))
+    path = out_dir / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    if set(LOAD_TIME) & config.keys():
+        path.write_text(json.dumps({k: v for k, v in config.items() if k not in LOAD_TIME},
+                                   indent=2, ensure_ascii=False) + "\n")
 
 
 def cast_saved(folder: Path, dtype) -> None:
