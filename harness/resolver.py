@@ -13,7 +13,7 @@ from pathlib import Path
 from harness import converted
 from harness.converted import DERIVED
 from harness.errors import HarnessError
-from harness.store import content_key, home
+from harness.store import content_key, home, locked
 from harness.tinymodels import SEEDED, TINY, VOCAB_SIZE, build, sources, tiny_spec
 
 
@@ -63,7 +63,9 @@ def resolve(name: str) -> str:
     if built_here(name):
         path = _folder(name)
         if not (path / "config.json").exists():
-            (converted.build if name in DERIVED else build)(name, path)
+            with _building(path):
+                if not (path / "config.json").exists():  # another process built it meanwhile
+                    (converted.build if name in DERIVED else build)(name, path)
         return str(path)
     return str(Path(name).expanduser()) if name.startswith("~") else name
 
@@ -79,5 +81,13 @@ def skeleton(name: str) -> str:
         return str(full)
     path = full.with_name(f".skeleton-{full.name}")
     if not (path / "config.json").exists():
-        build(name, path, weights=False)
+        with _building(path):
+            if not (path / "config.json").exists():
+                build(name, path, weights=False)
     return str(path)
+
+
+def _building(path: Path):
+    """``path``'s build lock: runs and tests sharing ``$HARNESS_MODELS`` build each model once,
+    and none replaces a folder another is reading."""
+    return locked(path.with_name(f".{path.name}.lock"))

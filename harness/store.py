@@ -38,6 +38,21 @@ def content_key(spec: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+@contextmanager
+def locked(lock_file: Path) -> Iterator[None]:
+    """Hold ``lock_file``'s exclusive lock (blocking): one process at a time in what it guards,
+    across every process sharing the folder; released when the holder dies."""
+    import fcntl
+
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Store:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or home()
@@ -103,18 +118,11 @@ class Store:
     @contextmanager
     def lock(self, stage: str, key: str) -> Iterator[None]:
         """Hold the entry's lock (blocking); temporaries of writers that died are removed."""
-        import fcntl
-
         folder = self.path(stage, key).parent
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / f".{key}.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                for stale in folder.glob(f".tmp-{key}-*"):
-                    shutil.rmtree(stale, ignore_errors=True)
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with locked(folder / f".{key}.lock"):
+            for stale in folder.glob(f".tmp-{key}-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            yield
 
     def busy(self, stage: str, key: str) -> bool:
         """Whether another process holds the entry's lock right now."""

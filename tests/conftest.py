@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,18 +18,80 @@ FAKES = Path(__file__).resolve().parent / "fakes"
 process as a plugin distribution on the path."""
 
 
+ALL_CORES = frozenset(os.sched_getaffinity(0))
+"""The cores this session was given, before an xdist worker pins itself to its share."""
+HEAVY = ("test_testbed.py", "test_ray.py", "test_smoke_real.py", "test_backends.py",
+         "test_methods_e2e.py", "test_crash.py", "test_workers.py", "test_pretrained.py",
+         "test_interrupt.py")
+"""Files that take a minute or more (``--durations`` in a fresh clone, 2 cores), longest
+first: xdist hands out whole files in collection order, so starting these first keeps one
+long file from running alone at the end."""
+
+
 def pytest_configure(config):
     # Every test (and every subprocess it starts) writes under one throwaway home, with
-    # tiny models shared across the homes that individual tests make.
-    base = Path(tempfile.mkdtemp(prefix="w2s-tests-"))
-    os.environ.setdefault("HARNESS_HOME", str(base / "harness-home"))
-    os.environ.setdefault("HARNESS_MODELS", str(base / "harness-models"))
+    # tiny models shared across the homes that individual tests make. xdist workers inherit
+    # the controller's environment, so they share it too.
+    if "W2S_TEST_BUILDS" not in os.environ:
+        base = Path(tempfile.mkdtemp(prefix="w2s-tests-"))
+        os.environ["W2S_TEST_BUILDS"] = str(base / "builds")
+        os.environ.setdefault("HARNESS_HOME", str(base / "harness-home"))
+        os.environ.setdefault("HARNESS_MODELS", str(base / "harness-models"))
     os.environ.setdefault("HARNESS_QUIET", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     sys.path.insert(0, str(FAKES))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(FAKES), *filter(None, [os.environ.get("PYTHONPATH")])])
+    if str(FAKES) not in os.environ.get("PYTHONPATH", ""):
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(FAKES), *filter(None, [os.environ.get("PYTHONPATH")])])
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        _pin(int(worker["workerid"].removeprefix("gw")), int(worker["workercount"]))
+
+
+def _pin(index: int, count: int) -> None:
+    """Pin xdist worker ``index`` of ``count`` (and every process it starts) to its share of
+    the cores: the harness sizes its threads from this affinity, so concurrent workers never
+    oversubscribe the machine (2 workers on 2 cores: one core each)."""
+    share = sorted(ALL_CORES)[index::count]
+    if share:
+        os.sched_setaffinity(0, share)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(len(share))
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: a worker per core, at most 4 (a few long files bound the time beyond)."""
+    return max(1, min(len(ALL_CORES), 4))
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(HEAVY)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(HEAVY)))
+
+
+@pytest.fixture(scope="module")
+def whole_machine():
+    """Every core this session was given, for one module (Ray needs two CPUs to overlap
+    stages); the other workers share them meanwhile."""
+    mine = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, ALL_CORES)
+    yield
+    os.sched_setaffinity(0, mine)
+
+
+def built_once(name: str, make) -> Path:
+    """``make(folder)`` run once per session across xdist workers, under a lock; the folder."""
+    from harness.store import locked
+
+    root = Path(os.environ["W2S_TEST_BUILDS"])
+    folder = root / name
+    with locked(root / f".{name}.lock"):
+        if not (folder / ".done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            make(folder)
+            (folder / ".done").touch()
+    return folder
 
 
 def need(what: str, ok: bool) -> None:
@@ -80,8 +143,9 @@ def tiny_models() -> dict[str, str]:
     return {name: resolve(name) for name in ("tiny-weak", "tiny-strong")}
 
 
-def _train_scan(base: str, out: Path, **params) -> str:
-    """``base`` briefly fine-tuned on SCAN commands: a model with confident greedy outputs."""
+def _train_scan(base: str, out: Path, **params) -> None:
+    """``base`` briefly fine-tuned on SCAN commands into ``out / "model"``: a model with
+    confident greedy outputs."""
     from harness import TrainContext, TrainExample
     from harness.plugins import registry
 
@@ -91,20 +155,20 @@ def _train_scan(base: str, out: Path, **params) -> str:
     trainer = reg.make("trainers", "sft", {"max_steps": 60, "lr": 3e-3, "batch_size": 40,
                                            "micro_batch_size": 40, **params})
     trainer.train(base, data, out / "model", TrainContext(seed=0, work_dir=out / "work"))
-    return str(out / "model")
 
 
 @pytest.fixture(scope="session")
-def trained_tiny(tiny_models, tmp_path_factory) -> str:
+def trained_tiny(tiny_models) -> str:
     """tiny-strong fully fine-tuned on SCAN commands."""
-    return _train_scan(tiny_models["tiny-strong"], tmp_path_factory.mktemp("trained"))
+    return str(built_once("trained", lambda out: _train_scan(tiny_models["tiny-strong"], out))
+               / "model")
 
 
 @pytest.fixture(scope="session")
-def lora_tiny(tiny_models, tmp_path_factory) -> str:
+def lora_tiny(tiny_models) -> str:
     """tiny-strong with LoRA adapters trained on SCAN commands, merged into a saved model."""
-    return _train_scan(tiny_models["tiny-strong"], tmp_path_factory.mktemp("lora"),
-                       lr=1e-2, lora={"r": 8, "alpha": 16})
+    return str(built_once("lora", lambda out: _train_scan(
+        tiny_models["tiny-strong"], out, lr=1e-2, lora={"r": 8, "alpha": 16})) / "model")
 
 
 def harness_cli(*args: str, env: dict | None = None, check: bool = False,

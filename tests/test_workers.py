@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_tiny, tiny_suite
+from harness.devices import cores
 from harness.store import Store
 
 pytestmark = pytest.mark.slow
@@ -114,16 +115,16 @@ def test_concurrent_workers_get_their_share_of_the_cores(tmp_path):
     _, manifest = run_tiny(suite, tmp_path / "home", "--jobs", "2")
     assert manifest["extraction"]["synth_scan"] == ["match"]
     assert manifest["executor"] == {**manifest["executor"], "name": "local", "jobs": 2,
-                                    "threads_per_stage": max(1, os.cpu_count() // 2)}
+                                    "threads_per_stage": max(1, cores() // 2)}
     # The first seed's data stages run in the harness process, for the preflight; every
     # other stage in a worker.
     here = [s for s in manifest["stages"] if s["pid"] == manifest["pid"]]
     assert here and all(s["stage"] == "data" for s in here)
     computed = [s for s in manifest["stages"] if not s["cached"] and s not in here]
-    assert all(s["threads"] == max(1, os.cpu_count() // 2) for s in computed)
+    assert all(s["threads"] == max(1, cores() // 2) for s in computed)
     # The worker reports the threads torch actually had.
     torch_stages = [s for s in computed if s["stage"] in ("train", "decode")]
-    assert all(f"({max(1, os.cpu_count() // 2)} threads" in s["device"] for s in torch_stages)
+    assert all(f"({max(1, cores() // 2)} threads" in s["device"] for s in torch_stages)
     assert len({s["pid"] for s in computed}) == len(computed), "a fresh process per stage"
 
 
