@@ -90,16 +90,31 @@ def set_threads(threads: int) -> None:
 
 def _device() -> str:
     """The device the stage's model ran on; empty for a stage that ran no model (data,
-    grading), so a run's device list names only what computed. On a CPU it names the vector
-    instructions torch's kernels used (AVX2, AVX512): the same run gives other floats, and so
-    other trained weights, on a machine with other ones."""
+    grading), so a run's device list names only what computed. On a CPU it names the threads,
+    the vector instructions torch's kernels used (AVX2, AVX512) and the CPU itself
+    (``cpu_kind``): each can change the floats, and so the trained weights."""
     torch = sys.modules.get("torch")
     if torch is None:
         return ""
     if torch.cuda.is_available():
         return f"cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})"
     return (f"cpu ({torch.get_num_threads()} threads, {platform.machine()}, "
-            f"{torch.backends.cpu.get_cpu_capability()})")
+            f"{torch.backends.cpu.get_cpu_capability()}, {cpu_kind()})")
+
+
+def cpu_kind() -> str:
+    """``cpuinfo`` and a digest of the CPU's model name and feature flags: two machines whose
+    torch reports the same instructions (AVX512) gave other quickstart figures (README), so
+    the instructions alone do not name a machine kind; equal digests are the same kind."""
+    import hashlib
+
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return f"cpuinfo {platform.processor() or 'unknown'}"
+    first = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines[:40])}
+    text = f"{first.get('model name', '')}|{' '.join(sorted(first.get('flags', '').split()))}"
+    return f"cpuinfo {hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def execute(job: Job) -> Outcome:

@@ -81,10 +81,19 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
     assert strip(read_jsonl(run_dir2 / "results.jsonl")) == strip(results)
 
     # A new method reuses the weak model, the labels, the ceilings and (same selector) the
-    # selection: only its training, evaluation and grading run, once per group.
+    # selection: only its training, evaluation and grading run, once per group. A grade is
+    # served instead where its evaluation's completions are byte-identical to ones already
+    # graded (keys chain outputs, not labels): seen with one thread per stage.
     _, _, manifest3 = _run(tmp_path, NAIVE + EXTRA, home)
     new = _computed(manifest3)
-    assert len(new) == 9 and all("naive_lr" in label for label in new)
+    assert all("naive_lr" in label for label in new), new
+    assert [label.split(" ")[0] for label in new].count("train") == 3
+    assert [label.split(" ")[0] for label in new].count("eval") == 3
+    graded = {s["key"] for s in manifest3["stages"] if s["label"].startswith("grade ")
+              and "naive_lr" not in s["label"]}
+    served = [s for s in manifest3["stages"] if s["label"].startswith("grade eval naive_lr")
+              and s["cached"]]
+    assert all(s["key"] in graded for s in served), served
 
 
 def test_second_run_calls_no_trainer_and_no_decoder(tmp_path, monkeypatch, capsys):

@@ -70,3 +70,32 @@ def test_lock_removes_temporaries_of_dead_writers_and_reports_busy(tmp_path):
         assert probe.apply(Store(tmp_path).busy, ("train", "k"))
         probe.close()
     assert not store.busy("train", "k")
+
+
+def test_processes_sharing_a_models_folder_build_each_model_once(tmp_path, monkeypatch):
+    """Two resolvers of one unbuilt model at once (two runs, or two xdist workers, sharing
+    ``$HARNESS_MODELS``): one builds, the other waits and uses its folder."""
+    import threading
+    import time
+
+    from harness import resolver
+
+    monkeypatch.setenv("HARNESS_MODELS", str(tmp_path))
+    calls = []
+
+    def build(name, path, weights=True):
+        calls.append(name)
+        time.sleep(0.5)  # long enough that an unlocked second resolver would build too
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "config.json").write_text("{}")
+        return path
+
+    monkeypatch.setattr(resolver, "build", build)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(resolver.resolve("tiny-weak")))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["tiny-weak"] and len(set(got)) == 1, calls
