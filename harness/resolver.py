@@ -62,10 +62,7 @@ def resolve(name: str) -> str:
     check(name)
     if built_here(name):
         path = _folder(name)
-        if not (path / "config.json").exists():
-            with _building(path):
-                if not (path / "config.json").exists():  # another process built it meanwhile
-                    (converted.build if name in DERIVED else build)(name, path)
+        _once(path, lambda: (converted.build if name in DERIVED else build)(name, path))
         return str(path)
     return str(Path(name).expanduser()) if name.startswith("~") else name
 
@@ -80,14 +77,16 @@ def skeleton(name: str) -> str:
     if (full / "config.json").exists():
         return str(full)
     path = full.with_name(f".skeleton-{full.name}")
-    if not (path / "config.json").exists():
-        with _building(path):
-            if not (path / "config.json").exists():
-                build(name, path, weights=False)
+    _once(path, lambda: build(name, path, weights=False))
     return str(path)
 
 
-def _building(path: Path):
-    """``path``'s build lock: runs and tests sharing ``$HARNESS_MODELS`` build each model once,
-    and none replaces a folder another is reading."""
-    return locked(path.with_name(f".{path.name}.lock"))
+def _once(path: Path, make) -> None:
+    """``make()`` the model folder ``path`` unless it is there, under its build lock: runs and
+    tests sharing ``$HARNESS_MODELS`` build each model once, and none replaces a folder another
+    is reading."""
+    if (path / "config.json").exists():
+        return
+    with locked(path.with_name(f".{path.name}.lock")):
+        if not (path / "config.json").exists():  # another process built it meanwhile
+            make()

@@ -53,11 +53,12 @@ def _pin(index: int, count: int) -> None:
     """Pin xdist worker ``index`` of ``count`` (and every process it starts) to its share of
     the cores: the harness sizes its threads from this affinity, so concurrent workers never
     oversubscribe the machine (2 workers on 2 cores: one core each)."""
+    from harness.worker import set_threads
+
     share = sorted(ALL_CORES)[index::count]
     if share:
         os.sched_setaffinity(0, share)
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[var] = str(len(share))
+        set_threads(len(share))
 
 
 def pytest_xdist_auto_num_workers(config) -> int:
