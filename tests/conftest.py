@@ -40,9 +40,6 @@ def pytest_configure(config):
     os.environ.setdefault("HARNESS_QUIET", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    # vLLM's CPU engine sizes its KV cache from the machine's memory (2.5 GiB here) and zeroes
-    # it at every start: 10 s a start, on a core of its own, for models that need megabytes.
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     sys.path.insert(0, str(FAKES))
     if str(FAKES) not in os.environ.get("PYTHONPATH", ""):
         os.environ["PYTHONPATH"] = os.pathsep.join(
