@@ -268,13 +268,18 @@ def status(manifest: Manifest) -> str:
 
 
 def past_runs(store: Store) -> list[tuple[Path, Manifest]]:
-    out = []
-    for path in sorted((store.root / "runs").glob("*/manifest.json")):
+    """Every readable run, oldest first by its manifest's start time: a run id's stamp has
+    whole seconds and a random tail, so two runs in one second do not sort by name."""
+    runs = []
+    for path in (store.root / "runs").glob("*/manifest.json"):
         try:
-            out.append((path.parent, Manifest.model_validate_json(path.read_text())))
+            manifest = Manifest.model_validate_json(path.read_text())
+            started = datetime.fromisoformat(manifest.started)
         except (ValidationError, ValueError):
             continue  # a run directory from an older schema: not listed
-    return out
+        started = started if started.tzinfo else started.replace(tzinfo=timezone.utc)
+        runs.append((started, path.parent.name, path.parent, manifest))
+    return [(path, manifest) for *_, path, manifest in sorted(runs, key=lambda r: r[:2])]
 
 
 def runs_table(store: Store) -> str:
@@ -299,7 +304,7 @@ def find_run(store: Store, ref: str) -> Path:
         return Path(ref)
     runs = [p for p, _ in past_runs(store)]
     if ref == "latest" and runs:
-        return max(runs, key=lambda p: p.name)
+        return runs[-1]
     matches = [p for p in runs if p.name == ref] or \
               [p for p in runs if p.name.startswith(ref) or p.name.endswith(ref)]
     if len(matches) == 1:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import harness_cli, plugin_site
+from harness.runs import find_run
+from harness.store import Store
 
 HEAD = """
 from harness import Selector, hookimpl
@@ -62,7 +64,9 @@ def _run(suite: Path, home: Path, site: Path, *extra: str):
 
 
 def _manifest(home: Path) -> dict:
-    return json.loads(sorted((home / "runs").glob("*/manifest.json"))[-1].read_text())
+    """The last run's manifest: the one ``harness show latest`` reads (runs in one second
+    do not sort by id)."""
+    return json.loads((find_run(Store(home), "latest") / "manifest.json").read_text())
 
 
 def _site(tmp_path: Path, body: str) -> Path:

@@ -246,3 +246,22 @@ def test_runs_counts_only_the_stages_that_finished(tmp_path):
     assert "1 (1 computed), 1 failed" in runs_table(store)
     assert show(store, "latest").startswith(
         "run 20261123T000000_quick_abc123: suite quick, failed, 1 stages done")
+
+
+def test_latest_is_the_run_that_started_last_even_within_one_second(tmp_path):
+    """Run ids stamp whole seconds and end in a random tail: two runs started in one second
+    must still list, and resolve ``latest``, by their start time, not by their names."""
+    from harness.runs import find_run, runs_table
+    from harness.store import Store
+
+    ids = {"2026-11-23T00:00:00.100000+00:00": "20261123T000000_quick_ffffff",
+           "2026-11-23T00:00:00.900000+00:00": "20261123T000000_quick_000000"}
+    for started, run_id in ids.items():
+        run = _fake_run(tmp_path, "quick", run_id)
+        manifest = Manifest.model_validate_json((run / "manifest.json").read_text())
+        write_json(run / "manifest.json", manifest.model_copy(update={"started": started})
+                   .model_dump(mode="json"))
+    store = Store(tmp_path)
+    assert find_run(store, "latest").name == "20261123T000000_quick_000000"
+    table = runs_table(store)
+    assert table.index("quick_ffffff") < table.index("quick_000000")
