@@ -59,11 +59,19 @@ class Row(BaseModel):
 
 
 class Splits(BaseModel):
-    """Three disjoint splits as Burns et al. (2023) use them."""
+    """Three disjoint splits as Burns et al. (2023) use them, with what making them dropped
+    and how many rows each could have had, so a short split or a leak is told, not hidden."""
 
     labeled: list[Row]
     unlabeled: list[Row]
     test: list[Row]
+    available: dict[str, int] | None = None
+    """Per split, the rows it could draw from (after the splits drawn before it); None when a
+    capability splits by itself."""
+    duplicates: int = 0
+    """Rows dropped for repeating an earlier row's id or prompt within a pool."""
+    overlap: int = 0
+    """Train-pool rows dropped because the test split holds the same id or prompt."""
 
     def names(self) -> dict[str, list[Row]]:
         return {"labeled": self.labeled, "unlabeled": self.unlabeled, "test": self.test}
@@ -244,18 +252,27 @@ class Capability(Plugin):
         pools = self.pools(source if source is not None else self.default_source, seed)
         p = self.params
         train = _dedupe(pools["train"])
+        duplicates = len(pools["train"]) - len(train)
         if "test" in pools:
-            test = _take_groups(_dedupe(pools["test"]), p.test, seed, self.group_of)
+            tests = _dedupe(pools["test"])
+            duplicates += len(pools["test"]) - len(tests)
+            test = _take_groups(tests, p.test, seed, self.group_of)
             taken = {r.prompt for r in test} | {r.id for r in test}
             rest = [r for r in train if r.prompt not in taken and r.id not in taken]
+            available = {"test": len(tests)}
         else:
             test, rest = _take_groups(train, p.test, seed, self.group_of, remainder=True)
+            available = {"test": len(train)}
+        overlap = len(train) - len(rest) if "test" in pools else 0
+        available["labeled"] = len(rest)
         labeled, rest = _take_groups(rest, p.labeled, seed + 1, self.group_of, remainder=True)
+        available["unlabeled"] = len(rest)
         unlabeled = _take_groups(rest, p.unlabeled, seed + 2, self.group_of)
         for split in (labeled, unlabeled, test):
             for r in split:
                 r.capability = self.name
-        return Splits(labeled=labeled, unlabeled=unlabeled, test=test)
+        return Splits(labeled=labeled, unlabeled=unlabeled, test=test, available=available,
+                      duplicates=duplicates, overlap=overlap)
 
 
 class Selector(Plugin):

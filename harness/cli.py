@@ -341,8 +341,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             return 1
         print(f"{root}: up to date")
         return 0
-    for path in leaderboard.write(root):
+    skipped: list[str] = []
+    for path in leaderboard.write(root, skipped):
         print(f"wrote {path}")
+    for line in skipped:
+        print(f"warning: {line}", file=sys.stderr)
     return 0
 
 

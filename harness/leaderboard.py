@@ -84,6 +84,9 @@ def add(run_dir: Path, root: Path, allow_smoke: bool = False) -> Path:
                   added=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   manifest=manifest, summaries=summarise(results), results=results,
                   transfer=transfer)
+    problem = unrenderable(entry)
+    if problem:
+        raise HarnessError(f"run {manifest.run_id} cannot go on a board: {problem}")
     path = root / "entries" / entry.suite / f"{entry.id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(entry.model_dump_json(indent=1) + "\n")
@@ -100,7 +103,26 @@ def board(root: Path) -> Path:
     return root
 
 
-def entries(root: Path) -> list[Entry]:
+def unrenderable(entry: Entry) -> str | None:
+    """Why ``entry`` cannot be shown on a board (no test items behind a figure, or a table that
+    fails to render it), or None."""
+    empty = sorted({s.capability for s in entry.summaries if not s.items_n})
+    if empty or not entry.summaries:
+        return (f"no test items for {', '.join(empty) or 'any capability'}, so it has no "
+                "figure to rank; fix the capability's test split and run again")
+    try:
+        verdicts = {entry.id: findings(entry.manifest.suite, entry.results, entry.transfer)}
+        markdown([entry], verdicts)
+        board_json([entry])
+        page([entry], verdicts)
+    except Exception as exc:  # a board must never fail on one entry; this says why
+        return f"its tables do not render ({type(exc).__name__}: {one_line(exc)})"
+    return None
+
+
+def entries(root: Path, skipped: list[str] | None = None) -> list[Entry]:
+    """Every entry under ``root/entries`` that a board can show. One that is invalid or does
+    not render raises, or, given ``skipped``, is recorded there (with its fix) and left out."""
     board(root)
     out = []
     for path in sorted((root / "entries").glob("*/*.json")):
@@ -109,16 +131,23 @@ def entries(root: Path) -> list[Entry]:
             if data.get("schema_version") != ENTRY_SCHEMA:
                 raise ValueError(f"schema_version {data.get('schema_version')} is not "
                                  f"{ENTRY_SCHEMA}")
-            out.append(Entry.model_validate(data))
+            entry = Entry.model_validate(data)
+            problem = unrenderable(entry)
         except (ValidationError, ValueError) as exc:
-            raise HarnessError(f"leaderboard entry {path} is invalid ({one_line(exc)}); "
-                               "re-add its run with `harness leaderboard add`") from None
+            problem = f"invalid ({one_line(exc)}); re-add its run with `harness leaderboard add`"
+        if problem:
+            if skipped is None:
+                raise HarnessError(f"leaderboard entry {path}: {problem}")
+            skipped.append(f"leaderboard entry {path} left out: {problem}")
+            continue
+        out.append(entry)
     return out
 
 
-def build(root: Path) -> dict[str, str]:
-    """The generated files' contents, by file name under ``root``."""
-    found = entries(root)
+def build(root: Path, skipped: list[str] | None = None) -> dict[str, str]:
+    """The generated files' contents, by file name under ``root``; entries that cannot be
+    shown go to ``skipped`` (they never stop the board)."""
+    found = entries(root, [] if skipped is None else skipped)
     verdicts = {e.id: findings(e.manifest.suite, e.results, e.transfer) for e in found}
     return {"README.md": markdown(found, verdicts), "leaderboard.json": board_json(found),
             "index.html": page(found, verdicts)}
@@ -130,9 +159,9 @@ def stale(root: Path) -> list[str]:
             if not (root / name).is_file() or (root / name).read_text() != text]
 
 
-def write(root: Path) -> list[Path]:
+def write(root: Path, skipped: list[str] | None = None) -> list[Path]:
     out = []
-    for name, text in build(root).items():
+    for name, text in build(root, skipped).items():
         (root / name).write_text(text)
         out.append(root / name)
     return out

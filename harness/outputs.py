@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness.bases import Row, TrainExample, WeakItem
+from harness.bases import Row, Splits, TrainExample, WeakItem
 from harness.store import read_jsonl, write_json, write_jsonl
 
 
@@ -56,6 +56,50 @@ def write_rows(entry: Path, split: str, rows: list[Row]) -> None:
 
 def rows(entry: Path, split: str) -> list[Row]:
     return [Row.model_validate(r) for r in read_jsonl(entry / f"{split}.jsonl")]
+
+
+class SplitAccount(BaseModel):
+    """What a data stage was asked for and what it made: preflight refuses a short or empty
+    split from it, and the run's manifest and report carry its dropped rows."""
+
+    requested: dict[str, int]
+    rows: dict[str, int]
+    available: dict[str, int] | None = None
+    duplicates: int = 0
+    overlap: int = 0
+
+    @classmethod
+    def of(cls, splits: Splits, params: Any) -> SplitAccount:
+        """``splits`` as made for a capability with ``params`` (its split sizes)."""
+        return cls(requested={s: getattr(params, s) for s in splits.names()},
+                   rows={s: len(rows) for s, rows in splits.names().items()},
+                   available=splits.available, duplicates=splits.duplicates,
+                   overlap=splits.overlap)
+
+    def problem(self, capability: str) -> str | None:
+        """An empty split, or one shorter than asked for, as a sentence with the fix."""
+        for split, want in self.requested.items():
+            got = self.rows.get(split, 0)
+            can = (self.available or {}).get(split, got)
+            if got == 0:
+                return (f"capability {capability}: its {split} split has no rows (its pool "
+                        f"gives {can}); check its source and the split sizes")
+            if got < want:
+                return (f"capability {capability}: {split} asks for {want} rows, its pool "
+                        f"gives {can} after the splits drawn before it (test, then labeled, "
+                        f"then unlabeled); set `{split}: {can}` or less in the suite's params "
+                        f"for {capability}, or give it more data")
+        return None
+
+
+def write_account(entry: Path, account: SplitAccount) -> None:
+    write_json(entry / "splits.json", account.model_dump())
+
+
+def account(entry: Path) -> SplitAccount | None:
+    """The data stage's account; None for an entry written before it was kept."""
+    path = entry / "splits.json"
+    return SplitAccount.model_validate_json(path.read_text()) if path.is_file() else None
 
 
 # train -----------------------------------------------------------------------------------

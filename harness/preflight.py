@@ -1,4 +1,11 @@
-"""Checks on a suite's data before any model runs: the gold targets must survive decoding.
+"""Checks on a suite's data before any model runs: every split has the rows the suite asked
+for, every prompt fits the models' context, and the gold targets survive decoding.
+
+Splits (``check_splits``): an empty split, or one shorter than the suite asked for (a pool
+too small for it), stops the run with how many rows the pool can give; the rows that making
+the splits dropped (repeats within a pool, train rows the test split holds) are told and kept
+in the run's record. Prompts (``check_context``): one longer, with its solved examples, than
+a model's context stops the run naming the capability, the item and both lengths.
 
 A gold target that contains a stop string (after its first non-whitespace character) is cut
 there when a model reproduces it, and one longer than ``max_new_tokens`` is cut at the budget:
@@ -11,7 +18,7 @@ one line naming the capability and the fix (``target_check: warn`` in the suite,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from harness.bases import Capability, DecodeConfig
 from harness.errors import HarnessError
@@ -19,7 +26,10 @@ from harness.graph import Graph
 from harness.progress import say
 from harness.store import Store
 from harness.planner import SPLIT_FILES
-from harness.runners import DataParams
+from harness.runners import DataParams, DecodeParams, shots
+
+if TYPE_CHECKING:
+    from harness.outputs import SplitAccount
 
 THRESHOLD = 0.01
 
@@ -98,3 +108,63 @@ def check_targets(graph: Graph, entries: dict[str, Path], caps: dict[str, Capabi
         return
     raise HarnessError(f"{found[0]} (or `--warn-targets` to go on)"
                        + (f"; and {len(found) - 1} more" if len(found) > 1 else ""))
+
+
+def _capability(graph: Graph, node: str) -> str:
+    return DataParams.of(graph.stages[node]).capability.name
+
+
+def check_splits(graph: Graph, entries: dict[str, Path]) -> dict[str, "SplitAccount"]:
+    """Refuse an empty or short split; warn of dropped rows; return each capability's account
+    (the first seed's) for the run's record."""
+    from harness import outputs
+
+    accounts = {}
+    for node, entry in entries.items():
+        name = _capability(graph, node)
+        acc = outputs.account(entry)
+        if acc is None:
+            continue
+        accounts[name] = acc
+        problem = acc.problem(name)
+        if problem:
+            raise HarnessError(problem)
+        if acc.duplicates or acc.overlap:
+            say(f"warning: {name}: making the splits dropped {acc.duplicates} repeated rows "
+                f"and {acc.overlap} train rows that the test split holds (recorded in the "
+                "run's manifest and report)")
+    return accounts
+
+
+def check_context(graph: Graph, entries: dict[str, Path], models: list[str]) -> None:
+    """Refuse a prompt that, with its solved examples, is longer than a model's context (for
+    each model whose config and tokenizer are on disk; the decodes of the seed whose data
+    ``entries`` holds)."""
+    from harness import outputs
+    from harness.sizing import context_length, counter
+
+    data = {_capability(graph, node): entry for node, entry in entries.items()}
+    seed = next((DataParams.of(graph.stages[n]).seed for n in entries), 0)
+    wanted: set[tuple[str, str, int, int]] = set()
+    for spec in graph.stages.values():
+        if spec.kind == "decode":
+            p = DecodeParams.of(spec)
+            if p.shots and p.shot_seed != seed:
+                continue
+            wanted |= {(c, p.split, p.shots, p.shot_seed if p.shots else 0)
+                       for c in p.capabilities if c in data}
+    for model in dict.fromkeys(models):
+        limit, count = context_length(model), counter(model)
+        if limit is None or count is None:
+            continue
+        for cap, split, k, seed in sorted(wanted):
+            head = shots(outputs.rows(data[cap], "labeled"), k, f"{seed}:{cap}")
+            for row in outputs.rows(data[cap], split):
+                n = count(head + row.prompt)
+                if n > limit:
+                    with_shots = f" with its {k} solved examples" if k else ""
+                    raise HarnessError(
+                        f"capability {cap}: the prompt of {split} item {row.id!r}{with_shots} "
+                        f"is {n} tokens, longer than {model}'s context of {limit}; shorten "
+                        "the capability's prompts, lower baseline_shots/base_shots, or use a "
+                        "model with a longer context")

@@ -89,6 +89,11 @@ class Registry:
                 "labeled/unlabeled/test sizes every capability takes): write "
                 "`class Params(SplitSizes):`"
             )
+        chance = getattr(cls, "chance", None)
+        if kind == "capabilities" and chance is not None and not (
+                isinstance(chance, (int, float)) and 0 <= chance <= 1):
+            raise PluginError(f"{where}: capability {name!r} declares chance {chance!r}; it is "
+                              "an accuracy, a number in [0, 1] (or None when unknown)")
         bad = wrong_defaults(params)
         if bad:
             raise PluginError(f"{where}: {SINGULAR[kind]} {name!r} Params default {bad}")

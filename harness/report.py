@@ -17,6 +17,7 @@ from statistics import fmean
 from pydantic import BaseModel
 from tabulate import tabulate
 
+from harness.outputs import SplitAccount
 from harness.schemas import CapabilityResult, TransferResult
 from harness.stats import Estimate, paired_difference, pgr_over_seeds, pooled_pgr
 
@@ -77,6 +78,8 @@ class Summary(BaseModel):
     def generalizes(self) -> str:
         """``yes`` only where W2S beats both the weak model and the best untuned strong model
         (both paired 95% intervals above 0); else ``no``, with what it does not beat."""
+        if not self.items_n:
+            return "not measured: no test items"
         if self.vs_weak is None or self.vs_base is None:
             return "not measured"
         missing = [f"not above {what}" for what, d in (("weak", self.vs_weak),
@@ -263,7 +266,20 @@ def transfer_table(results: list[TransferResult]) -> str | None:
     return tabulate(rows, headers=["method", "trained on", *evaluated], disable_numparse=True)
 
 
-def report(results: list[CapabilityResult], transfer: list[TransferResult]) -> str:
+def splits_table(splits: dict[str, SplitAccount]) -> str | None:
+    """Rows made against rows asked for, per split, and the rows making them dropped."""
+    if not splits:
+        return None
+    names = ("labeled", "unlabeled", "test")
+    rows = [[cap, *[f"{a.rows.get(s, 0)} / {a.requested.get(s, 0)}" for s in names],
+             a.duplicates, a.overlap] for cap, a in sorted(splits.items())]
+    return tabulate(rows, headers=["capability", *[f"{s} (made / asked)" for s in names],
+                                   "repeated rows dropped", "train rows in test dropped"],
+                    disable_numparse=True)
+
+
+def report(results: list[CapabilityResult], transfer: list[TransferResult],
+           splits: dict[str, SplitAccount] | None = None) -> str:
     """Every table of a run, titled, for the terminal and for ``report.md``."""
     summaries = summarise(results)
     warned = warnings(summaries)
@@ -275,5 +291,6 @@ def report(results: list[CapabilityResult], transfer: list[TransferResult]) -> s
               analysis_table(summaries)),
              ("Joint vs single-capability training", mixtures_table(summaries)),
              ("Transfer: single-capability W2S models on every capability (accuracy)",
-              transfer_table(transfer))]
+              transfer_table(transfer)),
+             ("Data: the splits of the first seed", splits_table(splits or {}))]
     return "\n\n".join(f"## {title}\n\n{table}" for title, table in parts if table)

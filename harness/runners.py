@@ -122,6 +122,7 @@ def data(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry)
         splits = cap.load(p.seed, p.source)
     for split, rows in splits.names().items():
         outputs.write_rows(out, split, rows)
+    outputs.write_account(out, outputs.SplitAccount.of(splits, cap.params))
 
 
 class TrainParams(Loads):

@@ -23,7 +23,7 @@ from harness.executors import Executor
 from harness.graph import Graph
 from harness.schemas import Manifest, MethodSpec, PluginRef, StageRecord, Suite
 from harness.planner import Planner, plan
-from harness.preflight import check_targets, data_stages
+from harness.preflight import check_context, check_splits, check_targets, data_stages
 from harness.scheduler import cached_prefix, key_after, schedule
 from harness.progress import log_to, say
 from harness.registry import Registry
@@ -206,6 +206,9 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         entries = {n: Path(o.entry) for n, o in early.items()}
         first = suite.seeds[0]
         weak, strong = (planner.model(m, first).name or m for m in (suite.weak, suite.strong))
+        manifest.splits = check_splits(graph, entries)
+        save()
+        check_context(graph, entries, [weak, strong])
         check_targets(graph, entries, planner.capabilities, planner.decode_config,
                       [weak, strong], warn_only=suite.target_check == "warn")
         graph = sized(graph, store, strong, entries, planner.registry)
@@ -228,7 +231,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     write_jsonl(run_dir / "results.jsonl", [r.model_dump() for r in results])
     write_jsonl(run_dir / "transfer.jsonl", [r.model_dump() for r in transfer])
     write_json(run_dir / "summary.json", [s.model_dump() for s in summarise(results)])
-    text = report(results, transfer)
+    text = report(results, transfer, manifest.splits)
     found = findings(suite, results, transfer)
     if found:
         text += "\n\n## The paper's findings\n\n" + findings_table(found)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.errors import SuiteError, one_line
 from harness.graph import Kind, Resources
+from harness.outputs import SplitAccount
 
 RESULT_SCHEMA = 1
 
@@ -247,6 +248,9 @@ class Manifest(BaseModel):
     plugins: list[dict[str, Any]] = Field(default_factory=list)
     extraction: dict[str, list] = Field(default_factory=dict)
     """Each capability's answer-extraction pipeline (``harness.extract``), as run."""
+    splits: dict[str, SplitAccount] = Field(default_factory=dict)
+    """Each capability's splits on the first seed: rows asked for and made, and the rows
+    making them dropped (``harness.preflight.check_splits``)."""
     device: str
     """The devices the run's workers reported (the parent imports no torch to find out)."""
     backend: str

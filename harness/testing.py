@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from harness.bases import KINDS, Backend, Capability, Plugin, Row, SelectContext, Selector, Step, \
-    Trainer, WeakItem
+from harness.bases import KINDS, Backend, Capability, Plugin, Row, SelectContext, Selector, Splits, \
+    Step, Trainer, WeakItem
 
 JUNK = ["", "   ", "\n", "@@@ ###", "zq"]
 
@@ -66,6 +66,7 @@ def capability_checks(cap: Capability, source: str | None) -> list[tuple[str, Ca
 
     checks += [
         ("seeded determinism", load),
+        ("the split sizes fit the pool", lambda: _fits(cap, splits["a"])),
         ("disjoint, group-aware splits", lambda: _disjoint(cap, splits["a"].names())),
         ("gold scores 1", lambda: _gold(cap, rows())),
         ("empty and junk score 0", lambda: _junk(cap, rows())),
@@ -80,6 +81,14 @@ def capability_checks(cap: Capability, source: str | None) -> list[tuple[str, Ca
 def _round_trip(plugin: Plugin) -> str | None:
     again = type(plugin.params)(**plugin.params.model_dump())
     return None if again == plugin.params else "Params(**params.model_dump()) differs"
+
+
+def _fits(cap: Capability, splits: Splits) -> str | None:
+    """Every split as large as the params ask (a capability's defaults must fit its own
+    pool), as a run's preflight requires."""
+    from harness.outputs import SplitAccount
+
+    return SplitAccount.of(splits, cap.params).problem(cap.name)
 
 
 def _disjoint(cap: Capability, names: dict[str, list[Row]]) -> str | None:

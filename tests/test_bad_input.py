@@ -131,6 +131,24 @@ def test_the_readme_table_lists_exactly_these_rows():
             "test_workers.py::test_ranks_that_cannot_split_the_batch_are_refused_at_plan_time",
         "gold targets a stop string or the decode budget would cut (over 1% of a capability's)":
             "test_preflight.py::test_a_run_stops_before_any_model_runs",
+        "a split with no rows":
+            "test_refusals.py::test_an_empty_split_is_refused_before_any_model_runs",
+        "a split size larger than the capability's pool (`fact_city` asked for 600 unlabeled "
+        "rows)": "test_refusals.py::test_a_split_larger_than_its_pool_says_how_many_it_can_have",
+        "rows repeated within a pool, or shared between the train and test pools":
+            "test_refusals.py::"
+            "test_rows_shared_between_pools_are_counted_in_the_record_and_the_report",
+        "a prompt, with its solved examples, longer than a model's context":
+            "test_refusals.py::"
+            "test_a_prompt_longer_than_the_context_names_the_item_and_both_lengths",
+        "a capability that declares a chance outside [0, 1]":
+            "test_refusals.py::test_a_chance_outside_0_1_is_refused_at_registration",
+        "`harness leaderboard add` of a run with no test items behind a figure":
+            "test_refusals.py::"
+            "test_an_entry_that_cannot_render_is_refused_and_never_stops_the_board",
+        "`harness leaderboard build` with an entry it cannot read or render":
+            "test_refusals.py::"
+            "test_an_entry_that_cannot_render_is_refused_and_never_stops_the_board",
         "a stage that does not fit the machine's GPUs":
             "test_sizing.py::test_run_refuses_a_stage_that_cannot_fit_before_any_compute",
         "a plugin module without @hookimpl functions":

@@ -43,7 +43,7 @@ def _env(site: tuple[Path, Path]) -> dict[str, str]:
 def test_harness_check_passes_the_example_and_catches_the_leak(site):
     good = harness_cli("check", "example_echo", "example_first", env=_env(site))
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "13 of 13 checks passed" in good.stdout
+    assert "14 of 14 checks passed" in good.stdout
     leak = harness_cli("check", "faulty", env=_env(site))
     assert leak.returncode == 1
     line = next(x for x in leak.stdout.splitlines() if "never reads gold" in x)
@@ -61,7 +61,7 @@ def test_the_pytest_plugin_passes_the_example_and_catches_the_leak(site, tmp_pat
                               env={**os.environ, **_env(site)}, timeout=600)
 
     good = pytest_("example_echo,example_first")
-    assert good.returncode == 0 and "13 passed" in good.stdout, good.stdout[-2000:]
+    assert good.returncode == 0 and "14 passed" in good.stdout, good.stdout[-2000:]
     leak = pytest_("faulty")
     assert leak.returncode == 1 and "4 failed" in leak.stdout, leak.stdout[-2000:]
     assert "read gold data" in leak.stdout

@@ -80,6 +80,10 @@ class FactSum(Capability):
     extract = ["match"]
 
     class Params(SplitSizes):
+        # The pool is operands**2 questions (400 by default): the defaults use it all.
+        labeled: int = Field(60, ge=1)
+        unlabeled: int = Field(190, ge=1)
+        test: int = Field(150, ge=1)
         answer: Answer = Field("relabel", description=ANSWER_HELP)
         operands: int = Field(20, ge=2, description="the questions' operands are 0 .. operands-1")
         bridge: int = Field(5, ge=0, description="first operands from `operands` on, this many, "
@@ -125,6 +129,10 @@ class FactCity(Capability):
     extract = ["match"]
 
     class Params(SplitSizes):
+        # The pool is one question a person (300 by default): the defaults use it all.
+        labeled: int = Field(50, ge=1)
+        unlabeled: int = Field(130, ge=1)
+        test: int = Field(120, ge=1)
         answer: Answer = Field("relabel", description=ANSWER_HELP)
         people: int = Field(300, ge=10, description="how many people the questions are about")
         bridge: int = Field(60, ge=0, description="more people, whose facts are in the text in "

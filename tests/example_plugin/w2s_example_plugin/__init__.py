@@ -6,7 +6,7 @@ import random
 
 from pydantic import Field
 
-from harness import Capability, DecodeConfig, Params, Row, Selector, hookimpl
+from harness import Capability, DecodeConfig, Params, Row, Selector, SplitSizes, hookimpl
 
 WORDS = ["red", "green", "blue", "cat", "dog", "sun", "moon", "tree"]
 
@@ -19,13 +19,19 @@ class Echo(Capability):
     generated = True  # it makes its own rows: no source, and --data-dir does not apply
     decode = DecodeConfig(max_new_tokens=16)
 
+    class Params(SplitSizes):
+        # Its pool is 400 rows: the default sizes must fit it (`harness check` checks).
+        labeled: int = Field(100, ge=1)
+        unlabeled: int = Field(200, ge=1)
+        test: int = Field(100, ge=1)
+
     def pools(self, source, seed):
         rng = random.Random(7)
         rows = {}
         while len(rows) < 400:
             words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4)))
-            rows[words] = Row(id=f"echo-{len(rows)}", prompt=f"Repeat: {words}\n=>",
-                              target=f" {words}", answer=words)
+            rows.setdefault(words, Row(id=f"echo-{len(rows)}", prompt=f"Repeat: {words}\n=>",
+                                       target=f" {words}", answer=words))
         return {"train": list(rows.values())}
 
     def answer_of(self, row, completion):
