@@ -120,26 +120,46 @@ class WeakItem(BaseModel):
     """Whether ``label`` and ``strong_answer`` give the same answer (by the capability's reading)."""
 
 
-Signal = Literal["weak_logprob", "student_answer", "base_answer"]
-"""What the pipeline can add to the pool before a selector runs, each computed once and cached:
-the weak model's log-probability of its labels; the strong answers of the *student* (the strong
-model fine-tuned on all weak labels, i.e. the naive W2S model) or of the *base* strong model."""
+Signal = Literal["weak_logprob", "student_answer", "base_answer", "weak_model"]
+"""What the pipeline can give a selector, each computed once and cached: the weak model's
+log-probability of its labels (``WeakItem.weak_logprob``); the strong answers of the
+*student* (the strong model fine-tuned on all weak labels, i.e. the naive W2S model) or of the
+*base* strong model (``WeakItem.strong_answer``); the trained weak model itself
+(``SelectContext.weak_model``, a local folder: the supervisor that wrote the labels)."""
 
 
 # --------------------------------------------------------------------------- contexts
 
 
 class SelectContext(BaseModel):
-    """What a selector may use beyond the pool."""
+    """What a selector may use beyond the pool.
+
+    ``backend`` is the suite's backend: ``ctx.backend.complete(model, prompts, DecodeConfig())``
+    returns one ``Generation`` (``.text``) per prompt, greedy by default, and
+    ``ctx.backend.logprobs(model, prompts, completions)`` the mean per-token log-probability of
+    each completion after its prompt; ``model`` is a local folder (``strong_model``,
+    ``weak_model``)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     seed: int
     strong_model: str
-    """Local path of the strong base model (reward models are built from it)."""
-    weak_model: str
+    """Local folder of the untuned strong model (reward models are built from it)."""
+    weak_path: str | None = None
+    """Local folder of the trained weak model, when the selector needs ``"weak_model"``."""
     backend: Any = None
     work_dir: Path
+
+    @property
+    def weak_model(self) -> str:
+        """Local folder of the trained weak model (fine-tuned on the labeled split's gold: the
+        supervisor whose greedy completions are the pool's labels). Only a selector whose
+        ``needs()`` includes ``"weak_model"`` gets it: the stage then waits for those weights
+        and its cache key follows them."""
+        if self.weak_path is None:
+            raise RuntimeError("ctx.weak_model: add \"weak_model\" to the selector's needs() "
+                               "to be given the trained weak model")
+        return self.weak_path
 
 
 class TrainContext(BaseModel):

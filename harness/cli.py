@@ -254,11 +254,12 @@ def _type(annotation) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    import os
+    import tempfile
 
     from tabulate import tabulate
 
-    from harness.plugins import DIST, environment
+    from harness.plugins import DIST, TOLERANT, environment
+    from harness.resolver import models_dir
     from harness.testing import Finding, check, sources
 
     reg = _diagnosed()
@@ -268,9 +269,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise HarnessError("no third-party plugin is installed; name plugins to check, e.g. "
                            "`harness check gsm8k`")
     given = sources(args.source, args.data_dir, names)
+    for name in args.names:
+        kinds = [f"a {SINGULAR[k]}" for k in KIND_NAMES if name in reg.entries[k]]
+        if name in reg.clashes or len(kinds) > 1:
+            owners = reg.clashes.get(name) or kinds
+            raise HarnessError(f"{name!r} names more than one plugin ({'; '.join(owners)}), and "
+                               "a check of one would pass for both; uninstall or rename one, "
+                               "or skip one with HARNESS_BLOCK_PLUGINS=<its entry point>")
     installed = {e.name for kind in KIND_NAMES for e in reg.entries[kind].values()}
-    blocked = ",".join(filter(None, [os.environ.get("HARNESS_BLOCK_PLUGINS", ""), *reg.broken]))
-    with environment("HARNESS_BLOCK_PLUGINS", blocked):  # the checks load the healthy ones
+    # The plugins' code runs against a throwaway home (the tiny models stay shared), and the
+    # checks' registry keeps a broken plugin's valid siblings, as `list` shows them.
+    with tempfile.TemporaryDirectory(prefix="harness-check-") as home, \
+            environment("HARNESS_MODELS", str(models_dir())), \
+            environment("HARNESS_HOME", home), environment(TOLERANT, "1"):
         findings = [f for name in names if name in installed
                     for f in check([name], given.get(name))]
     missing = [n for n in names if n not in installed]
@@ -363,14 +374,16 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from harness.converted import DERIVED
-    from harness.resolver import resolve
+    from harness.resolver import resolve_apart
     from harness.tinymodels import TINY
 
     known = [*TINY, *DERIVED]
-    for name in args.names or list(TINY):
-        if name not in known:
-            raise HarnessError(f"unknown model {name!r}; choose from {', '.join(known)}")
-        print(f"{name}: {resolve(name)}")
+    names = args.names or list(TINY)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise HarnessError(f"unknown model {unknown[0]!r}; choose from {', '.join(known)}")
+    for name in names:
+        print(f"{name}: {resolve_apart(name)}")
     return 0
 
 
@@ -388,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` stops a run as Ctrl-C does
+    # Ctrl-C (SIGINT) raises here even where a shell started us with it ignored (`cmd &`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return COMMANDS[args.command](args)
     except HarnessError as exc:

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Iterator
 from harness.devices import cores, gpu_ids
 from harness.errors import HarnessError
 from harness.graph import StageSpec
-from harness.worker import Job, Outcome, child_main, execute, ray_stage
+from harness.worker import Job, Outcome, child_main, console_of, execute, ray_stage
 
 
 HERE = frozenset({"data"})
@@ -131,6 +131,7 @@ class LocalExecutor(Executor):
         for sentinel in ready:
             process, job, result, devices, offset = self.running.pop(by_sentinel[sentinel])
             _forward(job.log, offset)
+            console_of(job.log).unlink(missing_ok=True)
             self.free += devices
             out.append(_read_outcome(process, job, result))
         return out
@@ -166,10 +167,12 @@ def _forkserver():
 
 
 def _forward(log: str, offset: int) -> int:
-    """Copy what a worker wrote to its log since ``offset`` to our stderr; the new offset."""
-    if not log or not Path(log).exists():
+    """Copy what a worker wrote to its console file (``worker.console_of``: the harness's
+    lines and bars, not what plugins print, which stays in the log) since ``offset`` to our
+    stderr; the new offset."""
+    if not log or not console_of(log).exists():
         return offset
-    with open(log, "rb") as handle:
+    with open(console_of(log), "rb") as handle:
         handle.seek(offset)
         chunk = handle.read()
     if chunk:

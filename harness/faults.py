@@ -52,9 +52,16 @@ def copies(pool: list[WeakItem]) -> list[WeakItem]:
     return [i.model_copy(deep=True) for i in pool]
 
 
-def edits(pool: list[WeakItem], given: list[WeakItem]) -> list[str]:
-    """The ids of the items a selector changed in the copies it was given."""
-    return [a.id for a, b in zip(pool, given) if a != b]
+def edits(pool: list[WeakItem], given: list[WeakItem], chosen: Any = ()) -> list[str]:
+    """The ids of the items a selector changed: in the copies it was given, or in the items
+    it returned (an edited copy of an item: the harness takes the pool's by id, so the edit
+    would be lost without a word)."""
+    by_id = {i.id: i for i in pool}
+    returned = [c for c in chosen if isinstance(c, WeakItem)] \
+        if isinstance(chosen, (list, tuple)) else []
+    changed = [a.id for a, b in zip(pool, given) if a != b]
+    changed += [c.id for c in returned if c.id in by_id and c != by_id[c.id]]
+    return list(dict.fromkeys(changed))
 
 
 def checked_selection(selector: Selector, where: str, pool: list[WeakItem],

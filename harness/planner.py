@@ -226,6 +226,11 @@ class Planner:
 
     def _signal(self, signal: Signal, g: Group, weak: Model, labels: str, pool: str) -> str:
         """The stage whose output answers a selector's need, planned (and cached) once."""
+        if signal == "weak_model":
+            if weak.stage is None:
+                raise PluginError(f"{g.tag}: a selector needs the trained weak model, and "
+                                  "this suite's weak side has none")
+            return weak.stage
         if signal == "weak_logprob":
             return self._add("score", f"score weak labels [{g.tag}]",
                              {**weak.params("model"), "backend": ref(self.backend)},

@@ -9,17 +9,19 @@ it runs is not loaded by its later stages.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from functools import lru_cache
 from importlib import metadata
 
 import pluggy
 
 from harness import hookspecs
-from harness.bases import KINDS
+from harness.bases import KINDS, SINGULAR
 from harness.errors import PluginError
 from harness.registry import Registry
 
@@ -53,10 +55,31 @@ def _dist_version(dist: str) -> str:
         return "unknown"
 
 
-def plugin_manager(broken: dict[str, str] | None = None) \
+SLOW_IMPORT = 1.0
+"""Seconds: a plugin that takes longer to import is reported (once, by the command)."""
+
+
+@contextmanager
+def _captured(owner: str, notes: dict[str, list[str]]) -> Iterator[None]:
+    """What a plugin prints while it loads or registers is kept from the console: a command's
+    output is the harness's own, and a stage's log holds what plugins print while it runs."""
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(out):
+        yield
+    printed = out.getvalue().splitlines()
+    if printed:
+        notes.setdefault(owner, []).append(
+            f"printed {len(printed)} lines while loading (not shown; the first: "
+            f"{printed[0][:80]!r})")
+
+
+def plugin_manager(broken: dict[str, str] | None = None,
+                   notes: dict[str, list[str]] | None = None) \
         -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]]]:
     """Load every plugin; return the manager and plugin name -> (distribution, version).
-    A plugin that fails to import is an error, or, given ``broken``, recorded there."""
+    A plugin that fails to import is an error, or, given ``broken``, recorded there; what
+    loading them printed, or a slow import, goes to ``notes``."""
+    notes = {} if notes is None else notes
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     owners: dict[str, tuple[str, str]] = {}
@@ -73,7 +96,14 @@ def plugin_manager(broken: dict[str, str] | None = None) \
             where = f"plugin {ep.name!r} ({dist} {version})"
             fix = f"fix or uninstall it, or set HARNESS_BLOCK_PLUGINS={ep.name}"
             try:
-                module = ep.load()
+                started = time.perf_counter()
+                with _captured(ep.name, notes):
+                    module = ep.load()
+                took = time.perf_counter() - started
+                if took > SLOW_IMPORT:
+                    notes[ep.name] = notes.get(ep.name, []) + [
+                        f"took {took:.1f} s to import, which every stage that loads plugins "
+                        "pays again; defer heavy imports into the functions that need them"]
                 unknown = _unknown_hooks(pm, module)
             except Exception as exc:
                 message = f"{where} failed to import: {type(exc).__name__}: {exc}; {fix}"
@@ -132,7 +162,7 @@ def build_registry(tolerant: bool = False) -> Registry:
     an error; ``tolerant`` (for `harness list` and `harness plugins`, the commands that
     diagnose it) records it in ``Registry.broken`` and keeps the rest."""
     registry = Registry()
-    pm, owners = plugin_manager(registry.broken if tolerant else None)
+    pm, owners = plugin_manager(registry.broken if tolerant else None, registry.notes)
     for kind in KINDS:
         hook = getattr(pm.hook, f"register_{kind}")
         # Built-ins first: a third-party plugin that reuses a built-in's name is the one
@@ -144,32 +174,47 @@ def build_registry(tolerant: bool = False) -> Registry:
             dist, version = owners.get(owner, ("unknown", "unknown"))
             added: list[type] = []
             try:
-                impl.function(register=added.append)
-                for cls in added:
-                    registry.add(kind, cls, owner, dist, version)
+                with _captured(owner, registry.notes):
+                    impl.function(register=added.append)
             except Exception as exc:
-                message = str(exc) if isinstance(exc, PluginError) else (
-                    f"plugin {owner!r} ({dist} {version}) raised in register_{kind}: "
-                    f"{type(exc).__name__}: {exc}; fix or uninstall it, or set "
-                    f"HARNESS_BLOCK_PLUGINS={owner}")
+                message = (f"plugin {owner!r} ({dist} {version}) raised in register_{kind}: "
+                           f"{type(exc).__name__}: {exc}; fix or uninstall it, or set "
+                           f"HARNESS_BLOCK_PLUGINS={owner}")
                 if not tolerant:
                     raise PluginError(message) from None
                 registry.broken[owner] = message
                 for k in KINDS:  # nothing half-registered stays
                     registry.entries[k] = {n: e for n, e in registry.entries[k].items()
                                            if e.owner != owner}
+                continue
+            for cls in added:  # one invalid class is refused alone; its siblings register
+                try:
+                    registry.add(kind, cls, owner, dist, version)
+                except PluginError as exc:
+                    message = str(exc) if "HARNESS_BLOCK_PLUGINS" in str(exc) else \
+                        f"{exc}; fix it, or set HARNESS_BLOCK_PLUGINS={owner} to skip the plugin"
+                    if not tolerant:
+                        raise PluginError(message) from None
+                    name = getattr(cls, "name", None) or getattr(cls, "__name__", "?")
+                    registry.broken[f"{owner}: {SINGULAR[kind]} {name}"] = message
     registry.loaded = [o for o, (dist, _) in owners.items() if dist != DIST]
     registered = {e.owner for kind in KINDS for e in registry.entries[kind].values()}
+    refused = {key.split(": ")[0] for key in registry.broken}
     for owner, (dist, _) in owners.items():
-        if dist != DIST and owner not in registered and owner not in registry.broken:
+        if dist != DIST and owner not in registered and owner not in refused:
             registry.empty[owner] = dist
     return registry
 
 
 def warn_empty(registry: Registry) -> None:
     """A warning per installed plugin that registered nothing (a module without
-    ``@hookimpl`` functions registers nothing, silently otherwise)."""
+    ``@hookimpl`` functions registers nothing, silently otherwise), and one per plugin that
+    printed while loading or was slow to import."""
     from harness.progress import say
+
+    for owner, lines in registry.notes.items():
+        for line in lines:
+            say(f"warning: plugin {owner!r} {line}")
 
     for owner, dist in registry.empty.items():
         say(f"warning: plugin {owner!r} ({dist}) registered nothing: its module needs "
@@ -177,9 +222,14 @@ def warn_empty(registry: Registry) -> None:
             "register_trainers or register_backends")
 
 
+TOLERANT = "HARNESS_TOLERANT_PLUGINS"
+"""Set (by ``harness check``), the process-wide registry keeps what loads beside what is
+broken, as ``harness list`` does, so the kit checks a broken plugin's valid siblings."""
+
+
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     """The process-wide registry, built once on first use."""
-    built = build_registry()
+    built = build_registry(tolerant=bool(os.environ.get(TOLERANT)))
     warn_empty(built)
     return built

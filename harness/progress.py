@@ -1,5 +1,10 @@
-"""Progress bars on stderr with rate and ETA (quiet when ``HARNESS_QUIET`` is set), and status
-lines that also go to the current run's log file."""
+"""Progress bars with rate and ETA (quiet when ``HARNESS_QUIET`` is set), and status lines that
+also go to the current run's log file.
+
+In a stage's worker, stdout and stderr are the stage's log: whatever plugins and libraries
+print stays there. The harness's own lines and bars go to the worker's *console* file as well
+(``console_to``), which is all the run forwards to the terminal.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,17 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
+
+
+_console: TextIO | None = None
+
+
+def console_to(stream: TextIO | None) -> None:
+    """In a worker: also write status lines, and write progress bars, to ``stream`` (None
+    stops), the file the run shows on its console."""
+    global _console
+    _console = stream
 
 
 def progress(total: int, desc: str, unit: str = "it"):
@@ -16,7 +32,7 @@ def progress(total: int, desc: str, unit: str = "it"):
         total=total,
         desc=desc,
         unit=unit,
-        file=sys.stderr,
+        file=_console or sys.stderr,
         disable=bool(os.environ.get("HARNESS_QUIET")),
         dynamic_ncols=True,
         mininterval=1.0,
@@ -35,6 +51,13 @@ def log_to(path: Path | None) -> None:
 def say(message: str) -> None:
     """One status line on stderr (stdout is kept for tables and plans) and in the run's log."""
     print(message, file=sys.stderr, flush=True)
+    if _console is not None:
+        print(message, file=_console, flush=True)
+    log_only(message)
+
+
+def log_only(message: str) -> None:
+    """A line for the run's log file alone (what the console already says another way)."""
     if _log is not None:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         with _log.open("a") as f:

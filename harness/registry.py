@@ -62,6 +62,11 @@ class Registry:
     """The third-party entry points that loaded (``harness.plugins.snapshot``)."""
     empty: dict[str, str] = field(default_factory=dict)
     """Entry point -> its distribution, for third-party plugins that registered nothing."""
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    """Plugin -> what it printed while loading, or how slowly it imported (warned once)."""
+    clashes: dict[str, list[str]] = field(default_factory=dict)
+    """A name -> the plugins registering it ("owner (dist version)"), where more than one did:
+    only the first registered, and ``harness check NAME`` refuses to guess."""
 
     def add(self, kind: str, cls: type, owner: str, dist: str, dist_version: str) -> None:
         base = KINDS[kind]
@@ -99,6 +104,8 @@ class Registry:
             raise PluginError(f"{where}: {SINGULAR[kind]} {name!r} Params default {bad}")
         if name in self.entries[kind]:
             other = self.entries[kind][name]
+            self.clashes.setdefault(name, [f"{other.owner} ({other.dist} "
+                                           f"{other.dist_version})"]).append(where)
             raise PluginError(
                 f"two {kind} are named {name!r}: one from plugin {other.owner!r} "
                 f"({other.dist} {other.dist_version}), one from {where}; rename it, "

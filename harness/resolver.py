@@ -90,3 +90,46 @@ def _once(path: Path, make) -> None:
     with locked(path.with_name(f".{path.name}.lock")):
         if not (path / "config.json").exists():  # another process built it meanwhile
             make()
+
+
+def resolve_apart(name: str) -> str:
+    """``resolve(name)`` in a process of its own, for `harness models build`: Ctrl-C or
+    SIGTERM stops it within a second, where a long native call in this process (training a
+    tokenizer, a torch kernel) would hold the signal off; a stopped build leaves no
+    half-written folder."""
+    import multiprocessing
+    import shutil
+
+    context = multiprocessing.get_context("spawn")
+    here, there = context.Pipe(duplex=False)
+    process = context.Process(target=_resolve_into, args=(name, there), daemon=True,
+                              name=f"harness: build {name}")
+    process.start()
+    there.close()
+    try:
+        while not here.poll(0.2):
+            if not process.is_alive() and not here.poll():
+                raise HarnessError(f"building {name} failed (its worker exited with code "
+                                   f"{process.exitcode}); see the lines above")
+        status, value = here.recv()
+    except BaseException:
+        process.kill()
+        process.join()
+        for tmp in models_dir().glob(f".tmp-*-{process.pid}"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    process.join()
+    if status != "ok":
+        raise HarnessError(value)
+    return value
+
+
+def _resolve_into(name: str, conn) -> None:
+    """The body of ``resolve_apart``'s process: Ctrl-C is its parent's to act on."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        conn.send(("ok", resolve(name)))
+    except HarnessError as exc:
+        conn.send(("error", str(exc)))

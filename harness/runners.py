@@ -268,17 +268,20 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registr
     strong = resolve(p.strong or "")
     if p.trust_remote_code:
         trust.allow(strong)
-    ctx = SelectContext(seed=p.seed, strong_model=strong, weak_model=p.weak,
+    weak = inputs.get("signal:weak_model")
+    ctx = SelectContext(seed=p.seed, strong_model=strong,
+                        weak_path=str(outputs.model_dir(weak)) if weak else None,
                         backend=_make(plugins, "backends", p.backend), work_dir=out)
     gold = [e for role, e in inputs.items() if role.startswith("data:")]
     given = copies(pool)
     with blame(selector, where, "select()"), no_gold(*gold, out.parent.parent / "data"):
-        chosen = selector.select(given, ctx)
-    chosen = checked_selection(selector, where, pool, chosen)
-    edited = edits(pool, given)
+        returned = selector.select(given, ctx)
+    chosen = checked_selection(selector, where, pool, returned)
+    edited = edits(pool, given, returned)
     if edited:
-        say(f"warning: selector {selector.name} [{where}] edited {len(edited)} pool items in "
-            f"place (e.g. {edited[0]!r}); the harness trains on its own copy of the weak labels")
+        say(f"warning: selector {selector.name} [{where}] edited {len(edited)} pool items "
+            f"(e.g. {edited[0]!r}), in place or in the items it returned; the harness trains "
+            "on its own copy of the weak labels, unedited")
     outputs.write_selection(out, chosen, selection_summary(pool, chosen))
 
 
@@ -289,7 +292,7 @@ def _pool(p: SelectParams, inputs: dict[str, Path], plugins: Registry,
     for role, entry in inputs.items():
         if role == "signal:weak_logprob":
             extra["weak_logprob"] = outputs.signal(entry)
-        elif role.startswith("signal:"):
+        elif role in ("signal:student_answer", "signal:base_answer"):
             extra["strong_answer"] = {q.id: q.completion for q in outputs.completions(entry)}
     caps = _capabilities(plugins, p.capabilities)
     rows = {r.id: r for c in caps for r in _rows(inputs, c, "unlabeled")}

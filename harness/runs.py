@@ -25,7 +25,7 @@ from harness.schemas import Manifest, MethodSpec, PluginRef, StageRecord, Suite
 from harness.planner import Planner, plan
 from harness.preflight import check_context, check_splits, check_targets, data_stages
 from harness.scheduler import cached_prefix, key_after, schedule
-from harness.progress import log_to, say
+from harness.progress import log_only, log_to, say
 from harness.registry import Registry
 from harness.findings import findings
 from harness.findings import table as findings_table
@@ -223,7 +223,9 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         manifest.status = "interrupted" if stopped else "failed"
         manifest.error = "Ctrl-C" if stopped else str(exc) \
             if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
-        say(f"run {run_id} {manifest.status}: {manifest.error}")
+        # The error itself is the command's one `error:` line; here only the log keeps it.
+        say(f"run {run_id} {manifest.status}")
+        log_only(f"run {run_id} {manifest.status}: {manifest.error}")
         log_to(None)
         manifest.finished = datetime.now(timezone.utc).isoformat()
         save()

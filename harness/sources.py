@@ -20,6 +20,8 @@ def is_local(source: str) -> bool:
 
 
 def local_dir(source: str, capability: str) -> Path:
+    """``source`` as a directory, or a one-line ``DataError`` naming the capability and the
+    fix (point ``--data-dir`` or the capability's ``source`` at the dataset's files)."""
     root = Path(source).expanduser()
     if not root.is_dir():
         raise DataError(
@@ -30,6 +32,8 @@ def local_dir(source: str, capability: str) -> Path:
 
 
 def need(path: Path, capability: str) -> Path:
+    """``path`` when the file is there, else a one-line ``DataError`` naming it and the
+    capability: call it on each file a capability reads, before opening it."""
     if not path.is_file():
         raise DataError(
             f"{capability}: missing data file {path}; copy the dataset's original files there "
@@ -94,6 +98,8 @@ def hub_pools(dataset: str, config: str | None,
 
 
 def jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a JSON-lines file (blank lines skipped); a bad line is a one-line error
+    naming the file and line number."""
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if line.strip():
@@ -104,6 +110,7 @@ def jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def json_array(path: Path) -> list[dict[str, Any]]:
+    """The rows of a file holding one JSON array; bad JSON is a one-line error naming it."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -111,6 +118,7 @@ def json_array(path: Path) -> list[dict[str, Any]]:
 
 
 def tsv(path: Path) -> list[list[str]]:
+    """The non-empty rows of a tab-separated file, as lists of cells (no quoting)."""
     with path.open(encoding="utf-8", newline="") as f:
         return [row for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if row]
 
@@ -122,6 +130,7 @@ def csv_dicts(path: Path) -> list[dict[str, str]]:
 
 
 def lines(path: Path) -> list[str]:
+    """The lines of a text file, without their line ends."""
     return path.read_text(encoding="utf-8").splitlines()
 
 

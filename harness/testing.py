@@ -186,6 +186,12 @@ def _pool(n: int = 200) -> tuple[list[WeakItem], dict[str, bool]]:
 def selection(sel: Selector, seed: int) -> tuple[list[str], list[str]]:
     """The ids ``sel`` keeps of the kit's pool with ``seed``, and the ids of the items it
     edited in place; a selector that opens the gold data entries raises ``GoldLeak``."""
+    with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
+        return _selection(sel, seed, Path(tmp))
+
+
+def _selection(sel: Selector, seed: int, home: Path) -> tuple[list[str], list[str]]:
+    """``selection`` with the kit's files under ``home`` (removed after)."""
     from harness import outputs
     from harness.faults import checked_selection, copies, edits
     from harness.guard import no_gold
@@ -193,7 +199,6 @@ def selection(sel: Selector, seed: int) -> tuple[list[str], list[str]]:
     from harness.resolver import resolve
 
     pool, right = _pool()
-    home = Path(tempfile.mkdtemp(prefix="harness-check-"))
     data = home / "cache" / "data" / "kit"
     data.mkdir(parents=True)
     outputs.write_rows(data, "unlabeled", [
@@ -202,20 +207,21 @@ def selection(sel: Selector, seed: int) -> tuple[list[str], list[str]]:
     work = home / "cache" / "select" / f".tmp-kit-{seed}"
     work.mkdir(parents=True)
     ctx = SelectContext(seed=seed, strong_model=resolve("tiny-strong") if type(sel).gpus else "",
-                        weak_model="", backend=registry().make("backends", "hf"), work_dir=work)
+                        weak_path=resolve("tiny-weak") if "weak_model" in sel.needs() else None,
+                        backend=registry().make("backends", "hf"), work_dir=work)
     given = copies(pool)
     with no_gold(home / "cache" / "data"):
         chosen = sel.select(given, ctx)
     kept = [i.id for i in checked_selection(sel, "harness check", pool, chosen)]
-    return kept, edits(pool, given)
+    return kept, edits(pool, given, chosen)
 
 
 def selector_checks(sel: Selector) -> list[tuple[str, Callable]]:
     def untouched() -> str | None:
         edited = selection(sel, 0)[1]
-        return (f"select() edited {len(edited)} of its pool's items in place (e.g. "
-                f"{edited[0]!r}); a selector chooses items and never changes them, and the "
-                "harness trains on its own copy") if edited else None
+        return (f"select() edited {len(edited)} of its pool's items, in place or in the "
+                f"items it returned (e.g. {edited[0]!r}); a selector chooses items and never "
+                "changes them, and the harness trains on its own copy") if edited else None
 
     def deterministic() -> str | None:
         first = selection(sel, 0)[0]
@@ -347,8 +353,24 @@ def sources(pairs: list[str], data_dir: str | None, names: list[str]) -> dict[st
     return out
 
 
+GATES = ("the source is usable", "seeded determinism")
+"""Checks the rest of a plugin's need: when one fails, the plugin's later checks do not run
+(they would only fail again for the same reason)."""
+
+
 def check(names: list[str], source: str | None = None) -> list[Finding]:
-    return [_run(p, c, f) for p, c, f in checks_for(names, source)]
+    out: list[Finding] = []
+    stopped: set[str] = set()
+    for plugin, name, fn in checks_for(names, source):
+        if plugin in stopped:
+            continue
+        found = _run(plugin, name, fn)
+        if found.problem is not None and name in GATES:
+            stopped.add(plugin)
+            found = found._replace(problem=f"{found.problem} (its other checks need this and "
+                                           "did not run)")
+        out.append(found)
+    return out
 
 
 # ---------------------------------------------------------------- the pytest plugin

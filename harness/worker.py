@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from harness import trust
 from harness.errors import HarnessError
 from harness.graph import StageSpec
-from harness.progress import say
+from harness.progress import console_to, say
 from harness.store import Store
 
 
@@ -176,20 +176,30 @@ def _watch(parent: int) -> None:
     threading.Thread(target=loop, daemon=True, name="harness-parent-watch").start()
 
 
+def console_of(log: str) -> Path:
+    """The file beside a stage's log holding what the run shows on its console: the
+    harness's status lines and progress bars, never what a plugin prints."""
+    path = Path(log)
+    return path.with_name(f".{path.name}.console")
+
+
 def run_logged(job: Job) -> Outcome:
-    """``execute``, with this process's output going to the stage's log while it runs."""
+    """``execute``, with this process's output going to the stage's log while it runs, and
+    the harness's own lines to its console file too (``harness.progress.console_to``)."""
     if not job.log:
         return execute(job)
     Path(job.log).parent.mkdir(parents=True, exist_ok=True)
-    with open(job.log, "a") as handle:
+    with open(job.log, "a") as handle, open(console_of(job.log), "a") as console:
         sys.stdout.flush()
         sys.stderr.flush()
         saved = os.dup(1), os.dup(2)
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)
+        console_to(console)
         try:
             return execute(job)
         finally:
+            console_to(None)
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)

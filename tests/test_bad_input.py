@@ -131,6 +131,23 @@ def test_the_readme_table_lists_exactly_these_rows():
             "test_workers.py::test_ranks_that_cannot_split_the_batch_are_refused_at_plan_time",
         "gold targets a stop string or the decode budget would cut (over 1% of a capability's)":
             "test_preflight.py::test_a_run_stops_before_any_model_runs",
+        "a selector that edits its pool's items in place, or returns edited copies of them":
+            "test_isolation.py::test_the_kit_fails_a_selector_returning_edited_copies",
+        "`harness check NAME` where two plugins register NAME (or a plugin of two kinds has it)":
+            "test_isolation.py::test_check_refuses_a_name_two_plugins_register",
+        "`harness check` of a capability whose data it cannot read (no `--source`, an "
+        "unreachable hub)": "test_isolation.py::test_check_stops_a_capability_at_its_missing_data",
+        "a plugin that prints while it loads, or takes over 1 s to import":
+            "test_isolation.py::test_printing_or_slow_imports_are_one_warning_each",
+        "what a plugin prints while its stage runs":
+            "test_isolation.py::test_what_a_plugin_prints_in_a_stage_stays_in_its_log",
+        "a plugin module with one invalid class beside valid ones":
+            "test_isolation.py::test_an_invalid_class_is_refused_alone_with_the_block_hint",
+        "a selector that reads `ctx.weak_model` without `weak_model` in its `needs()`":
+            "test_weak_model_context.py::"
+            "test_a_selector_that_did_not_ask_for_the_weak_model_is_told_how",
+        "Ctrl-C (or `kill`) during `harness models build`":
+            "test_interrupt.py::test_stopping_a_model_build_exits_within_5_s_and_leaves_no_folder",
         "a split with no rows":
             "test_refusals.py::test_an_empty_split_is_refused_before_any_model_runs",
         "a split size larger than the capability's pool (`fact_city` asked for 600 unlabeled "
@@ -164,9 +181,6 @@ def test_the_readme_table_lists_exactly_these_rows():
             "test_plugin_contracts.py::test_a_wrong_default_stops_a_run_before_any_compute",
         "a capability whose Params do not subclass `SplitSizes`":
             "test_plugin_contracts.py::test_params_are_validated_when_a_plugin_registers",
-        "a selector that edits its pool's items in place":
-            "test_plugin_contracts.py::"
-            "test_an_in_place_edit_never_reaches_training_and_the_kit_fails_it",
         "`harness check` with a broken plugin installed":
             "test_plugin_contracts.py::test_check_checks_the_healthy_plugins_beside_a_broken_one",
         "`harness check --source` without `NAME=DIR`":

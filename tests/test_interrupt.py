@@ -71,3 +71,33 @@ def test_stopping_a_run_during_vllm_decoding_stops_everything_quickly(tmp_path, 
     runs = harness_cli("runs", env={"HARNESS_HOME": str(home)}, check=True).stdout
     (row,) = [line for line in runs.splitlines() if "_tiny_" in line]
     assert " interrupted " in row and "failed" not in row, row
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_stopping_a_model_build_exits_within_5_s_and_leaves_no_folder(tmp_path, how):
+    """`harness models build` builds in a process of its own (issue 30: it ignored Ctrl-C for
+    over 20 s under load, a pretraining step or tokenizer training holding the signal off)."""
+    send, sig, code = CASES[how]
+    models = tmp_path / "models"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("harness")), "models", "build", "testbed-strong"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, text=True,
+        env={**os.environ, "HARNESS_MODELS": str(models), "HARNESS_QUIET": ""},
+        start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not list(models.glob(".tmp-*")) and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # into the build: tokenizer, weights, pretraining
+        assert proc.poll() is None, proc.stderr.read()
+        sent = time.time()
+        send(proc.pid, sig)
+        proc.wait(timeout=30)
+        took = time.time() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == code and took < 5, (proc.returncode, took)
+    assert not list(models.glob(".tmp-*")) and not list(models.glob("testbed-strong*"))
+    time.sleep(1)
+    assert _session(proc.pid) == [], "the build's process outlived it"

@@ -66,7 +66,7 @@ def test_an_in_place_edit_never_reaches_training_and_the_kit_fails_it(tmp_path):
     site = _selector(tmp_path, "editing_plugin", "editing", EDITING)
     proc = harness_cli("check", "editing", env=_env(site))
     assert proc.returncode == 1
-    assert "edited 200 of its pool's items in place" in _result(proc.stdout, "never edits")
+    assert "edited 200 of its pool's items, in place" in _result(proc.stdout, "never edits")
 
     suite = tmp_path / "suite.yaml"
     suite.write_text("""
@@ -85,7 +85,7 @@ target_check: warn
     home = tmp_path / "home"
     proc = harness_cli("run", "--suite", str(suite), env={**_env(site), "HARNESS_HOME": str(home)})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "edited 30 pool items in place" in proc.stderr
+    assert "edited 30 pool items" in proc.stderr
     (selected,) = [p.with_name("selected.jsonl")
                    for p in (home / "cache" / "select").glob("*/_complete.json")
                    if json.loads(p.read_text())["spec"]["stage"]["params"]["selector"]["name"]

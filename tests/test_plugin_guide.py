@@ -30,8 +30,8 @@ def files(text: str) -> dict[str, str]:
 
 def test_the_guide_walks_a_local_files_capability_through_the_kit_offline(tmp_path):
     written = files(GUIDE.read_text())
-    assert {"my_w2s/pyproject.toml", "my_w2s/my_w2s/__init__.py", "make_data.py",
-            "steps.sh"} <= set(written)
+    assert {"my_w2s/pyproject.toml", "my_w2s/my_w2s/__init__.py", "my_w2s/my_w2s/rephrase.py",
+            "make_data.py", "steps.sh"} <= set(written)
     for path, body in written.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(body)
@@ -43,6 +43,7 @@ def test_the_guide_walks_a_local_files_capability_through_the_kit_offline(tmp_pa
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "prefix" in out  # `harness list capability my_quiz` shows its param
-    assert re.search(r"(\d+) of \1 checks passed", out), out
+    assert len(re.findall(r"(\d+) of \1 checks passed", out)) == 2, out  # my_quiz, my_rephrase
+    assert re.search(r"my_rephrase +deterministic for a seed, across processes +ok", out), out
     assert "FAIL" not in out
     assert re.search(r"\d+ passed", out) and " failed" not in out, out[-2000:]

@@ -84,12 +84,12 @@ capabilities:
 """
 
 
-def _run(tmp_path, caps: str, weak="fake-weak", strong="fake-strong", dry=False):
+def _run(tmp_path, caps: str, weak="fake-weak", strong="fake-strong"):
     site = plugin_site(tmp_path, "cap_plugins", CAPS, dist="cap-plugins")
     suite = tmp_path / "s.yaml"
     suite.write_text(HEAD.format(weak=weak, strong=strong) + caps)
     env = {"PYTHONPATH": str(site), "HARNESS_HOME": str(tmp_path / "home")}
-    return harness_cli("run", "--suite", str(suite), *(["--dry-run"] if dry else []), env=env)
+    return harness_cli("run", "--suite", str(suite), "--in-process", env=env)
 
 
 def test_an_empty_split_is_refused_before_any_model_runs(tmp_path):

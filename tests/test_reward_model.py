@@ -36,7 +36,7 @@ def test_reward_model_ranks_held_out_positives_above_negatives(loss, tiny_models
         "held_out": 0.2, "ratio": 0.5})
     pool = _scan_pool(300)
     ctx = SelectContext(seed=0, strong_model=tiny_models["tiny-strong"],
-                        weak_model=tiny_models["tiny-weak"], work_dir=tmp_path)
+                        weak_path=tiny_models["tiny-weak"], work_dir=tmp_path)
     chosen = selector.select(pool, ctx)
     report = json.loads((tmp_path / "reward_model.json").read_text())
     # 30 held-out pairs whose items were never trained on; chance is 0.5, and 23 of 30 or more
@@ -73,6 +73,6 @@ def test_without_pairs_the_selector_falls_back_to_agreement(tmp_path):
     pool = [WeakItem(id=str(k), capability="c", prompt="q", label=" a", strong_answer=" a",
                      agree=True) for k in range(6)]
     selector = registry().make("selectors", "reward_model", {"ratio": 0.5})
-    ctx = SelectContext(seed=0, strong_model="unused", weak_model="unused", work_dir=tmp_path)
+    ctx = SelectContext(seed=0, strong_model="unused", work_dir=tmp_path)
     assert len(selector.select(pool, ctx)) == 3
     assert json.loads((tmp_path / "reward_model.json").read_text())["pairs"] == 0

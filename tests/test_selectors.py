@@ -22,7 +22,7 @@ def _pool(n: int = 60) -> list[WeakItem]:
 
 
 def _ctx(seed: int, tmp_path: Path) -> SelectContext:
-    return SelectContext(seed=seed, strong_model="tiny-strong", weak_model="tiny-weak",
+    return SelectContext(seed=seed, strong_model="tiny-strong", weak_path="tiny-weak",
                          work_dir=tmp_path)
 
 
