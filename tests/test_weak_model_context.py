@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import fake_suite, harness_cli, plugin_site, run_tiny
 
 SELECTOR = '''
@@ -66,3 +68,19 @@ def test_a_selector_that_did_not_ask_for_the_weak_model_is_told_how(tmp_path):
     assert proc.returncode == 2
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error: ")]
     assert 'add "weak_model" to the selector\'s needs()' in line
+
+
+def test_a_selector_needing_the_weak_model_is_refused_where_there_is_none(tmp_path):
+    """Planning refuses it when a suite's weak side has no trained model (a supervisor that is
+    not a model); today every suite trains one, so the rule is shown on the planner itself."""
+    from harness.errors import PluginError
+    from harness.planner import Group, Model, plan
+    from harness.plugins import registry
+    from harness.schemas import Suite
+
+    planner, graph = plan(Suite.from_file(fake_suite(tmp_path)), registry(), "fake")
+    group = Group(0, "joint", ["fake_lookup"], {}, Model(name="fake-weak"), Model(name="x"))
+    with pytest.raises(PluginError, match="needs the trained weak model"):
+        planner._signal("weak_model", group, Model(name="fake-weak"), "labels", "pool")
+    trained = next(n for n, s in graph.stages.items() if s.label.startswith("train weak"))
+    assert planner._signal("weak_model", group, Model(stage=trained), "", "") == trained
