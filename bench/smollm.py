@@ -17,7 +17,7 @@ on its >= 300 test items:
   supervisor that knows something).
 
 Every point prints chance, the untuned strong model at 0 and 3 shots, the untuned weak model
-(0-shot), weak, ceiling, W2S, both paired gaps, PGR (pooled, paired interval), whether W2S
+(0-shot), weak, ceiling, W2S, both paired gaps, PGR (paired Fieller interval), whether W2S
 beats weak and strong base, and which of (a)-(c) hold, whatever it shows. Run it with nothing
 else on the machine:
 
@@ -105,7 +105,7 @@ def point(values: dict, data_dir: str, home: Path) -> list[dict]:
             "weak 0-shot": s.baselines["weak_0shot"].mean,
             "weak": s.weak.mean, "ceiling": s.ceiling.mean, "w2s": s.w2s.mean,
             "ceiling - base": s.ceiling_over_base.bracket() if s.ceiling_over_base else "n/a",
-            "ceiling - weak": gap.bracket(), "pgr": s.pooled_text(),
+            "ceiling - weak": gap.bracket(), "pgr": s.pgr_text(),
             "generalizes": s.generalizes, "empty": s.empty,
             "criteria": "".join(k for k, v in holds.items() if v) or "-",
         })

@@ -16,7 +16,7 @@ the ceiling's gain over it, and W2S against that baseline (paired 95% intervals)
 - ``epochs`` and ``lr``: the student's training (the ceiling's too: one ``train`` per suite);
 - ``weak_lr`` and ``weak_epochs``: the weak model's gold fine-tuning.
 
-Each point prints those beside weak, ceiling and W2S accuracy and the pooled PGR with its 95%
+Each point prints those beside weak, ceiling and W2S accuracy and the PGR with its 95%
 interval. Models are cached by their spec under ``$HARNESS_MODELS``; stages under a
 throwaway ``$HARNESS_HOME``. Run it with nothing else on the machine.
 
@@ -84,7 +84,7 @@ def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
              "weak": s.weak.mean, "ceiling": s.ceiling.mean, "w2s": s.w2s.mean,
              "ceiling_vs_base": s.ceiling_over_base.bracket() if s.ceiling_over_base else "n/a",
              "w2s_vs_base": s.vs_base.bracket() if s.vs_base else "n/a",
-             "pgr": s.pooled_text(), "generalizes": s.generalizes}
+             "pgr": s.pgr_text(), "generalizes": s.generalizes}
             for s in summarise(results)]
 
 
@@ -115,7 +115,7 @@ def main() -> None:
             print(f"{label}: {time.perf_counter() - t0:.0f}s", flush=True)
     print(tabulate(rows, headers=["point", "method", "capability", "chance", "strong base",
                                   "weak", "ceiling", "w2s", "ceiling - base [95% CI]",
-                                  "w2s - base [95% CI]", "pgr pooled [95% CI]",
+                                  "w2s - base [95% CI]", "pgr [95% CI]",
                                   "beats weak and base?"], disable_numparse=True))
 
 

@@ -35,6 +35,7 @@ NO_OUTPUTS: dict[str, str] = {
     "harness.cli": "parses the command line; what it decides is in each stage's params",
     "harness.code": "computes these digests",
     "harness.collect": "reads finished stages' outputs into results",
+    "harness.controls": "checks a suite's controls against its methods before compute",
     "harness.errors": "the wording of error lines",
     "harness.findings": "verdicts over finished results",
     "harness.footprint": "memory estimates for sizing",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from harness import outputs
 from harness.analysis import agreement, auc, compression_ratio, distinct_n
+from harness.controls import Budget
 from harness.graph import EvalRef, Graph
 from harness.schemas import CapabilityResult, Suite, TransferResult
 from harness.stats import pgr
@@ -62,12 +63,13 @@ class Collector:
     def items(self, ref: EvalRef) -> dict[str, list[float]]:
         """Each role's (and each untuned baseline's) per-item test scores on the capability,
         in item id order."""
-        out = {}
-        for role, node in self.test_stages(ref).items():
-            by_id = {p.id: p.score for p in self.predictions(node)
-                     if p.capability == ref.capability}
-            out[role] = [by_id[i] for i in sorted(by_id)]
-        return out
+        return {role: self.scored(node, ref.capability)
+                for role, node in self.test_stages(ref).items()}
+
+    def scored(self, node: str, capability: str) -> list[float]:
+        """A grade stage's per-item scores on ``capability``, in item id order."""
+        by_id = {p.id: p.score for p in self.predictions(node) if p.capability == capability}
+        return [by_id[i] for i in sorted(by_id)]
 
     def empty(self, ref: EvalRef) -> dict[str, int]:
         """Per role and untuned baseline, how many test completions on the capability hold
@@ -112,6 +114,7 @@ class Collector:
         chosen = [i for i in outputs.selected(select) if i.capability == cap]
         trained = self.trained_on(ref)
         texts = [text for text, _ in trained]
+        budget = self.budget(ref)
         out = {
             "weak_label_acc": outputs.scores(labels).accuracy[cap],
             "selected_n": float(len(chosen)),
@@ -120,6 +123,8 @@ class Collector:
             "train_label_acc": sum(score for _, score in trained) / max(1, len(trained)),
             "train_distinct_2": distinct_n(texts, 2),
             "train_compression": compression_ratio(texts),
+            **({"train_examples": budget.examples, "train_steps": float(budget.steps)}
+               if budget else {}),
         }
         summary = outputs.selection_summary(select)
         if summary[cap].get("agreement") is not None:
@@ -132,6 +137,16 @@ class Collector:
         out["supervisor_agreement"] = agreement([answers["w2s"][i] for i in ids],
                                                 [answers["weak"].get(i) for i in ids])
         return out
+
+    def budget(self, ref: EvalRef) -> Budget | None:
+        """The method's training budget on this result's model (``harness.controls``): each
+        step's shape with the size of what it trained on, over every capability it mixed;
+        None where a step's trainer declares no shape."""
+        if len(ref.shapes) != len(ref.trained_on):
+            return None
+        sizes = [len(self.predictions(node)) if self.graph.stages[node].kind == "grade"
+                 else len(outputs.selected(self.entries[node])) for node in ref.trained_on]
+        return Budget.of(list(zip(sizes, ref.shapes)))
 
     def reward_measures(self, ref: EvalRef) -> dict[str, float]:
         """Where the selector trained a reward model: its held-out pairwise accuracy on this
@@ -153,7 +168,8 @@ class Collector:
         return [TransferResult(run_id=run_id, seed=t.seed, method=t.method,
                                trained_on=t.trained_on, evaluated_on=t.evaluated_on,
                                accuracy=outputs.scores(self.entries[t.stage])
-                               .accuracy[t.evaluated_on])
+                               .accuracy[t.evaluated_on],
+                               items=self.scored(t.stage, t.evaluated_on))
                 for t in self.graph.transfer]
 
     def copy_predictions(self, folder: Path) -> None:

@@ -1,47 +1,53 @@
 """The paper's five findings, each with a verdict and the intervals behind it, from a run.
 
-Methods are recognised by what they are, not by their names in the suite: naive W2S is the
-``all`` selector with the suite's own trainer; the paper's method is the ``reward_model``
-selector through ``two_stage``; its compute-matched controls are ``random`` through
-``two_stage`` (same size, same stages) and ``all`` through ``two_stage`` (epoch-matched);
-self-bootstrapping is the ``self_bootstrap`` trainer. A finding whose methods (or mixtures) the
-suite did not run, or whose effect the data cannot resolve (no gap to recover, an interval
-wider than the equivalence margin), is "not measured".
+Methods are recognised by the part they play (``harness.controls``). A finding whose methods
+(or mixtures) the suite did not run, whose controls do not train as much as the method, or
+whose effect the data cannot resolve, is "not measured". With fewer than ``VERDICT_SEEDS``
+seeds a verdict is "provisional": the intervals then hold no (or hardly any) seed noise.
 
-What each verdict rests on:
+What each verdict rests on (every interval is ``harness.stats``'s one procedure):
 
-1. naive W2S alone (the paper's primary): its pooled PGR above 0 *and* W2S above the best
-   untuned strong model, on every capability. Other methods are listed, never counted.
-2. an equivalence test (two one-sided 5% tests, i.e. a 90% interval inside ±``MARGIN``) of
-   naive W2S joint - single per capability; the weak supervisors of the two mixtures are
-   compared too, and where they differ the confound is stated with the gain over them.
-3. the correlation of training-label accuracy (over everything a method trained on) with W2S
-   over methods and seeds, its interval from resampling methods and seeds as clusters.
-4. and 5. against the compute-matched controls (epoch-matched; random-two-stage and
-   epoch-matched); naive is listed second, not tested, since extra training alone moves W2S.
+1. naive W2S alone (the paper's primary): its PGR above 0 *and* W2S above the best untuned
+   strong model, on every capability. Other methods are listed, never counted.
+2. equivalence, both ways, of naive W2S joint - single per capability (holds: the 90%
+   interval inside ±``MARGIN``; does not hold: the 95% interval wholly outside it), and of
+   each off-diagonal cell of the transfer matrix against the untuned strong model on the same
+   items (training on one capability leaves another within ±``MARGIN`` of where it was).
+3. the slope of W2S on training-label accuracy across methods *within* each seed (seed fixed
+   effects), averaged over seeds; "not measured" unless the methods spread training-label
+   accuracy within a seed by more than its binomial noise.
+4. and 5. against controls matched in examples and steps (``harness.controls``); naive is
+   listed beside them, not tested, since extra training alone moves W2S.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from statistics import fmean, median
 from typing import Literal
 
 from pydantic import BaseModel
 
-from harness.schemas import CapabilityResult, Suite, TransferResult
+from harness import controls
 from harness.report import Summary, summarise
-from harness.stats import Estimate, paired_difference
+from harness.schemas import CapabilityResult, Suite, TransferResult
+from harness.stats import (VERDICT_SEEDS, Estimate, paired_difference, provisional,
+                           within_seed_slope)
 
-Verdict = Literal["holds", "does not hold", "inconclusive", "not measured"]
+Verdict = Literal["holds", "does not hold", "inconclusive", "not measured", "provisional"]
 MARGIN = 0.05
-"""Finding 2: joint and single training "differ little" when the 90% interval of their W2S
-difference lies within this much accuracy either side of zero."""
+"""Findings 2: two W2S accuracies "differ little" (and a capability is "unchanged") within this
+much accuracy either side."""
+SPREAD = 2.0
+"""Finding 3 is measured only where the methods' training-label accuracies spread (their sd
+within a seed, averaged over seeds) by more than this many binomial standard errors."""
 RULE = ("Each verdict is an intersection-union test: *holds* needs every comparison it rests "
         "on to point the claimed way at 95% (two-sided; finding 2: a 90% interval inside "
         f"±{MARGIN}, two one-sided 5% tests), so it needs no multiplicity correction; *does "
-        "not hold* needs one comparison to point the other way at 95%, uncorrected over the "
-        "k comparisons of a finding (a false alarm rate up to k x 2.5%). Listed methods and "
-        "comparisons are not tested.")
+        "not hold* needs one comparison to point the other way at 95% (finding 2: a 95% "
+        f"interval wholly outside ±{MARGIN}), uncorrected over the k comparisons of a finding "
+        "(a false alarm rate up to k x 2.5%). Listed methods and comparisons are not tested. "
+        f"Verdicts on fewer than {VERDICT_SEEDS} seeds are provisional.")
 
 
 class Finding(BaseModel):
@@ -49,21 +55,12 @@ class Finding(BaseModel):
     claim: str
     verdict: Verdict
     evidence: list[str]
+    reason: str | None = None
+    """Why the verdict is what it is, where that is not in the evidence: what is not
+    measured, or what makes it provisional."""
 
-
-def roles(suite: Suite) -> dict[str, str]:
-    """The suite's method for each role the findings compare (see the module docstring)."""
-    out: dict[str, str] = {}
-    for m in suite.methods:
-        selector, trainer = m.selector.name, suite.method_trainer(m).name
-        role = {("all", suite.train.name): "naive", ("all", "two_stage"): "epoch-matched",
-                ("reward_model", "two_stage"): "rm-two-stage",
-                ("random", "two_stage"): "random-two-stage"}.get((selector, trainer))
-        if trainer == "self_bootstrap":
-            role = "self-bootstrap"
-        if role:
-            out.setdefault(role, m.name)
-    return out
+    def headline(self) -> str:
+        return self.verdict.upper() + (f" ({self.reason})" if self.reason else "")
 
 
 def combine(per_capability: list[Verdict]) -> Verdict:
@@ -89,17 +86,15 @@ def sign_verdict(estimates: list[Estimate], sign: int) -> Verdict:
 
 
 def equivalence(d90: Estimate, d95: Estimate, margin: float = MARGIN) -> Verdict:
-    """Two one-sided tests: "holds" (equivalent) when the 90% interval lies inside ±margin;
-    "does not hold" when the 95% interval excludes 0; "not measured" when the 90% interval is
-    too wide for equivalence ever to be shown at this margin; else inconclusive."""
+    """Equivalence tested both ways: "holds" when the 90% interval lies inside ±margin (two
+    one-sided 5% tests); "does not hold" when the 95% interval lies wholly outside it (the
+    difference is larger than the margin at 95%); otherwise "inconclusive"."""
     if d90.low is None or d90.high is None or d95.low is None or d95.high is None:
         return "not measured"
     if -margin < d90.low and d90.high < margin:
         return "holds"
-    if d95.low > 0 or d95.high < 0:
+    if d95.low > margin or d95.high < -margin:
         return "does not hold"
-    if d90.high - d90.low >= 2 * margin:
-        return "not measured"
     return "inconclusive"
 
 
@@ -126,98 +121,70 @@ def _gain_difference(a: list[CapabilityResult], b: list[CapabilityResult]) -> Es
     return paired_difference([(gain(r), gain(pairs[r.seed])) for r in a if r.seed in pairs])
 
 
-def pearson(pairs: list[tuple[float, float]]) -> float | None:
-    """Pearson's r of the pairs, None without variation in either."""
-    import numpy as np
-
-    x, y = np.array(pairs, dtype=float).reshape(-1, 2).T
-    return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() and y.std() else None
-
-
-def cluster_correlation(rows: list[tuple[str, int, float, float]], rounds: int = 2000
-                        ) -> Estimate | None:
-    """Pearson's r of x and y over (method, seed, x, y) rows, with a 95% interval from
-    resampling methods and seeds as clusters (every row of each drawn method and seed): rows
-    of one method share its selection and rows of one seed its models, so they are not
-    independent. None with fewer than 3 methods or no variation."""
-    import numpy as np
-
-    methods = sorted({m for m, *_ in rows})
-    seeds = sorted({s for _, s, *_ in rows})
-    x = np.array([r[2] for r in rows], dtype=float)
-    y = np.array([r[3] for r in rows], dtype=float)
-    value = pearson(list(zip(x, y)))
-    if len(methods) < 3 or value is None:
-        return None
-    at = {(m, s): k for k, (m, s, *_) in enumerate(rows)}
-    rng = np.random.default_rng(0)
-    reps = []
-    for _ in range(rounds):
-        ms = rng.choice(len(methods), len(methods))
-        ss = rng.choice(len(seeds), len(seeds))
-        idx = [at[(methods[i], seeds[j])] for i in ms for j in ss
-               if (methods[i], seeds[j]) in at]
-        if x[idx].std() > 0 and y[idx].std() > 0:
-            reps.append(np.corrcoef(x[idx], y[idx])[0, 1])
-    if len(reps) < rounds / 2:
-        return None
-    low, high = np.percentile(reps, [2.5, 97.5])
-    return Estimate(mean=value, low=float(low), high=float(high), n=len(rows))
-
-
 def findings(suite: Suite, results: list[CapabilityResult],
              transfer: list[TransferResult]) -> list[Finding]:
     if not results or not all(r.items for r in results):
         return []
-    role = roles(suite)
+    have = controls.roles(suite)
     by = _by(results)
     caps = list(dict.fromkeys(r.capability for r in results))
     joint = "joint" if any(r.mixture == "joint" for r in results) else "single"
     summaries = {(s.method, s.capability): s for s in summarise(results) if s.mixture == joint}
-    return [_first(summaries, caps, role), _second(by, caps, role, transfer, results),
-            _third(results, caps, joint),
-            _compare(4, "strong-model self-bootstrapping degrades W2S (vs epoch-matched "
-                        "training on the weak labels)", by, joint, caps, role,
-                     "self-bootstrap", ["epoch-matched"], ["naive"], -1),
-            _fifth(by, joint, caps, role, results)]
+    found = [_first(summaries, caps, have), _second(by, caps, have, transfer, results),
+             _third(results, caps, joint),
+             _compare(4, "strong-model self-bootstrapping degrades W2S (vs a control trained "
+                         "as much on the weak labels)", by, joint, caps, have, -1),
+             _fifth(by, joint, caps, have)]
+    seeds = len({r.seed for r in results})
+    early = provisional(seeds)
+    if early:
+        for f in found:
+            if f.verdict in ("holds", "does not hold"):
+                f.evidence.append(f"with {VERDICT_SEEDS}+ seeds this rule would say "
+                                  f"{f.verdict.upper()}")
+                f.verdict, f.reason = "provisional", early
+    return found
 
 
 def _first(summaries: dict[tuple[str, str], Summary], caps: list[str],
-           role: dict[str, str]) -> Finding:
+           have: dict[str, list[str]]) -> Finding:
     claim = ("naive W2S recovers part of the gap (PGR > 0) and beats the untuned strong model, "
              "on every capability")
-    if "naive" not in role:
-        return Finding(number=1, claim=claim, verdict="not measured", evidence=["needs naive"])
-    naive = role["naive"]
+    if "naive" not in have:
+        return Finding(number=1, claim=claim, verdict="not measured", reason="needs naive",
+                       evidence=[])
+    naive = have["naive"][0]
     verdicts, lines = [], []
     for cap in caps:
         s = summaries.get((naive, cap))
         if s is None:
             continue
-        if s.pooled is None or s.pooled_note or s.pooled.low is None:
+        if s.pgr is None or s.pgr_note or s.pgr.low is None:
             verdicts.append("not measured")
-            lines.append(f"{cap}: not measured: {s.pooled_note or 'no gap to recover'}")
+            lines.append(f"{cap}: not measured: {s.pgr_note or 'no gap to recover'}")
         else:
-            tested = [s.pooled] + ([s.vs_base] if s.vs_base else [])
+            tested = [s.pgr] + ([s.vs_base] if s.vs_base else [])
             verdicts.append(sign_verdict(tested, 1))
-            lines.append(f"{cap}: {naive} PGR {s.pooled.bracket()}; W2S - strong base "
+            lines.append(f"{cap}: {naive} PGR {s.pgr.bracket()}; W2S - strong base "
                          + (f"({s.strong_base}) {s.vs_base.bracket()}" if s.vs_base
                             else "not measured (no untuned baseline in this run)"))
         others = [o for (m, c), o in summaries.items() if c == cap and m != naive]
         if others:
             lines.append(f"{cap}, other methods (listed, not tested): " + "; ".join(
-                f"{o.method} PGR {o.pooled_text()}, W2S - strong base "
+                f"{o.method} PGR {o.pgr_text()}, W2S - strong base "
                 f"{o.vs_base.bracket() if o.vs_base else 'n/a'}" for o in others))
     return Finding(number=1, claim=claim, verdict=combine(verdicts), evidence=lines)
 
 
-def _second(by, caps: list[str], role: dict[str, str], transfer: list[TransferResult],
+def _second(by, caps: list[str], have: dict[str, list[str]], transfer: list[TransferResult],
             results: list[CapabilityResult]) -> Finding:
-    claim = f"joint and single-capability training differ little (W2S within ±{MARGIN})"
-    if not {"joint", "single"} <= {r.mixture for r in results} or "naive" not in role:
+    claim = (f"capabilities are independent: joint and single-capability training give W2S "
+             f"within ±{MARGIN}, and training on one capability leaves each other within "
+             f"±{MARGIN} of the untuned strong model")
+    if not {"joint", "single"} <= {r.mixture for r in results} or "naive" not in have:
         return Finding(number=2, claim=claim, verdict="not measured",
-                       evidence=["needs both mixtures and naive"])
-    naive = role["naive"]
+                       reason="needs both mixtures and naive", evidence=[])
+    naive = have["naive"][0]
     verdicts, lines = [], []
     for cap in caps:
         a, b = by.get(("joint", naive, cap)), by.get(("single", naive, cap))
@@ -235,75 +202,136 @@ def _second(by, caps: list[str], role: dict[str, str], transfer: list[TransferRe
         else:
             lines.append(f"{cap}: the weak supervisors do not differ beyond noise (weak joint - "
                          f"single {weak.bracket()})")
-    cells: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for t in transfer:
-        if t.method == naive:
-            cells[(t.trained_on, t.evaluated_on)].append(t.accuracy)
-    for trained in caps:
-        row = [f"{e} {sum(v) / len(v):.3f}" for e in caps
-               for v in [cells.get((trained, e))] if v]
-        if row:
-            lines.append(f"transfer: {naive} trained on {trained} only: " + ", ".join(row))
+    cells = _transfer(by, naive, transfer)
+    for (trained, evaluated), pairs in cells.items():
+        if not pairs:
+            verdicts.append("not measured")
+            lines.append(f"transfer {trained} -> {evaluated}: not measured (no per-item scores "
+                         "in this run, or no untuned strong baseline)")
+            continue
+        d90 = paired_difference(pairs, confidence=0.90)
+        d95 = paired_difference(pairs)
+        verdicts.append(equivalence(d90, d95))
+        lines.append(f"transfer: {naive} trained on {trained} only, on {evaluated} - the "
+                     f"untuned strong model {d95.bracket()} (90%: [{d90.low:.3f}, "
+                     f"{d90.high:.3f}]): {verdicts[-1]}")
     return Finding(number=2, claim=claim, verdict=combine(verdicts), evidence=lines)
 
 
+def _transfer(by, naive: str, transfer: list[TransferResult]
+              ) -> dict[tuple[str, str], list[tuple[list[float], list[float]]]]:
+    """(trained on, evaluated on) -> per seed, the transferred model's per-item scores and the
+    best untuned strong model's on the same items, for every off-diagonal cell; empty for a
+    cell where a seed lacks them (a run from before transfer items were kept)."""
+    cells: dict[tuple[str, str], list[tuple[list[float], list[float]]]] = {}
+    broken = set()
+    for t in transfer:
+        if t.method != naive or t.trained_on == t.evaluated_on:
+            continue
+        key = (t.trained_on, t.evaluated_on)
+        cells.setdefault(key, [])
+        r = next((r for r in by.get(("single", naive, t.evaluated_on), [])
+                  if r.seed == t.seed), None)
+        strong = [b for b in (r.baselines if r else {}) if b.startswith("strong_")]
+        base = max(strong, key=lambda b: r.baselines[b]) if strong else None  # type: ignore
+        if r is not None and base and t.items and len(r.items[base]) == len(t.items):
+            cells[key].append((t.items, r.items[base]))
+        else:
+            broken.add(key)
+    return {k: [] if k in broken else v for k, v in cells.items()}
+
+
 def _third(results: list[CapabilityResult], caps: list[str], mixture: str) -> Finding:
-    claim = ("the quality of the weak data a method trains on drives W2S (label accuracy over "
-             "every training step; diversity reported beside it)")
+    claim = ("the quality of the weak data a method trains on drives W2S: within a seed, "
+             "methods whose training labels are more accurate reach higher W2S (slope > 0)")
     verdicts, lines = [], []
     for cap in caps:
         rows = [r for r in results if r.capability == cap and r.mixture == mixture
                 and "train_label_acc" in r.analysis]
-        q = cluster_correlation([(r.method, r.seed, r.analysis["train_label_acc"], r.w2s)
-                                 for r in rows])
-        d = cluster_correlation([(r.method, r.seed, r.analysis["train_distinct_2"], r.w2s)
-                                 for r in rows if "train_distinct_2" in r.analysis])
-        verdicts.append(sign_verdict([q], 1) if q else "not measured")
         methods = sorted({r.method for r in rows})
-        loo = [c for m in methods for c in [pearson(
-            [(r.analysis["train_label_acc"], r.w2s) for r in rows if r.method != m])]
-               if c is not None]
-        lines.append(f"{cap}: corr(training-label accuracy, W2S) "
-                     f"{q.bracket() if q else 'n/a (needs 3 methods with varying values)'} over "
-                     f"{len(rows)} rows of {len(methods)} methods (methods and seeds resampled "
-                     "as clusters)"
-                     + (f"; leaving one method out, r {min(loo):.3f} to {max(loo):.3f}"
-                        if loo else "")
-                     + f"; corr(distinct-2, W2S) {d.bracket() if d else 'n/a'}")
+        spread, noise = _spread(rows)
+        slope = within_seed_slope([(r.seed, r.analysis["train_label_acc"], r.w2s)
+                                   for r in rows])
+        diversity = within_seed_slope([(r.seed, r.analysis["train_distinct_2"], r.w2s)
+                                       for r in rows if "train_distinct_2" in r.analysis])
+        if len(methods) < 3 or slope is None or spread <= SPREAD * noise:
+            verdicts.append("not measured")
+            lines.append(f"{cap}: not measured: {len(methods)} methods spread training-label "
+                         f"accuracy by sd {spread:.3f} within a seed, against its binomial "
+                         f"noise {noise:.3f} (needs 3 methods and over {SPREAD:g}x the noise)")
+        else:
+            verdicts.append(sign_verdict([slope], 1))
+            lines.append(f"{cap}: within-seed slope of W2S on training-label accuracy "
+                         f"{slope.bracket()} over {len(methods)} methods and {slope.n} seeds "
+                         f"(methods' sd {spread:.3f} vs noise {noise:.3f})")
+        lines.append(f"{cap}, listed, not tested: within-seed slope of W2S on distinct-2 "
+                     f"{diversity.bracket() if diversity else 'n/a'}")
     return Finding(number=3, claim=claim, verdict=combine(verdicts), evidence=lines)
 
 
-def _compare(number: int, claim: str, by, mixture: str, caps: list[str], role: dict[str, str],
-             method: str, controls: list[str], listed: list[str], sign: int) -> Finding:
-    """The verdict rests on ``method`` against each of ``controls``; ``listed`` comparisons
-    are shown beside it."""
-    if method not in role or any(c not in role for c in controls):
-        return Finding(number=number, claim=claim, verdict="not measured",
-                       evidence=[f"needs {method} and {', '.join(controls)}"])
+def _spread(rows: list[CapabilityResult]) -> tuple[float, float]:
+    """The methods' sd of training-label accuracy within a seed (mean over seeds), and the
+    median binomial standard error of one method's training-label accuracy."""
+    by: dict[int, list[float]] = defaultdict(list)
+    for r in rows:
+        by[r.seed].append(r.analysis["train_label_acc"])
+    sds = [(sum((x - fmean(v)) ** 2 for x in v) / (len(v) - 1)) ** 0.5
+           for v in by.values() if len(v) > 1]
+    ses = [(p * (1 - p) / max(1.0, r.analysis.get("train_n", 1.0))) ** 0.5
+           for r in rows for p in [r.analysis["train_label_acc"]]]
+    return (fmean(sds) if sds else 0.0), (median(ses) if ses else 0.0)
+
+
+def _budget(rows: list[CapabilityResult]) -> controls.Budget | None:
+    """A method's training budget as its first seed recorded it (None: not recorded)."""
+    a = rows[0].analysis if rows else {}
+    if "train_examples" not in a or "train_steps" not in a:
+        return None
+    return controls.Budget(examples=a["train_examples"], steps=int(a["train_steps"]))
+
+
+def _compare(number: int, claim: str, by, mixture: str, caps: list[str],
+             have: dict[str, list[str]], sign: int) -> Finding:
+    """The verdict rests on the finding's method (``controls.TESTED``) against a matched
+    control of each role it names; naive is listed beside them."""
+    tested, roles = controls.TESTED[number]
+    if tested not in have or any(c not in have for c in roles):
+        return Finding(number=number, claim=claim, verdict="not measured", evidence=[],
+                       reason=f"needs {tested} and {', '.join(roles)}")
+    method = have[tested][0]
     verdicts, lines = [], []
     for cap in caps:
-        mine = by[(mixture, role[method], cap)]
-        tested = [_difference(mine, by[(mixture, role[c], cap)]) for c in controls]
-        verdicts.append(sign_verdict(tested, sign))
-        lines.append(f"{cap}: " + "; ".join(f"W2S {role[method]} - {role[c]} {d.bracket()}"
-                                            for c, d in zip(controls, tested)))
-        shown = [o for o in listed if o in role]
-        if shown:
-            lines.append(f"{cap}, listed, not tested: " + "; ".join(
-                f"W2S {role[method]} - {role[o]} "
-                f"{_difference(mine, by[(mixture, role[o], cap)]).bracket()}" for o in shown))
-    return Finding(number=number, claim=claim, verdict=combine(verdicts), evidence=lines)
+        mine = by[(mixture, method, cap)]
+        budgets = {m: b for m in [method, *[c for r in roles for c in have[r]]]
+                   for b in [_budget(by[(mixture, m, cap)])] if b}
+        picked = {r: controls.matched(have[r], budgets, method) for r in roles}
+        arms = "; ".join(f"{m}: {budgets[m]}" for m in budgets)
+        if any(c is None for c in picked.values()):
+            verdicts.append("not measured")
+            lines.append(f"{cap}: controls not matched ("
+                         + (arms or "this run recorded no training budgets") + ")")
+            continue
+        diffs = [_difference(mine, by[(mixture, c, cap)]) for c in picked.values()]
+        verdicts.append(sign_verdict(diffs, sign))
+        lines.append(f"{cap}: " + "; ".join(f"W2S {method} - {c} {d.bracket()}"
+                                            for c, d in zip(picked.values(), diffs))
+                     + f" (arms: {arms})")
+        if "naive" in have:
+            naive = have["naive"][0]
+            lines.append(f"{cap}, listed, not tested: W2S {method} - {naive} "
+                         f"{_difference(mine, by[(mixture, naive, cap)]).bracket()}")
+    verdict = combine(verdicts)
+    reason = "controls not matched" if verdict == "not measured" and lines else None
+    return Finding(number=number, claim=claim, verdict=verdict, evidence=lines, reason=reason)
 
 
-def _fifth(by, mixture: str, caps: list[str], role: dict[str, str],
-           results: list[CapabilityResult]) -> Finding:
+def _fifth(by, mixture: str, caps: list[str], have: dict[str, list[str]]) -> Finding:
     found = _compare(5, "reward-model selection with two-stage training beats its "
-                        "compute-matched controls (random-two-stage, epoch-matched)", by,
-                     mixture, caps, role, "rm-two-stage", ["random-two-stage", "epoch-matched"],
-                     ["naive"], 1)
-    if "rm-two-stage" in role:
+                        "compute-matched controls (random selection through the same stages, "
+                        "every weak label trained on as much)", by, mixture, caps, have, 1)
+    for method in have.get("rm-two-stage", [])[:1]:
         for cap in caps:
-            rows = by.get((mixture, role["rm-two-stage"], cap), [])
+            rows = by.get((mixture, method, cap), [])
             parts = [f"{label} {Estimate.of(values)}" for key, label in
                      (("rm_held_out_acc", "held-out pairwise accuracy"),
                       ("rm_auc", "AUC of rewards for weak-label correctness"),
@@ -318,6 +346,6 @@ def _fifth(by, mixture: str, caps: list[str], role: dict[str, str],
 
 def table(found: list[Finding]) -> str:
     """The findings as Markdown: claim, verdict, then the evidence lines, then the rule."""
-    return "\n\n".join(f"{f.number}. **{f.claim}**: {f.verdict.upper()}\n"
+    return "\n\n".join(f"{f.number}. **{f.claim}**: {f.headline()}\n"
                        + "\n".join(f"   - {line}" for line in f.evidence) for f in found) \
         + f"\n\n{RULE}"

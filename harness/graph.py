@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.footprint import Footprint
 from harness.store import content_key
 
 CACHE_SCHEMA = 3
@@ -106,6 +107,9 @@ class EvalRef(BaseModel):
     """Every set the method's strong model trained on, one grade or select stage a training
     step, in order (a select stage's items are scored through ``labels``; a relabelling's own
     grade stage scores a self-bootstrap round)."""
+    shapes: list[Footprint | None] = Field(default_factory=list)
+    """Each training step's shape (epochs, batch, steps), beside ``trained_on``: with the
+    sizes of what it trained on, the method's training budget (``harness.controls``)."""
 
 
 class TransferRef(BaseModel):

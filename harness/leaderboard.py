@@ -11,6 +11,7 @@ from the network and runs no script.
 
 from __future__ import annotations
 
+from functools import cached_property
 import html
 from math import ceil, floor
 import json
@@ -26,7 +27,7 @@ from harness.findings import Finding, findings
 from harness.findings import table as findings_table
 from harness.schemas import CapabilityResult, Manifest, TransferResult
 from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, summarise
-from harness.stats import Estimate
+from harness.stats import VERDICT_SEEDS, Estimate, provisional
 from harness.store import read_jsonl
 
 ENTRY_SCHEMA = 1
@@ -40,11 +41,16 @@ class Entry(BaseModel):
     suite: str
     added: str
     manifest: Manifest
-    summaries: list[Summary]
     results: list[CapabilityResult]
     transfer: list[TransferResult] = []
     smoke: list[str] = []
     """Why this is a smoke run (``Suite.smoke``); the board marks such an entry on every line."""
+
+    @cached_property
+    def summaries(self) -> list[Summary]:
+        """Recomputed from the stored results on every build, so a board always shows the
+        current statistics (an entry written before a change in them re-renders with it)."""
+        return summarise(self.results)
 
     @property
     def label(self) -> str:
@@ -82,7 +88,7 @@ def add(run_dir: Path, root: Path, allow_smoke: bool = False) -> Path:
                            "as a smoke run with --allow-smoke")
     entry = Entry(smoke=smoke, id=manifest.run_id, suite=manifest.suite.name,
                   added=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  manifest=manifest, summaries=summarise(results), results=results,
+                  manifest=manifest, results=results,
                   transfer=transfer)
     problem = unrenderable(entry)
     if problem:
@@ -192,26 +198,21 @@ def _capabilities(entries_: list[Entry]) -> list[str]:
     return list(dict.fromkeys(s.capability for e in entries_ for s in e.summaries))
 
 
-def _mean_pgr(by_cap: dict[str, Summary]) -> str:
-    values = [s.pgr.mean for s in by_cap.values() if s.pgr]
-    return f"{sum(values) / len(values):.3f}" if values and len(values) == len(by_cap) else "n/a"
-
-
 def _pgr_table(entries_: list[Entry], caps: list[str]) -> tuple[list[str], list[list[str]]]:
-    """The main table: every method of every entry, mean PGR, then per capability the pooled
-    PGR with its interval and the mean of per-seed PGRs."""
-    rows = [[method, mixture, e.label, _mean_pgr(by_cap),
-             *[f"{by_cap[c].pooled_text()}; {by_cap[c].pgr_text()}; W2S: "
+    """The main table: every method of every entry, then per capability the PGR with its
+    interval and whether W2S beats the weak model and the strong base. No mean over
+    capabilities: their PGRs have intervals of different widths, often spanning 0."""
+    rows = [[method, mixture, e.label,
+             *[f"{by_cap[c].pgr_text()}; W2S: "
                f"{by_cap[c].generalizes}" if c in by_cap else "" for c in caps]]
             for e, mixture, method, by_cap in _rows(entries_)]
-    return ["method", "mixture", "entry", "mean PGR",
-            *[f"{c}: pooled [95% CI]; mean of seeds; beats weak and strong base?"
+    return ["method", "mixture", "entry",
+            *[f"{c}: PGR [95% CI]; beats weak and strong base?"
               for c in caps]], rows
 
 
 DETAIL = ["chance", "strong base (best)", "weak base 0-shot", "weak", "ceiling", "W2S",
-          "W2S - strong base [95% CI]", "beats weak and strong base?", "PGR pooled [95% CI]",
-          "PGR mean of seeds"]
+          "W2S - strong base [95% CI]", "beats weak and strong base?", "PGR [95% CI]"]
 """The per-capability detail columns, after the method's label (Markdown and page alike)."""
 
 
@@ -222,8 +223,7 @@ def _detail(s: Summary) -> list[str]:
     weak0 = s.baselines.get("weak_0shot")
     return [chance_cell(s.chance), best,
             str(weak0) if weak0 else "n/a", str(s.weak), str(s.ceiling), str(s.w2s),
-            s.vs_base.bracket() if s.vs_base else "n/a", s.generalizes, s.pooled_text(),
-            s.pgr_text()]
+            s.vs_base.bracket() if s.vs_base else "n/a", s.generalizes, s.pgr_text()]
 
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -239,8 +239,14 @@ def _models(e: Entry) -> str:
     if e.manifest.git.get("dirty"):
         commit += " (DIRTY TREE: uncommitted changes; the commit alone does not reproduce it)"
     smoke = f"SMOKE RUN, not a benchmark result ({'; '.join(e.smoke)}); " if e.smoke else ""
-    return (f"{e.id}: {smoke}{e.manifest.suite.weak} -> {e.manifest.suite.strong}, seeds {seeds}, "
-            f"commit {commit}, {e.manifest.device or 'every stage served from the cache'}; "
+    n = len(e.manifest.suite.seeds)
+    counts = (f"intervals count test-set and seed noise ({n - 1} degrees of freedom)"
+              if n > 1 else "intervals count test-set noise only")
+    early = provisional(n)
+    verdicts = f", verdicts provisional ({early})" if early else ""
+    return (f"{e.id}: {smoke}{e.manifest.suite.weak} -> {e.manifest.suite.strong}; seeds "
+            f"{seeds}: {counts}{verdicts}; commit {commit}, "
+            f"{e.manifest.device or 'every stage served from the cache'}; "
             f"plugins from {_plugins(e)}")
 
 
@@ -253,17 +259,23 @@ def _plugins(e: Entry) -> str:
     return "; ".join(f"{dist} ({', '.join(names)})" for dist, names in by_dist.items())
 
 
+HEADER = [
+    "A method generalizes weak to strong only where W2S beats both its weak supervisor and the "
+    "best untuned strong model (0- or k-shot) on the test split, each by a paired 95% interval "
+    "above 0; the tables say which.",
+    "PGR = (W2S - weak) / (ceiling - weak) over every seed's test items, with a 95% Fieller "
+    "interval (the whiskers), none where the gap's own interval reaches 0. Every interval is a "
+    "t interval on the seeds' estimates, never narrower than the test items' noise "
+    "(docs/statistics.md). Each entry's line says what its intervals count: with fewer than "
+    f"{VERDICT_SEEDS} seeds, the seeds' noise is not measured and every verdict is "
+    "provisional."]
+"""The board's opening lines, in the Markdown and on the page alike."""
+
+
 def markdown(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
     parts = ["# Leaderboard", "",
              "Generated by `harness leaderboard build` from `entries/`; do not edit by hand.",
-             "A method generalizes weak to strong only where W2S beats both its weak supervisor "
-             "and the best untuned strong model (0- or k-shot) on the test split, each by a "
-             "paired 95% interval above 0; the tables say which.",
-             "PGR = (W2S - weak) / (ceiling - weak). Pooled: the ratio of the means over every "
-             "seed's test items, with a 95% paired interval (delta method; the items' noise and "
-             "the seeds' counted once each). Mean of seeds: the mean "
-             "of per-seed PGRs ± 95% t-interval half-width, n/a where a seed's ceiling does not "
-             "beat its weak model by more than test-set noise.", ""]
+             *HEADER, ""]
     if not found:
         parts.append("No entries yet: `harness leaderboard add RUN`.")
     for suite, es in _by_suite(found).items():
@@ -377,15 +389,8 @@ def _bars(title: str, groups: list[str], series: list[tuple[str, list[Estimate |
 
 def page(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
     body = ["<h1>W2S leaderboard</h1>",
-            "<p>A method generalizes weak to strong only where W2S beats both its weak "
-            "supervisor and the best untuned strong model (0- or k-shot) on the test split, "
-            "each by a paired 95% interval above 0; the tables say which.</p>"
-            "<p>PGR = (W2S - weak) / (ceiling - weak). Pooled: the ratio of the means over "
-            "every seed's test items, with a 95% paired interval (delta method; the items' "
-            "noise and the seeds' counted once each; the whiskers). "
-            "Mean of seeds: the mean of per-seed PGRs ± 95% t-interval half-width, n/a where a "
-            "seed's ceiling does not beat its weak model by more than test-set noise. "
-            "Generated by <code>harness leaderboard build</code>.</p>"]
+            *[f"<p>{_e(line)}</p>" for line in HEADER],
+            "<p>Generated by <code>harness leaderboard build</code>.</p>"]
     if not found:
         body.append("<p>No entries yet.</p>")
     for suite, es in _by_suite(found).items():
@@ -398,15 +403,15 @@ def page(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
             found = verdicts[e.id]
             if found:
                 body.append(f"<h3>The paper's findings ({_e(e.id)})</h3><ol>" + "".join(
-                    f"<li><b>{_e(f.claim)}</b>: {_e(f.verdict.upper())}<ul>"
+                    f"<li><b>{_e(f.claim)}</b>: {_e(f.headline())}<ul>"
                     + "".join(f"<li>{_e(line)}</li>" for line in f.evidence) + "</ul></li>"
                     for f in found) + "</ol>")
-        series = [(f"{method} ({mixture})", [by_cap[c].pooled if c in by_cap else None
+        series = [(f"{method} ({mixture})", [by_cap[c].pgr if c in by_cap else None
                                               for c in caps])
                   for e, mixture, method, by_cap in rows]
         values = [v for _, vs in series for est in vs if est
                   for v in (est.mean, est.low, est.high) if v is not None] or [0.0]
-        body.append(_bars(f"{suite}: pooled PGR per capability and method, with 95% paired "
+        body.append(_bars(f"{suite}: PGR per capability and method, with 95% paired "
                           "intervals", caps, series,
                           max(-2.0, min(-0.25, min(values))), min(3.0, max(1.0, max(values)))))
         for cap in caps:

@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness import code
+from harness import code, controls
 from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, Step, Trainer
 from harness.errors import HarnessError, PluginError
 from harness.faults import ABOVE, blame
+from harness.footprint import Footprint, Sizable, footprint_of
 from harness.graph import EvalRef, Graph, Kind, Resources, StageSpec, TransferRef
 from harness.registry import Registry
 from harness.resolver import check as check_model
@@ -32,6 +33,12 @@ SPLIT_FILES = ("labeled", "unlabeled", "test")
 def ref(plugin: Plugin) -> dict[str, Any]:
     """What of a plugin goes into a spec: name, version and validated params."""
     return {"name": plugin.name, "version": plugin.version, "params": plugin.params.model_dump()}
+
+
+def shape(trainer: Trainer) -> Footprint | None:
+    """A trainer's run shape (epochs, batch, steps) for its training budget, or None where
+    it declares none (its budget is then unknown, not guessed)."""
+    return trainer.footprint() if isinstance(trainer, Sizable) else None
 
 
 @dataclass
@@ -155,6 +162,9 @@ class Planner:
                               {"examples": "gold", "split": "unlabeled"}, g.data_inputs())
         ceil_eval = self._grade(self._decode("eval ceiling", ceiling, g, "test"), g)
         pool = self._select("all", self.all, g, labels, {})
+        controls.check(self.suite, {m: b for m, (s, st) in self.methods.items()
+                                    for b in [controls.Budget.of(self._runs(s, st, g.caps))]
+                                    if b}, g.tag)
         for method, (selector, steps) in self.methods.items():
             with blame(selector, self.where, "needs()", ABOVE):
                 needs = sorted(selector.needs())
@@ -167,7 +177,7 @@ class Planner:
                     seed=g.seed, mixture=g.mixture, capability=cap, method=method,
                     weak=weak_eval, ceiling=ceil_eval, w2s=w2s_eval, labels=labels_graded,
                     select=select, data=g.data[cap], baselines=bases,
-                    trained_on=trained_on))
+                    trained_on=trained_on, shapes=[shape(t) for _, t in steps]))
             if g.mixture == "single" and self.suite.transfer:
                 for other in self.capabilities:
                     target = Group(g.seed, g.mixture, [other], g.data, g.weak, g.strong)
@@ -200,6 +210,17 @@ class Planner:
             model = self._train(f"train {what} [{g.tag}]", base, inner, g, data, inputs)
         assert model is not None  # _steps refuses a trainer without steps
         return model, trained_on
+
+    def _runs(self, selector: Selector, steps: list[tuple[Step, Trainer]], caps: list[str]
+              ) -> list[tuple[int, Footprint | None]]:
+        """A method's training runs as planned for ``caps``, each (the examples it will train
+        on, its shape): every weak label (the pool, or a relabelling of it), or the share of
+        each capability's pool the selector says it keeps."""
+        pool = [self.capabilities[c].params.unlabeled for c in caps]  # type: ignore[attr-defined]
+        keeps = footprint_of(selector).keeps
+        kept = sum(max(1, round(n * keeps)) for n in pool)
+        return [(kept if step.data == "selected" else sum(pool), shape(inner))
+                for step, inner in steps]
 
     def _steps(self, method: str, trainer: Trainer) -> list[tuple[Step, Trainer]]:
         """A method's steps, each with its trainer (params layered over the suite's ``train``

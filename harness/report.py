@@ -19,13 +19,15 @@ from tabulate import tabulate
 
 from harness.outputs import SplitAccount
 from harness.schemas import CapabilityResult, TransferResult
-from harness.stats import Estimate, paired_difference, pgr_over_seeds, pooled_pgr
+from harness.stats import Estimate, interval, paired_difference, pooled_pgr, provisional
 
 ANALYSIS_COLUMNS = {
     "weak_label_acc": "weak label acc",
     "selected_n": "selected n",
     "selected_label_acc": "selected label acc",
     "train_n": "train n",
+    "train_examples": "train examples",
+    "train_steps": "train steps",
     "train_label_acc": "train label acc",
     "train_distinct_2": "distinct-2",
     "train_compression": "compression",
@@ -46,11 +48,10 @@ class Summary(BaseModel):
     weak: Estimate
     ceiling: Estimate
     w2s: Estimate
-    pgr: Estimate | None
+    pgr: Estimate | None = None
+    """The PGR over every seed's test items with its Fieller interval (``harness.stats``)."""
     pgr_note: str | None = None
-    pooled: Estimate | None = None
-    """The ratio-of-means PGR with its paired interval (``harness.stats``)."""
-    pooled_note: str | None = None
+    """Why ``pgr`` has no interval (or no value), where it has none."""
     analysis: dict[str, Estimate]
     baselines: dict[str, Estimate] = {}
     """The untuned models' test accuracy (``strong_0shot``, ``weak_0shot``, ...)."""
@@ -85,18 +86,18 @@ class Summary(BaseModel):
         missing = [f"not above {what}" for what, d in (("weak", self.vs_weak),
                                                        ("strong base", self.vs_base))
                    if d.low is None or d.low <= 0]
-        return "no: " + ", ".join(missing) if missing else "yes"
+        said = "no: " + ", ".join(missing) if missing else "yes"
+        early = provisional(len(self.seeds))
+        return f"provisional ({early}): {said}" if early else said
 
     def pgr_text(self, reason: bool = False) -> str:
-        """The PGR with its interval, or ``n/a`` (with why, when asked)."""
-        if self.pgr:
-            return str(self.pgr)
-        return f"n/a ({self.pgr_note})" if reason else "n/a"
-
-    def pooled_text(self) -> str:
-        if self.pooled is None:
-            return "n/a"
-        return self.pooled.bracket() + (" (interval unbounded)" if self.pooled_note else "")
+        """The PGR with its interval; without one, the value marked (with why, when asked)."""
+        if self.pgr is None:
+            return f"n/a ({self.pgr_note})" if reason and self.pgr_note else "n/a"
+        if self.pgr_note:
+            return f"{self.pgr.mean:.3f} " + (f"(no interval: {self.pgr_note})" if reason
+                                              else "(interval unbounded)")
+        return self.pgr.bracket()
 
 
 def summarise(results: list[CapabilityResult]) -> list[Summary]:
@@ -105,21 +106,18 @@ def summarise(results: list[CapabilityResult]) -> list[Summary]:
         groups[(r.mixture, r.method, r.capability)].append(r)
     out = []
     for (mixture, method, cap), rs in groups.items():
-        value, note = pgr_over_seeds([r.ceiling - r.weak for r in rs], [r.pgr for r in rs],
-                                     [r.pgr_note for r in rs])
         keys = [k for k in ANALYSIS_COLUMNS if all(k in r.analysis for r in rs)]
         has_items = all(r.items for r in rs)
-        pooled, pooled_note = pooled_pgr([r.items for r in rs]) if has_items \
+        value, note = pooled_pgr([r.items for r in rs]) if has_items \
             else (None, "no per-item scores")
         bases = [b for b in rs[0].baselines if all(b in r.baselines for r in rs)]
-        baselines = {b: Estimate.of([r.baselines[b] for r in rs]) for b in bases}
+        baselines = {b: _mean(rs, b) for b in bases}
         best = _best(bases, baselines, "strong_")
         weak_best = _best(bases, baselines, "weak_")
         out.append(Summary(
             mixture=mixture, method=method, capability=cap, seeds=[r.seed for r in rs],
-            weak=Estimate.of([r.weak for r in rs]), ceiling=Estimate.of([r.ceiling for r in rs]),
-            w2s=Estimate.of([r.w2s for r in rs]), pgr=value, pgr_note=note,
-            pooled=pooled, pooled_note=pooled_note,
+            weak=_mean(rs, "weak"), ceiling=_mean(rs, "ceiling"), w2s=_mean(rs, "w2s"),
+            pgr=value, pgr_note=note,
             analysis={k: Estimate.of([r.analysis[k] for r in rs]) for k in keys},
             baselines=baselines, strong_base=best, chance=rs[0].chance,
             vs_base=difference(rs, "w2s", best) if best and has_items else None,
@@ -131,6 +129,15 @@ def summarise(results: list[CapabilityResult]) -> list[Summary]:
             empty={k: sum(r.empty.get(k, 0) for r in rs) for k in rs[0].empty},
         ))
     return out
+
+
+def _mean(rs: list[CapabilityResult], role: str) -> Estimate:
+    """``role``'s test accuracy over seeds with its interval, from the per-item scores where
+    every seed has them (``harness.stats.interval``), else from the seeds' accuracies."""
+    if all(r.items.get(role) for r in rs):
+        return interval([r.items[role] for r in rs])
+    return Estimate.of([r.baselines[role] if role in r.baselines else getattr(r, role)
+                        for r in rs])
 
 
 def _best(keys: list[str], baselines: dict[str, Estimate], who: str) -> str | None:
@@ -206,14 +213,14 @@ def warnings(summaries: list[Summary]) -> list[str]:
 
 
 def results_table(summaries: list[Summary]) -> str:
-    """Mean ± 95% half-interval over seeds; PGR only where the gap supports one; the pooled
-    PGR with its paired interval; W2S against the best untuned strong model (paired); and
+    """Mean ± 95% half-interval over seeds; the PGR with its interval (none where the gap's
+    own interval reaches 0); W2S against the best untuned strong model (paired); and
     whether the method generalizes weak to strong (beats the weak model and that baseline)."""
     rows = [[s.mixture, s.method, s.capability, len(s.seeds), str(s.weak), str(s.ceiling),
-             str(s.w2s), s.pooled_text(), s.pgr_text(reason=True),
+             str(s.w2s), s.pgr_text(reason=True),
              s.vs_base.bracket() if s.vs_base else "n/a", s.generalizes] for s in summaries]
     return tabulate(rows, headers=["mixture", "method", "capability", "seeds", "weak",
-                                   "ceiling", "w2s", "pgr pooled [95% CI]", "pgr mean of seeds",
+                                   "ceiling", "w2s", "pgr [95% CI]",
                                    "w2s - strong base [95% CI]", "w2s beats weak and base?"],
                     disable_numparse=True)
 
@@ -231,7 +238,8 @@ def analysis_table(summaries: list[Summary]) -> str:
 def analysis_cell(key: str, value: Estimate | None) -> str:
     if value is None:
         return ""
-    return f"{value.mean:.0f}" if key == "train_n" else f"{value.mean:.3f}"
+    return f"{value.mean:.0f}" if key in ("train_n", "train_examples", "train_steps") \
+        else f"{value.mean:.3f}"
 
 
 def mixtures_table(summaries: list[Summary]) -> str | None:

@@ -227,6 +227,9 @@ class TransferResult(BaseModel):
     trained_on: str
     evaluated_on: str
     accuracy: float
+    items: list[float] = []
+    """Per-item test scores on ``evaluated_on``, in item id order (as ``CapabilityResult``'s),
+    so the transfer test pairs them with the untuned strong model's on the same items."""
 
 
 

@@ -1,56 +1,64 @@
-"""Means with 95% intervals over seeds, pooled PGR with a paired bootstrap interval, and when
-a PGR is worth reporting.
+"""One interval procedure for every mean, paired difference and PGR a run reports.
 
-Two PGRs, because they answer different questions:
-- the **mean of per-seed PGRs** (Student's t interval over seeds; its quantile comes from the
-  closed-form CDF for integer degrees of freedom, Abramowitz & Stegun 26.7.3-4): how a method
-  does run to run, undefined whenever one seed's gap is too small;
-- the **ratio of means**, (mean W2S - mean weak) / (mean ceiling - mean weak) over every seed's
-  test items, with a **paired** interval: the delta method on per-item differences (the same
-  items for the weak, W2S and ceiling models, whose errors are correlated item by item), with
-  the item noise within seeds and a between-seed component counted once each
-  (``components``). It exists with one seed, and a small per-seed gap does not blow it up.
+A run's noise has two sources: the test items each seed draws, and training (each seed trains
+and, in the testbed, pretrains its own models). A seed's mean over its test items carries
+both, so the procedure works on **seed-level estimates**:
+
+- the estimate is the mean over seeds of each seed's item mean;
+- its variance is the seeds' sample variance / seeds, with a **floor**: never below what the
+  items alone give (each seed's item variance / items, summed, / seeds²). With few seeds the
+  seed means can agree by luck; the floor keeps the interval from shrinking below the test-set
+  noise that is certainly there;
+- the quantile is Student's t with seeds - 1 degrees of freedom (``scipy.stats.t``), whatever
+  the variance came from: no switch between regimes, so the half-width moves smoothly.
+
+This is the t-test on cluster means that Donald & Lang (2007) and Cameron & Miller (2015,
+"A practitioner's guide to cluster-robust inference", section VI) recommend with few clusters,
+each seed a cluster. It is exact for normal seed means; the floor only widens it. With one
+seed there are no degrees of freedom for the seed noise: the interval is the items' (normal
+quantile), counts the test-set noise only, and every verdict resting on it is provisional
+(``provisional``).
+
+A PGR is a ratio, (W2S - weak) / (ceiling - weak), paired by item. Its interval inverts the
+same test (Fieller's method): every R for which the paired contrast (W2S - weak) - R (ceiling -
+weak) is not rejected. It is bounded exactly when the gap's own interval excludes 0, and
+unbounded otherwise (then no interval is reported). ``bench/coverage.py`` checks by simulation
+how often each interval covers the truth (``docs/statistics.md``).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from math import atan, cos, pi, sin, sqrt
-from statistics import fmean, stdev
+from statistics import fmean
 
 from pydantic import BaseModel
 
+VERDICT_SEEDS = 3
+"""Seeds a verdict ("yes", "holds", "does not hold") needs: fewer measure the seed noise not at
+all (one) or with one degree of freedom (two, a t quantile of 12.7)."""
 
-def _central(t: float, df: int) -> float:
-    """P(|T| < t) for Student's t with ``df`` degrees of freedom."""
-    theta = atan(t / sqrt(df))
-    c2 = cos(theta) ** 2
-    term = total = 1.0
-    if df % 2:
-        if df == 1:
-            return 2 * theta / pi
-        for k in range(1, (df - 1) // 2):
-            term *= 2 * k / (2 * k + 1) * c2
-            total += term
-        return 2 / pi * (theta + sin(theta) * cos(theta) * total)
-    for k in range(1, df // 2):
-        term *= (2 * k - 1) / (2 * k) * c2
-        total += term
-    return sin(theta) * total
+
+def provisional(seeds: int) -> str | None:
+    """Why a verdict on ``seeds`` seeds is provisional (``1 seed: seed noise not measured``),
+    or None when there are enough."""
+    if seeds >= VERDICT_SEEDS:
+        return None
+    why = "seed noise not measured" if seeds < 2 else f"verdicts need {VERDICT_SEEDS}"
+    return f"{seeds} seed{'s' if seeds != 1 else ''}: {why}"
 
 
 @lru_cache(maxsize=None)
-def t_quantile(df: int, confidence: float = 0.95) -> float:
-    """The two-sided critical value: P(|T| < value) = confidence."""
-    lo, hi = 0.0, 1e4
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _central(mid, df) < confidence else (lo, mid)
-    return (lo + hi) / 2
+def quantile(seeds: int, confidence: float = 0.95) -> float:
+    """The two-sided critical value for ``seeds`` seed-level estimates: Student's t with
+    seeds - 1 degrees of freedom, the normal's with one seed (items only)."""
+    from scipy import stats
+
+    tail = (1 + confidence) / 2
+    return float(stats.t.ppf(tail, seeds - 1) if seeds > 1 else stats.norm.ppf(tail))
 
 
 class Estimate(BaseModel):
-    """A mean over seeds with its 95% interval (None with a single seed)."""
+    """A mean with its interval (None where there is none); ``n`` is the seeds behind it."""
 
     mean: float
     low: float | None = None
@@ -59,11 +67,18 @@ class Estimate(BaseModel):
 
     @classmethod
     def of(cls, values: list[float]) -> Estimate:
+        """The mean of seed-level ``values`` with its 95% t interval (none for one value)."""
         mean = fmean(values)
         if len(values) < 2:
             return cls(mean=mean, n=len(values))
-        half = t_quantile(len(values) - 1) * stdev(values) / sqrt(len(values))
+        from statistics import stdev
+
+        half = quantile(len(values)) * stdev(values) / len(values) ** 0.5
         return cls(mean=mean, low=mean - half, high=mean + half, n=len(values))
+
+    @property
+    def bounded(self) -> bool:
+        return self.low is not None and self.high is not None
 
     def __str__(self) -> str:
         if self.low is None or self.high is None:
@@ -71,10 +86,85 @@ class Estimate(BaseModel):
         return f"{self.mean:.3f}±{(self.high - self.low) / 2:.3f}"
 
     def bracket(self) -> str:
-        """The estimate with its interval's ends, for an asymmetric (bootstrap) interval."""
+        """The estimate with its interval's ends, for an asymmetric interval."""
         if self.low is None or self.high is None:
             return f"{self.mean:.3f}"
         return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def _moments(seeds: list[list[list[float]]]):
+    """For per-seed rows of per-item series (seed -> [series][item]): the seed means (seeds x
+    series), the covariance of their mean across seeds, and the items' floor of it."""
+    import numpy as np
+
+    arrays = [np.asarray(s, dtype=float).reshape(len(s), -1) for s in seeds]
+    means = np.array([a.mean(axis=1) for a in arrays])
+    k, p = means.shape
+    seed_cov = np.cov(means.T, ddof=1).reshape(p, p) / k if k > 1 else np.zeros((p, p))
+    item_cov = sum(np.cov(a, ddof=1).reshape(p, p) / a.shape[1] if a.shape[1] > 1
+                   else np.zeros((p, p)) for a in arrays) / k ** 2
+    return means.mean(axis=0), seed_cov, item_cov
+
+
+def interval(seeds: list[list[float]], confidence: float = 0.95) -> Estimate:
+    """The mean over seeds of each seed's item mean (``seeds``: per seed, one value per test
+    item) with its interval at ``confidence`` (the module's procedure)."""
+    mean, seed_cov, item_cov = _moments([[s] for s in seeds])
+    half = quantile(len(seeds), confidence) * max(seed_cov[0, 0], item_cov[0, 0]) ** 0.5
+    return Estimate(mean=float(mean[0]), low=float(mean[0] - half),
+                    high=float(mean[0] + half), n=len(seeds))
+
+
+def paired_difference(seeds: list[tuple[list[float], list[float]]],
+                      confidence: float = 0.95) -> Estimate:
+    """Mean of ``a - b`` over every seed's items, where per seed ``a`` and ``b`` score the same
+    items in the same order, with its interval (95% unless ``confidence`` says otherwise:
+    0.90 gives the interval of two one-sided 5% tests)."""
+    return interval([[x - y for x, y in zip(a, b)] for a, b in seeds], confidence)
+
+
+def _fieller(g: float, d: float, cov, q: float) -> tuple[float, float] | None:
+    """The R with (g - R d)^2 <= q^2 Var(g - R d), Var from the 2x2 ``cov`` of (g, d); None
+    when that set is unbounded (the gap is not resolved at this level)."""
+    a = d * d - q * q * cov[1, 1]
+    if a <= 0:
+        return None
+    b = g * d - q * q * cov[0, 1]
+    c = g * g - q * q * cov[0, 0]
+    root = max(0.0, b * b - a * c) ** 0.5
+    return (b - root) / a, (b + root) / a
+
+
+ROLES = ("weak", "w2s", "ceiling")
+
+
+def pooled_pgr(seeds: list[dict[str, list[float]]], confidence: float = 0.95
+               ) -> tuple[Estimate | None, str | None]:
+    """The PGR over ``seeds`` (each: per-item test scores by role, aligned item by item), the
+    ratio of mean gain (W2S - weak) to mean gap (ceiling - weak), with its Fieller interval
+    under the module's procedure: the union of the sets the seed-level and the item-level
+    covariances give, which is the inversion of the floored test. No interval, with the
+    reason, when the gap's interval reaches 0."""
+    import numpy as np
+
+    rows = []
+    for s in seeds:
+        weak, w2s, ceiling = (np.asarray(s.get(r, []), dtype=float) for r in ROLES)
+        rows.append([w2s - weak, ceiling - weak])
+    if not rows or any(len(gain) == 0 for gain, _ in rows):
+        return None, "no per-item scores"
+    (gain, gap), seed_cov, item_cov = _moments(rows)
+    if gap <= 0:
+        return None, f"ceiling - weak {gap:.3f} <= 0: no gap to recover"
+    value = float(gain / gap)
+    q = quantile(len(seeds), confidence)
+    sets = [_fieller(gain, gap, cov, q) for cov in (seed_cov, item_cov)]
+    if any(s is None for s in sets):
+        gap_half = q * max(seed_cov[1, 1], item_cov[1, 1]) ** 0.5
+        return Estimate(mean=value, n=len(seeds)), \
+            f"the gap's interval reaches 0 ({gap:.3f} ± {gap_half:.3f})"
+    return Estimate(mean=value, low=float(min(s[0] for s in sets)),  # type: ignore[index]
+                    high=float(max(s[1] for s in sets)), n=len(seeds)), None  # type: ignore
 
 
 def noise_gap(weak: list[float], ceiling: list[float]) -> float:
@@ -88,7 +178,7 @@ def noise_gap(weak: list[float], ceiling: list[float]) -> float:
     diffs = [c - w for w, c in zip(weak, ceiling)]
     mean = fmean(diffs)
     var = sum((d - mean) ** 2 for d in diffs) / (n - 1)
-    return 2 * sqrt(var / n)
+    return 2 * (var / n) ** 0.5
 
 
 def gap_note(weak: float, ceiling: float, min_gap: float | str, weak_items: list[float],
@@ -106,7 +196,7 @@ def gap_note(weak: float, ceiling: float, min_gap: float | str, weak_items: list
 def pgr(weak: float, w2s: float, ceiling: float, min_gap: float | str = 0.0,
         weak_items: list[float] | None = None,
         ceiling_items: list[float] | None = None) -> tuple[float | None, str | None]:
-    """Performance gap recovered, or None with the reason when the gap is too small."""
+    """One seed's PGR, or None with the reason when the gap is too small."""
     note = gap_note(weak, ceiling, min_gap, weak_items or [], ceiling_items or []) \
         if min_gap == "auto" or min_gap else None
     if note or ceiling <= weak:
@@ -114,77 +204,19 @@ def pgr(weak: float, w2s: float, ceiling: float, min_gap: float | str = 0.0,
     return (w2s - weak) / (ceiling - weak), None
 
 
-ROLES = ("weak", "w2s", "ceiling")
-NORMAL_DF = 1000
-"""Degrees of freedom at which Student's t stands in for the normal quantile."""
-
-
-def components(seeds: list[list[float]], confidence: float = 0.95) -> tuple[float, float]:
-    """The mean over seeds of each seed's item mean of ``seeds`` (per seed, one value per test
-    item), and the half-width of its interval at ``confidence``, from two variance components:
-    the items' variance within each seed (the test-set noise), plus a between-seed component
-    (training and pretraining noise) estimated as what the seeds' means vary beyond that,
-    truncated at 0. The quantile is Student's t with seeds - 1 degrees of freedom when there is
-    a between-seed component, else the normal's. One seed sees only its items' noise.
-
-    Counting the item noise once is the point: a bootstrap over seeds *and* items counts it
-    twice (once in how the seeds' means vary, once in each seed's items), which covered a true
-    PGR 99.7% of the time instead of 95% in ``tests/test_stats.py``'s simulation."""
+def within_seed_slope(rows: list[tuple[int, float, float]]) -> Estimate | None:
+    """The slope of y on x across the methods *within* each seed (seed fixed effects: each
+    seed's own least-squares slope over its (seed, x, y) rows), averaged over seeds with the
+    t interval of seed-level estimates. Differences between seeds (one seed's models better
+    at everything) cannot enter it. None where no seed has two distinct x."""
     import numpy as np
 
-    arrays = [np.asarray(a, dtype=float) for a in seeds]
-    means = np.array([a.mean() for a in arrays])
-    k = len(arrays)
-    within = np.array([a.var(ddof=1) / len(a) if len(a) > 1 else 0.0 for a in arrays])
-    between = max(0.0, float(means.var(ddof=1)) - float(within.mean())) if k > 1 else 0.0
-    variance = float(within.sum()) / k ** 2 + between / k
-    df = k - 1 if between > 0 else NORMAL_DF
-    return float(means.mean()), t_quantile(df, confidence) * variance ** 0.5
-
-
-def pooled_pgr(seeds: list[dict[str, list[float]]]) -> tuple[Estimate | None, str | None]:
-    """The ratio-of-means PGR over ``seeds`` (each: per-item test scores by role, aligned item
-    by item) with its 95% interval, by the delta method on the paired per-item differences
-    (``components``): R = mean(w2s - weak) / mean(ceiling - weak), its error linearised per
-    item as (w2s - weak) - R (ceiling - weak). No interval when the gap's own interval reaches
-    0 (the ratio's would be unbounded)."""
-    import numpy as np
-
-    scores = [np.array([s[r] for r in ROLES], dtype=float) for s in seeds]  # (3, items) each
-    if not scores or any(a.shape[1] == 0 for a in scores):
-        return None, "no per-item scores"
-    gains = [a[1] - a[0] for a in scores]
-    gaps = [a[2] - a[0] for a in scores]
-    gap, gap_half = components(gaps)
-    if gap <= 0:
-        weak, ceiling = np.mean([a[0].mean() for a in scores]), \
-            np.mean([a[2].mean() for a in scores])
-        return None, f"pooled ceiling {ceiling:.3f} <= weak {weak:.3f}: no gap to recover"
-    value = float(np.mean([g.mean() for g in gains]) / gap)
-    if gap - gap_half <= 0:
-        return Estimate(mean=value, n=len(seeds)), \
-            f"the gap's 95% interval reaches 0 ({gap:.3f} ± {gap_half:.3f})"
-    _, half = components([g - value * d for g, d in zip(gains, gaps)])
-    return Estimate(mean=value, low=value - half / gap, high=value + half / gap,
-                    n=len(seeds)), None
-
-
-def paired_difference(seeds: list[tuple[list[float], list[float]]],
-                      confidence: float = 0.95) -> Estimate:
-    """Mean of ``a - b`` over every seed's items, where per seed ``a`` and ``b`` score the same
-    items in the same order, with its interval (``components``; 95% unless ``confidence``
-    says otherwise: 0.90 gives the interval of two one-sided 5% tests)."""
-    mean, half = components([[x - y for x, y in zip(a, b)] for a, b in seeds], confidence)
-    return Estimate(mean=mean, low=mean - half, high=mean + half, n=len(seeds))
-
-
-def pgr_over_seeds(gaps: list[float], pgrs: list[float | None],
-                   notes: list[str | None]) -> tuple[Estimate | None, str | None]:
-    """Mean PGR with its interval, only when every seed has one and the gap's interval > 0."""
-    missing = [n for p, n in zip(pgrs, notes) if p is None]
-    if missing:
-        return None, f"{len(missing)} of {len(pgrs)} seeds: {missing[0]}"
-    gap = Estimate.of(gaps)
-    if gap.low is not None and gap.low <= 0:
-        return None, f"ceiling-weak gap {gap} has a 95% interval reaching 0"
-    return Estimate.of([p for p in pgrs if p is not None]), None
+    by: dict[int, list[tuple[float, float]]] = {}
+    for seed, x, y in rows:
+        by.setdefault(seed, []).append((x, y))
+    slopes = []
+    for pairs in by.values():
+        x, y = np.array(pairs, dtype=float).T
+        if len(x) > 1 and x.std() > 0:
+            slopes.append(float(np.polyfit(x, y, 1)[0]))
+    return Estimate.of(slopes) if slopes else None

@@ -61,7 +61,7 @@ def test_what_a_plugin_prints_in_a_stage_stays_in_its_log(tmp_path):
     suite = fake_suite(tmp_path, methods="  - {name: loud, selector: {name: loud}}")
     proc = harness_cli("run", "--suite", str(suite), env=_env(site, home=tmp_path / "h"))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "noise" not in proc.stdout + proc.stderr
+    assert "noise 1" not in proc.stdout + proc.stderr
     assert "select loud" in proc.stderr  # the harness's own lines still show
     (log,) = (tmp_path / "h" / "runs").glob("*/logs/*select_loud*.log")
     assert log.read_text().count("noise") == 40000

@@ -67,11 +67,10 @@ def test_add_build_and_check(tmp_path):
     assert "## quick" in md and "| rm-two-stage | joint | r1 |" in md and "±" in md
     board = json.loads((root / "leaderboard.json").read_text())
     (row,) = [r for r in board["suites"]["quick"] if r["method"] == "naive"]
-    assert row["capabilities"]["synth_scan"]["pgr"]["mean"] == pytest.approx(0.25)
-    # The pooled PGR: the ratio of the means over every seed's items, with its interval.
-    pooled = row["capabilities"]["synth_scan"]["pooled"]
-    assert pooled["mean"] == pytest.approx((0.31 - 0.21) / (0.6 - 0.21))
-    assert pooled["low"] < pooled["mean"] < pooled["high"]
+    # The PGR: the ratio of the means over every seed's items, with its interval.
+    value = row["capabilities"]["synth_scan"]["pgr"]
+    assert value["mean"] == pytest.approx((0.31 - 0.21) / (0.6 - 0.21))
+    assert value["low"] < value["mean"] < value["high"]
     assert row["commit"] == "0123456789abcdef"
     assert "DIRTY" not in md
     # Which distribution (and version) supplied each plugin of the entry.
@@ -84,10 +83,13 @@ def test_add_build_and_check(tmp_path):
     assert leaderboard.stale(root) == ["README.md", "leaderboard.json", "index.html"]
     leaderboard.write(root)
     page = (root / "index.html").read_text()
-    assert "r2" in page and "r2: w -&gt; s, seeds 0,1,2, commit 01234567 (DIRTY TREE" in page
+    assert "r2: w -&gt; s; seeds 0,1,2: intervals count test-set and seed noise (2 degrees " \
+        "of freedom); commit 01234567 (DIRTY TREE" in page
     md = (root / "README.md").read_text()
-    assert "r1: w -> s, seeds 0,1,2, commit 01234567, cpu" in md
-    assert "r2: w -> s, seeds 0,1,2, commit 01234567 (DIRTY TREE" in md
+    assert "r1: w -> s; seeds 0,1,2: intervals count test-set and seed noise (2 degrees of " \
+        "freedom); commit 01234567, cpu" in md
+    assert "r2: w -> s; seeds 0,1,2: intervals count test-set and seed noise (2 degrees of " \
+        "freedom); commit 01234567 (DIRTY TREE" in md
     # A hand edit is caught too.
     (root / "README.md").write_text(md + "edited\n")
     assert leaderboard.stale(root) == ["README.md"]

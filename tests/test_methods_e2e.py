@@ -113,6 +113,19 @@ def test_two_seeds_and_both_mixtures_give_intervals_transfer_and_every_report_se
     assert len(results) == len(methods) * 2 * 2 * 2  # methods x capabilities x mixtures x seeds
     transfer = read_jsonl(run_dir / "transfer.jsonl")
     assert len(transfer) == len(methods) * 2 * 2 * 2  # x trained on x evaluated on x seeds
+    # Per-item scores, aligned with the evaluated capability's own results (finding 2 pairs
+    # them with the untuned strong model's).
+    n_test = {(r["seed"], r["capability"]): r["n_test"] for r in results}
+    assert all(len(t["items"]) == n_test[(t["seed"], t["evaluated_on"])] for t in transfer)
+    # Each result records its method's training budget from what it actually trained on:
+    # two-stage's pool (80 + 60 weak labels jointly) then its random half, one pass each in
+    # batches of 8 (the fake trainer's shape).
+    two = next(r for r in results if r["method"] == "two-stage" and r["mixture"] == "joint")
+    assert (two["analysis"]["train_examples"], two["analysis"]["train_steps"]) == \
+        (140 + 70, 18 + 9)
+    boot = next(r for r in results if r["method"] == "boot" and r["mixture"] == "single"
+                and r["capability"] == "fake_lookup")
+    assert (boot["analysis"]["train_examples"], boot["analysis"]["train_steps"]) == (160, 20)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert all(s["seeds"] == [0, 1] and s["w2s"]["low"] is not None for s in summary)
     report = (run_dir / "report.md").read_text()

@@ -20,10 +20,15 @@ METHODS = [
     {"name": "rm-two-stage", "selector": RM, "trainer": TWO},
     {"name": "rm-only", "selector": RM},
     {"name": "random-two-stage", "selector": {"name": "random"}, "trainer": TWO},
-    {"name": "epoch-matched", "trainer": TWO},
+    # Half an epoch over every label: rm-two-stage's one epoch over half of them.
+    {"name": "epoch-matched", "trainer": {"name": "two_stage",
+                                          "params": {"stage2": {"epochs": 0.5}}}},
     {"name": "confidence", "selector": {"name": "confidence"}},
     {"name": "boot", "trainer": {"name": "self_bootstrap",
                                  "params": {"rounds": 2, "temperature": 0.7}}},
+    # Its control: every weak label, as many steps as the two rounds (3 epochs each) add.
+    {"name": "boot-matched", "trainer": {"name": "two_stage",
+                                         "params": {"stage2": {"epochs": 6}}}},
 ]
 
 
@@ -64,7 +69,7 @@ def test_two_stage_and_bootstrap_start_from_the_naive_model_trained_once(tmp_pat
     plan = _plan(tmp_path)
     naive = _model_of(plan, "naive")
     for method, length in (("rm-two-stage", 2), ("random-two-stage", 2), ("epoch-matched", 2),
-                           ("boot", 3)):
+                           ("boot-matched", 2), ("boot", 3)):
         chain = _chain(plan, _model_of(plan, method))
         assert len(chain) == length and chain[0] is naive, method
     # The reward model's strong answers come from the naive model too.
@@ -78,7 +83,8 @@ def test_two_stage_and_bootstrap_start_from_the_naive_model_trained_once(tmp_pat
     # Stage 2 layers its params over the suite's train params.
     params = _model_of(plan, "rm-two-stage").params["trainer"]["params"]
     assert params["epochs"] == 1 and params["lr"] == 1e-3
-    assert sum(s.kind == "train" for s in plan.stages.values()) == 2 + 1 + 4 + 1 + 2
+    # boot-matched adds its second stage; everything else is shared as before
+    assert sum(s.kind == "train" for s in plan.stages.values()) == 2 + 1 + 4 + 1 + 2 + 1
 
 
 def test_bootstrap_rounds_relabel_with_the_previous_model(tmp_path):
@@ -122,7 +128,7 @@ def test_trainer_contract(name):
 def test_the_suites_name_every_method_of_the_paper(tmp_path):
     from harness.runs import PROJECT_ROOT
 
-    from harness.findings import roles
+    from harness.controls import roles
 
     for name, extra in (("multi-capability", {"confidence"}), ("science", set())):
         data = yaml.safe_load((PROJECT_ROOT / "leaderboard" / "suites" / f"{name}.yaml")
@@ -134,7 +140,7 @@ def test_the_suites_name_every_method_of_the_paper(tmp_path):
         assert {"sft", "two_stage", "self_bootstrap"} <= trainers
         # Every role the paper's findings compare is there.
         assert set(roles(suite)) == {"naive", "rm-two-stage", "random-two-stage",
-                                     "epoch-matched", "self-bootstrap"}
+                                     "all-again", "self-bootstrap"}
 
 
 def test_the_untuned_base_model_answers_after_seeded_solved_examples(tmp_path):

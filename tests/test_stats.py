@@ -1,25 +1,62 @@
-"""Intervals over seeds and the rule for when a PGR is reported."""
+"""One interval procedure (``harness.stats``) and how often it covers the truth.
+
+The coverage table the README quotes is ``bench/coverage.py``'s, stored in
+``bench/results/coverage.json``; a share of it is rerun here, and the instrument is shown able
+to fail: it flags an interval that counts item noise twice (over-covers) and one that drops the
+floor and takes the normal quantile at 3 seeds (under-covers)."""
 
 from __future__ import annotations
 
+import json
+import sys
+
 import pytest
 
-from harness.stats import Estimate, pgr, pgr_over_seeds, t_quantile
+from conftest import ROOT
+from harness.stats import Estimate, interval, pgr, pooled_pgr, quantile
+
+sys.path.insert(0, str(ROOT / "bench"))
+import coverage  # noqa: E402  (bench/coverage.py)
 
 
-@pytest.mark.parametrize("df,expected", [(1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776),
-                                         (9, 2.262), (10, 2.228), (30, 2.042)])
-def test_t_quantile_matches_published_tables(df, expected):
-    assert t_quantile(df) == pytest.approx(expected, abs=5e-4)
+@pytest.mark.parametrize("seeds,expected", [(2, 12.706), (3, 4.303), (4, 3.182), (5, 2.776),
+                                            (10, 2.262), (31, 2.042), (1, 1.960)])
+def test_the_quantile_is_students_t_on_seeds_minus_one(seeds, expected):
+    assert quantile(seeds) == pytest.approx(expected, abs=5e-4)
 
 
 def test_estimate_interval_is_t_based_and_absent_for_one_seed():
     assert Estimate.of([0.4]).low is None and str(Estimate.of([0.4])) == "0.400"
     e = Estimate.of([0.1, 0.2, 0.3])
-    # sd 0.1, n 3: half-width 4.303 * 0.1 / sqrt(3)
     assert e.mean == pytest.approx(0.2)
     assert e.high - e.mean == pytest.approx(4.303 * 0.1 / 3 ** 0.5, abs=1e-3)
     assert str(e) == "0.200±0.248"
+
+
+def _seed(mean_shift: float, n: int = 200) -> list[float]:
+    """Per-item 0/1 scores with accuracy 0.5 + ``mean_shift``, the same spread every seed."""
+    right = round(n * (0.5 + mean_shift))
+    return [1.0] * right + [0.0] * (n - right)
+
+
+def test_one_procedure_no_switch_between_regimes():
+    """Issue 31: before, when the seed means varied less than the items' noise suggests, the
+    interval fell back to a normal interval on the item variance, and otherwise took Student's
+    t on the seed means: at 3 seeds the half-width jumped by up to 2.2x across the switch.
+    Now the quantile is always t on seeds - 1, and the variance is floored at the items'."""
+    item_se = (0.25 / 200) ** 0.5 / 3 ** 0.5  # floor: the items' noise of the mean
+    halves = []
+    for spread in (0.0, 0.02, 0.03, 0.04, 0.06):
+        e = interval([_seed(-spread), _seed(0.0), _seed(spread)])
+        halves.append((e.high - e.low) / 2)
+    assert halves[0] == pytest.approx(quantile(3) * item_se, rel=0.01), "the floor"
+    # No jump: each step of the seeds' spread moves the half-width by less than 1.6x (the
+    # items' variance moves a little with the accuracy, so the floor is not quite flat).
+    assert max(b / a for a, b in zip(halves, halves[1:])) < 1.6
+    assert halves[-1] > 1.5 * halves[0], "the seeds' spread counts once it exceeds the floor"
+    # With one seed: the items' noise, at the normal quantile.
+    one = interval([_seed(0.0)])
+    assert (one.high - one.low) / 2 == pytest.approx(1.96 * (0.25 / 200) ** 0.5, rel=0.01)
 
 
 def test_pgr_needs_a_gap_of_at_least_min_gap():
@@ -30,15 +67,6 @@ def test_pgr_needs_a_gap_of_at_least_min_gap():
     assert value is None and "no gap" in note
 
 
-def test_pgr_over_seeds_is_withheld_when_a_seed_lacks_one_or_the_gap_may_be_zero():
-    value, note = pgr_over_seeds([0.3, 0.3], [0.5, None], [None, "ceiling 0.1 - weak 0.1"])
-    assert value is None and "1 of 2 seeds" in note
-    value, note = pgr_over_seeds([0.01, 0.5, 0.02], [0.1, 0.2, 0.3], [None] * 3)
-    assert value is None and "interval" in note
-    value, note = pgr_over_seeds([0.30, 0.32, 0.31], [0.1, 0.2, 0.3], [None] * 3)
-    assert note is None and value.mean == pytest.approx(0.2) and value.low < 0.2 < value.high
-
-
 def test_auto_min_gap_is_two_standard_errors_of_the_paired_difference():
     from harness.stats import noise_gap
 
@@ -47,15 +75,14 @@ def test_auto_min_gap_is_two_standard_errors_of_the_paired_difference():
     weak, ceiling = [1.0] * 50 + [0.0] * 50, [1.0] * 60 + [0.0] * 40
     d_sd = (10 * 0.9 ** 2 + 90 * 0.1 ** 2) ** 0.5 / 99 ** 0.5
     assert noise_gap(weak, ceiling) == pytest.approx(2 * d_sd / 10)
-    # Paired: 0.06 here, where the unpaired binomial formula would say 0.139 and call this
-    # 0.10 gap noise.
     assert noise_gap(weak, ceiling) < 0.07 < 2 * ((0.25 + 0.24) / 100) ** 0.5
     assert pgr(0.5, 0.55, 0.6, "auto", weak, ceiling)[0] == pytest.approx(0.5)
-    # The same accuracies with errors on unrelated items: the gap is noise.
     scattered = [1.0] * 40 + [0.0] * 40 + [1.0] * 20
     value, note = pgr(0.5, 0.55, 0.6, "auto", weak, scattered)
     assert value is None and "2 SEs of the paired difference on 100 test items" in note
-def _seed(n: int, weak: float, gain: int, rng) -> dict[str, list[float]]:
+
+
+def _run(n: int, weak: float, gain: int, rng) -> dict[str, list[float]]:
     """Per-item scores: weak right on a share ``weak``; W2S the same items plus ``gain`` more;
     the ceiling right on every item."""
     w = [float(rng.random() < weak) for _ in range(n)]
@@ -66,93 +93,77 @@ def _seed(n: int, weak: float, gain: int, rng) -> dict[str, list[float]]:
     return {"weak": w, "w2s": s, "ceiling": [1.0] * n}
 
 
-def test_pooled_pgr_is_a_ratio_of_means_with_a_paired_interval():
+def test_the_pgr_is_a_ratio_of_means_with_a_paired_fieller_interval():
     import random
 
-    from harness.stats import pooled_pgr
-
     rng = random.Random(0)
-    seeds = [_seed(400, 0.5, 40, rng) for _ in range(3)]
+    seeds = [_run(400, 0.5, 40, rng) for _ in range(3)]
     est, note = pooled_pgr(seeds)
     weak = sum(sum(s["weak"]) for s in seeds) / 1200
     w2s = sum(sum(s["w2s"]) for s in seeds) / 1200
     assert note is None and est.mean == pytest.approx((w2s - weak) / (1 - weak))
     assert est.low < est.mean < est.high
-    # Paired: the W2S model differs from the weak one on 40 items in 400, so the interval is
-    # narrow; resampling each model's items on its own makes it 1.7x wider (0.144).
-    assert est.high - est.low < 0.1
-    assert pooled_pgr(seeds) == (est, note), "seeded"
-    # One seed still has an interval; a gap within noise has none.
+    # Paired: the W2S model differs from the weak one on 40 items in 400.
+    assert est.high - est.low < 0.2
+    # One seed still has an interval (the items'); a gap within noise has none.
     assert pooled_pgr(seeds[:1])[0].low is not None
-    noisy = [{"weak": [1.0, 0.0] * 5, "w2s": [1.0, 0.0] * 5, "ceiling": [1.0, 0.0, 1.0, 1.0, 0.0] * 2}]
+    noisy = [{"weak": [1.0, 0.0] * 5, "w2s": [1.0, 0.0] * 5,
+              "ceiling": [1.0, 0.0, 1.0, 1.0, 0.0] * 2}]
     est, note = pooled_pgr(noisy)
     assert est.low is None and "reaches 0" in note
 
 
-def _simulated_run(rng, seeds: int, seed_sd: float, pgr: float = 0.4, n: int = 120,
-                   weak: float = 0.4, ceiling: float = 0.8, shared: float = 0.6):
-    """Per-item scores of one run with a known PGR: each seed draws its test items, whose
-    difficulty the three models share (an item is hard for all of them with probability
-    ``shared``), and shifts each model's accuracy by N(0, ``seed_sd``) (training noise)."""
+def test_the_stored_coverage_table_is_what_the_readme_shows():
+    stored = json.loads(coverage.OUT.read_text())
+    table = coverage.markdown(stored["rows"])
+    assert table in (ROOT / "README.md").read_text(), "README's coverage table is stale: " \
+        "run `python bench/coverage.py` and paste its table"
+    assert len(coverage.POINTS) >= 5 and max(coverage.SDS) >= 0.15
+    assert {1, 3, 5} <= {r["seeds"] for r in stored["rows"]}
+
+
+RERUN = [("quickstart (0.07 / 0.17)", 3, 0.05), ("mid (0.40 / 0.80)", 3, 0.15),
+         ("narrow gap (0.55 / 0.60)", 5, 0.05), ("mid (0.40 / 0.80)", 1, 0.05)]
+
+
+@pytest.mark.parametrize("config", RERUN, ids=lambda c: f"{c[0]}-{c[1]}seeds-sd{c[2]}")
+def test_the_coverage_rerun_agrees_with_the_stored_table(config):
+    """400 runs here against the stored 2000: within 3 Monte Carlo standard errors of the
+    difference for every interval."""
+    stored = next(r for r in json.loads(coverage.OUT.read_text())["rows"]
+                  if (r["point"], r["seeds"], r["seed_sd"]) == config)
+    name, k, sd = config
+    fresh = coverage.accuracy_row(coverage.POINTS[name], k, sd, 400, seed=99)
+    for key in ("pgr", "difference", "equivalence"):
+        p = stored[key]
+        se = (max(p * (1 - p), 0.01) * (1 / 400 + 1 / 2000)) ** 0.5
+        assert abs(fresh[key] - p) < 3 * se, (key, fresh[key], p)
+
+
+def test_the_coverage_instrument_flags_intervals_that_are_wrong():
+    """The check can fail both ways: counting the item noise twice (resampling seeds, then
+    items within them) over-covers; a normal quantile without the floor at 3 seeds
+    under-covers where the seeds vary."""
     import numpy as np
 
-    out = []
-    for _ in range(seeds):
-        hard = rng.random(n)
-        shift = rng.standard_normal(3) * seed_sd
-        accuracy = (weak, weak + pgr * (ceiling - weak), ceiling)
-        out.append({role: list((np.where(rng.random(n) < shared, hard, rng.random(n))
-                                < min(0.99, max(0.01, a + d))).astype(float))
-                    for role, a, d in zip(("weak", "w2s", "ceiling"), accuracy, shift)})
-    return out
+    from harness.stats import _moments
 
+    def too_wide(seeds, confidence=0.95):
+        e = interval(seeds, confidence)
+        return Estimate(mean=e.mean, low=e.mean - 2 * (e.mean - e.low),
+                        high=e.mean + 2 * (e.high - e.mean), n=e.n)
 
-def _coverage(interval, seeds: int, seed_sd: float, runs: int = 400) -> float:
-    import numpy as np
+    def too_narrow(seeds, confidence=0.95):
+        mean, seed_cov, _ = _moments([[s] for s in seeds])
+        half = 1.96 * seed_cov[0, 0] ** 0.5
+        return Estimate(mean=float(mean[0]), low=float(mean[0] - half),
+                        high=float(mean[0] + half), n=len(seeds))
 
-    rng = np.random.default_rng(7)
-    hits = []
-    for _ in range(runs):
-        low, high = interval(_simulated_run(rng, seeds, seed_sd))
-        hits.append(low <= 0.4 <= high)
-    return sum(hits) / len(hits)
-
-
-def _pooled(run) -> tuple[float, float]:
-    from harness.stats import pooled_pgr
-
-    est, _ = pooled_pgr(run)  # no interval: the gap's reaches 0, so the ratio's is unbounded
-    return (est.low, est.high) if est and est.low is not None else (-float("inf"), float("inf"))
-
-
-def _double_counting(run, rounds: int = 300) -> tuple[float, float]:
-    """The interval this project used to publish: seeds resampled, then items within each
-    seed, which counts the item noise twice."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    arrays = [np.array([s[r] for r in ("weak", "w2s", "ceiling")]) for s in run]
-    per_seed = np.stack([a[:, rng.integers(0, a.shape[1], (rounds, a.shape[1]))].mean(axis=2)
-                         for a in arrays], axis=1)
-    picked = rng.integers(0, len(arrays), (rounds, len(arrays)))
-    m = per_seed[:, picked, np.arange(rounds)[:, None]].mean(axis=2)
-    return tuple(np.percentile((m[1] - m[0]) / (m[2] - m[0]), [2.5, 97.5]))
-
-
-@pytest.mark.parametrize("seeds,seed_sd,measured", [
-    (3, 0.0, 0.973),   # test-set noise only
-    (3, 0.04, 0.937),  # plus training noise (3% of runs: no bounded interval)
-    (3, 0.08, 0.946),  # large training noise (24% of runs: no bounded interval)
-    (1, 0.0, 0.956),   # one seed, no training noise
-])
-def test_the_pooled_interval_covers_a_known_pgr_at_its_stated_rate(seeds, seed_sd, measured):
-    """Coverage of a true PGR of 0.4 (weak 0.4, ceiling 0.8, 120 items a seed): ``measured``
-    is from 2000 simulated runs (the README quotes it); 400 here, within 2.5 Monte Carlo SEs.
-    A run whose interval is unbounded (the gap's reaches 0) covers."""
-    assert abs(_coverage(_pooled, seeds, seed_sd) - measured) < 0.025
-
-
-def test_the_double_counting_bootstrap_over_covers():
-    """The check above can fail: the interval published before covers too often (item noise
-    counted twice), so it would be too wide to show an effect that is there."""
-    assert _coverage(_double_counting, 3, 0.0, runs=200) > 0.975
+    point = coverage.POINTS["mid (0.40 / 0.80)"]
+    rates = {}
+    for name, broken in (("wide", too_wide), ("narrow", too_narrow)):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("harness.stats.interval", broken)
+            rates[name] = coverage.accuracy_row(point, 3, 0.15, 300, seed=5)["difference"]
+    assert rates["wide"] > 0.99 and rates["narrow"] < 0.90, rates
+    assert np.isfinite(rates["narrow"])

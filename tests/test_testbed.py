@@ -37,10 +37,13 @@ def test_quickstart_leaves_room_for_weak_to_strong_generalization(tmp_path):
         # fails, the harness must refuse the PGR and say why, not publish a ratio of noise.
         if s.ceiling.mean - s.weak.mean <= noise_gap(r.items["weak"], r.items["ceiling"]):
             assert cap == "fact_sum", cap
-            assert s.pgr is None and "2 SEs of the paired difference" in (s.pgr_note or ""), s
-    # Every method is marked: generalizing weak to strong or not, and why.
+            assert r.pgr is None and "2 SEs of the paired difference" in (r.pgr_note or ""), s
+    # Every method is marked: generalizing weak to strong or not, and why; on one seed, as
+    # provisional.
     assert "w2s beats weak and base?" in proc.stdout
-    assert all(s.generalizes.startswith(("yes", "no")) for s in summaries.values())
+    early = "provisional (1 seed: seed noise not measured): "
+    assert all(s.generalizes.removeprefix(early).startswith(("yes", "no"))
+               and s.generalizes.startswith(early) for s in summaries.values())
 
 
 def test_the_weak_model_is_pretrained_on_a_seeded_share_of_the_facts():

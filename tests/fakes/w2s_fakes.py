@@ -19,8 +19,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from harness import Backend, Capability, DecodeConfig, Generation, Params, Row, Trainer, \
-    hookimpl
+from harness import Backend, Capability, DecodeConfig, Footprint, Generation, Params, Row, \
+    Trainer, hookimpl
 
 TABLE = "fake-model.json"
 KEYS = 24
@@ -80,6 +80,10 @@ class FakeTrainer(Trainer):
 
     class Params(Params):
         memory: int = Field(0, ge=0, description="examples kept (0: all)")
+
+    def footprint(self):
+        """One pass in batches of 8: what its training budget counts."""
+        return Footprint(epochs=1, batch_size=8)
 
     def train(self, base, examples, out_dir, ctx):
         learned = table(base)
