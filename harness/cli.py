@@ -74,6 +74,11 @@ def parser() -> argparse.ArgumentParser:
     size.add_argument("--jobs", type=int,
                       help="stages at once, as the local executor's --jobs (default: as many "
                            "as the GPUs allow, as the Ray executor)")
+    size.add_argument("--detect-pgr", type=float, metavar="PGR",
+                      help="with --pilot: the test items a seed needs, for 1 to 10 seeds, to "
+                           "detect this PGR at 80%% power (needs no GPU)")
+    size.add_argument("--pilot", metavar="RUN",
+                      help="a finished run (id, prefix or folder) whose noise --detect-pgr uses")
 
     ls = sub.add_parser("list", help="list installed plugins of a kind")
     ls.add_argument("kind", nargs="?", type=_kind, choices=KIND_NAMES,
@@ -191,8 +196,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     reg = registry()
     suite = _suite(args, reg)
+    if (args.detect_pgr is None) != (args.pilot is None):
+        raise HarnessError("--detect-pgr and --pilot go together: give the PGR to detect and "
+                           "a finished run of this suite whose noise to plan from")
     gpus = len(devices.gpu_ids()) if args.gpus is None else args.gpus
     memory = devices.gpu_memory() if args.gpu_memory is None else args.gpu_memory
+    if args.detect_pgr is not None:
+        print(_power(suite, args.pilot, args.detect_pgr))
+        if not gpus or not memory:
+            print("\n(GPU sizing skipped: no GPUs here; give --gpus N --gpu-memory GIB)")
+            return 0
+        print()
     if not gpus or not memory:
         raise HarnessError("no GPUs to size for on this machine; give --gpus N --gpu-memory GIB")
     backend = "vllm" if suite.backend == "auto" else suite.backend  # as `run` on GPUs
@@ -318,6 +332,28 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     print(runs_table(Store()))
     return 0
+
+
+def _power(suite, pilot: str, target: float) -> str:
+    """The ``--detect-pgr`` plan: naive W2S's noise in the pilot run, the items it needs."""
+    from harness import controls, power
+    from harness.runs import find_run
+    from harness.schemas import CapabilityResult
+    from harness.store import Store, read_jsonl
+
+    if not 0 < target:
+        raise HarnessError(f"--detect-pgr {target:g}: give a PGR above 0, such as 0.3")
+    path = find_run(Store(), pilot)
+    if not (path / "results.jsonl").is_file():
+        raise HarnessError(f"pilot run {path.name} has no results; finish it first (run the "
+                           "same command again)")
+    results = [CapabilityResult.model_validate(r) for r in read_jsonl(path / "results.jsonl")]
+    method = (controls.roles(suite).get("naive") or [suite.methods[0].name])[0]
+    found = power.noise(results, method)
+    if not found:
+        raise HarnessError(f"pilot run {path.name} has no per-item results for {method}; "
+                           f"give a pilot run of a suite with method {method}")
+    return power.report(found, target, method)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -44,6 +44,7 @@ NO_OUTPUTS: dict[str, str] = {
     "harness.leaderboard": "renders finished results",
     "harness.planner": "turns a suite into stages; what it decides is in each stage's params",
     "harness.plugins": "finds plugins; their code is in the key on its own",
+    "harness.power": "plans seeds and items from a finished run",
     "harness.preflight": "refuses a suite before compute, or lets it through unchanged",
     "harness.progress": "console lines",
     "harness.registry": "names plugins; their code is in the key on its own",

@@ -268,7 +268,10 @@ HEADER = [
     "t interval on the seeds' estimates, never narrower than the test items' noise "
     "(docs/statistics.md). Each entry's line says what its intervals count: with fewer than "
     f"{VERDICT_SEEDS} seeds, the seeds' noise is not measured and every verdict is "
-    "provisional."]
+    "provisional.",
+    "A comparison that shows nothing says what it could have shown: \"could detect >= X\" is "
+    "the smallest effect its run detects at 80% power (docs/statistics.md). None shown is not "
+    "none there."]
 """The board's opening lines, in the Markdown and on the page alike."""
 
 

@@ -19,7 +19,8 @@ from tabulate import tabulate
 
 from harness.outputs import SplitAccount
 from harness.schemas import CapabilityResult, TransferResult
-from harness.stats import Estimate, interval, paired_difference, pooled_pgr, provisional
+from harness.stats import (Estimate, detectable, interval, paired_difference, pooled_pgr,
+                           provisional)
 
 ANALYSIS_COLUMNS = {
     "weak_label_acc": "weak label acc",
@@ -83,8 +84,8 @@ class Summary(BaseModel):
             return "not measured: no test items"
         if self.vs_weak is None or self.vs_base is None:
             return "not measured"
-        missing = [f"not above {what}" for what, d in (("weak", self.vs_weak),
-                                                       ("strong base", self.vs_base))
+        missing = [f"not above {what}{_could(d)}" for what, d in (("weak", self.vs_weak),
+                                                                  ("strong base", self.vs_base))
                    if d.low is None or d.low <= 0]
         said = "no: " + ", ".join(missing) if missing else "yes"
         early = provisional(len(self.seeds))
@@ -97,7 +98,18 @@ class Summary(BaseModel):
         if self.pgr_note:
             return f"{self.pgr.mean:.3f} " + (f"(no interval: {self.pgr_note})" if reason
                                               else "(interval unbounded)")
-        return self.pgr.bracket()
+        if self.pgr.low is not None and self.pgr.low > 0:
+            return self.pgr.bracket()
+        least = self.detectable_pgr
+        return self.pgr.bracket() + (f"; could detect >= {least:.2f}" if least else "")
+
+    @property
+    def detectable_pgr(self) -> float | None:
+        """The smallest PGR this run could have shown above 0 at 80% power: the smallest
+        detectable W2S - weak over the measured gap (the PGR's test is that gain's)."""
+        least = detectable(self.vs_weak) if self.vs_weak else None
+        gap = self.ceiling.mean - self.weak.mean
+        return least / gap if least is not None and gap > 0 else None
 
 
 def summarise(results: list[CapabilityResult]) -> list[Summary]:
@@ -129,6 +141,12 @@ def summarise(results: list[CapabilityResult]) -> list[Summary]:
             empty={k: sum(r.empty.get(k, 0) for r in rs) for k in rs[0].empty},
         ))
     return out
+
+
+def _could(difference: Estimate) -> str:
+    """What a comparison that shows nothing could have shown: " (could detect >= X)"."""
+    least = detectable(difference)
+    return f" (could detect >= {least:.3f})" if least is not None else ""
 
 
 def _mean(rs: list[CapabilityResult], role: str) -> Estimate:

@@ -21,7 +21,9 @@ from harness.devices import gpu_ids, gpu_memory
 from harness.errors import HarnessError, SuiteError, one_line
 from harness.executors import Executor
 from harness.graph import Graph
-from harness.schemas import Manifest, MethodSpec, PluginRef, StageRecord, Suite
+from harness.outputs import SplitAccount
+from harness.schemas import (CapabilityResult, Manifest, MethodSpec, PluginRef, StageRecord,
+                             Suite, TransferResult)
 from harness.planner import Planner, plan
 from harness.preflight import check_context, check_splits, check_targets, data_stages
 from harness.scheduler import cached_prefix, key_after, schedule
@@ -30,7 +32,7 @@ from harness.registry import Registry
 from harness.findings import findings
 from harness.findings import table as findings_table
 from harness.report import report, summarise
-from harness.store import Store, write_json, write_jsonl
+from harness.store import Store, read_jsonl, write_json, write_jsonl
 from harness.worker import Outcome
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -233,10 +235,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     write_jsonl(run_dir / "results.jsonl", [r.model_dump() for r in results])
     write_jsonl(run_dir / "transfer.jsonl", [r.model_dump() for r in transfer])
     write_json(run_dir / "summary.json", [s.model_dump() for s in summarise(results)])
-    text = report(results, transfer, manifest.splits)
-    found = findings(suite, results, transfer)
-    if found:
-        text += "\n\n## The paper's findings\n\n" + findings_table(found)
+    text = render(suite, results, transfer, manifest.splits)
     (run_dir / "report.md").write_text(text + "\n")
     collector.copy_predictions(run_dir / "predictions")
     say(f"run {run_id} finished: {run_dir}")
@@ -318,12 +317,28 @@ def find_run(store: Store, ref: str) -> Path:
     raise SuiteError(f"{ref!r} {what} under {store.root / 'runs'}; see `harness runs`")
 
 
+def render(suite: Suite, results: list[CapabilityResult], transfer: list[TransferResult],
+           splits: dict[str, SplitAccount]) -> str:
+    """A run's report: its tables, then the paper's findings where the suite runs them."""
+    text = report(results, transfer, splits)
+    found = findings(suite, results, transfer)
+    if found:
+        text += "\n\n## The paper's findings\n\n" + findings_table(found)
+    return text
+
+
 def show(store: Store, ref: str) -> str:
-    """A run's report, or where it stopped when it did not finish."""
+    """A run's report, rendered again from its stored results (so it shows the current
+    statistics and verdicts), or where it stopped when it did not finish."""
     path = find_run(store, ref)
     m = Manifest.model_validate_json((path / "manifest.json").read_text())
     done = sum(s.error is None for s in m.stages)
     head = f"run {m.run_id}: suite {m.suite.name}, {status(m)}, {done} stages done"
+    if (path / "results.jsonl").is_file() and status(m) == "finished":
+        results = [CapabilityResult.model_validate(r) for r in read_jsonl(path / "results.jsonl")]
+        transfer = [TransferResult.model_validate(r) for r in read_jsonl(path / "transfer.jsonl")] \
+            if (path / "transfer.jsonl").is_file() else []
+        return f"{head}\n\n{render(m.suite, results, transfer, m.splits)}"
     if (path / "report.md").is_file():
         return f"{head}\n\n{(path / 'report.md').read_text().rstrip()}"
     tail = f"\nerror: {m.error}" if m.error else ""

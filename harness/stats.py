@@ -115,6 +115,39 @@ def interval(seeds: list[list[float]], confidence: float = 0.95) -> Estimate:
                     high=float(mean[0] + half), n=len(seeds))
 
 
+POWER = 0.80
+"""The power at which ``detectable`` states the smallest effect a run could have shown."""
+
+
+@lru_cache(maxsize=None)
+def detectable_ses(seeds: int, confidence: float = 0.95, power: float = POWER) -> float:
+    """The smallest true effect, in standard errors, that the two-sided test at
+    ``confidence`` on ``seeds`` seed-level estimates rejects with probability ``power``:
+    from the noncentral t (``scipy.stats.nct``) with seeds - 1 degrees of freedom, the normal
+    with one seed."""
+    from scipy import optimize, stats
+
+    if seeds < 2:
+        return float(stats.norm.ppf((1 + confidence) / 2) + stats.norm.ppf(power))
+    df, crit = seeds - 1, quantile(seeds, confidence)
+
+    def shortfall(nc: float) -> float:
+        lower = stats.nct.cdf(-crit, df, nc)  # negligible, and NaN far out in the tail
+        return float(stats.nct.sf(crit, df, nc) + (0.0 if lower != lower else lower)) - power
+
+    return float(optimize.brentq(shortfall, 0.0, 100.0))
+
+
+def detectable(estimate: Estimate, confidence: float = 0.95) -> float | None:
+    """The smallest effect a run could have detected at 80% power, from ``estimate``'s own
+    interval (its standard error: half-width / quantile, the one procedure's, floor
+    included): what "none shown" rules out, and what it does not."""
+    if estimate.low is None or estimate.high is None:
+        return None
+    se = (estimate.high - estimate.low) / 2 / quantile(estimate.n, confidence)
+    return detectable_ses(estimate.n, confidence) * se
+
+
 def paired_difference(seeds: list[tuple[list[float], list[float]]],
                       confidence: float = 0.95) -> Estimate:
     """Mean of ``a - b`` over every seed's items, where per seed ``a`` and ``b`` score the same

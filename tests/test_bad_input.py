@@ -160,6 +160,9 @@ def test_the_readme_table_lists_exactly_these_rows():
             "test_a_prompt_longer_than_the_context_names_the_item_and_both_lengths",
         "a capability that declares a chance outside [0, 1]":
             "test_refusals.py::test_a_chance_outside_0_1_is_refused_at_registration",
+        "a finding's control that cannot match its method's training (examples and optimizer "
+        "steps within 5%)": "test_findings.py::"
+        "test_a_suite_whose_controls_cannot_match_is_refused_at_planning",
         "`harness leaderboard add` of a run with no test items behind a figure":
             "test_refusals.py::"
             "test_an_entry_that_cannot_render_is_refused_and_never_stops_the_board",

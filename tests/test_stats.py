@@ -167,3 +167,34 @@ def test_the_coverage_instrument_flags_intervals_that_are_wrong():
             rates[name] = coverage.accuracy_row(point, 3, 0.15, 300, seed=5)["difference"]
     assert rates["wide"] > 0.99 and rates["narrow"] < 0.90, rates
     assert np.isfinite(rates["narrow"])
+
+
+@pytest.mark.parametrize("seeds", [1, 3, 5])
+def test_an_effect_of_the_detectable_size_is_detected_80_percent_of_the_time(seeds):
+    """Issue 32's power rule, by simulation: seed-level estimates N(effect, 1) (one value per
+    item, so the items add no noise of their own, and with one seed the items' noise is the
+    whole noise); the effect ``detectable`` names is found (interval above 0) about 80% of the
+    time. The normal-theory size (1.96 + 0.84 standard errors) is found far less often with
+    3 or 5 seeds: the check can fail."""
+    import numpy as np
+
+    from harness.stats import detectable_ses, detectable
+
+    rng = np.random.default_rng(seeds)
+    if seeds == 1:  # 400 items a seed, sd 1 each: the mean's standard error is 0.05
+        draw = lambda effect: [list(rng.normal(effect, 1.0, 400))]  # noqa: E731
+        se = 0.05
+    else:
+        draw = lambda effect: [[v] * 2 for v in rng.normal(effect, 1.0, seeds)]  # noqa: E731
+        se = 1 / seeds ** 0.5
+    effect = detectable_ses(seeds) * se
+    runs = 2000
+    found = sum(interval(draw(effect)).low > 0 for _ in range(runs)) / runs
+    assert abs(found - 0.80) < 0.03, found
+    if seeds > 1:  # with one seed the normal-theory size is the rule itself
+        naive = sum(interval(draw(2.80 * se)).low > 0 for _ in range(runs)) / runs
+        assert naive < 0.70, naive
+    # From a run's own interval: the same size, scaled by its standard error.
+    e = interval(draw(0.0))
+    half = (e.high - e.low) / 2
+    assert detectable(e) == pytest.approx(detectable_ses(seeds) * half / quantile(seeds))

@@ -23,7 +23,10 @@ from harness import Backend, Capability, DecodeConfig, Footprint, Generation, Pa
     Trainer, hookimpl
 
 TABLE = "fake-model.json"
+HABITS = "fake-habits.json"
+"""How a trained fake model answers, where not the defaults: ``vote`` and ``noise``."""
 KEYS = 24
+LETTERS = "abcdefgh"
 
 
 def table(model: str) -> dict[str, str]:
@@ -32,16 +35,37 @@ def table(model: str) -> dict[str, str]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def answer(learned: dict[str, str], prompt: str) -> str:
+def habits(model: str) -> dict:
+    path = Path(model) / HABITS
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def answer(learned: dict[str, str], prompt: str, vote: bool = False) -> str:
+    """The target of ``prompt`` if trained on it; else of the trained prompt sharing the most
+    words with it (the first in sorted order), or with ``vote`` the most common target among
+    all that share the most: a model that generalises over its labels' noise."""
     if prompt in learned:
         return learned[prompt]
     words = set(prompt.split())
-    best, overlap = "", 0
-    for seen in sorted(learned):
-        shared = len(words & set(seen.split()))
-        if shared > overlap:
-            best, overlap = learned[seen], shared
-    return best
+    overlaps = {seen: len(words & set(seen.split())) for seen in sorted(learned)}
+    most = max(overlaps.values(), default=0)
+    if not most:
+        return ""
+    nearest = [learned[seen] for seen, n in overlaps.items() if n == most]
+    if not vote:
+        return nearest[0]
+    counts = {t: nearest.count(t) for t in nearest}
+    return max(counts, key=lambda t: (counts[t], -nearest.index(t)))
+
+
+def noisy(text: str, prompt: str, rate: float) -> str:
+    """``text`` with its answer letter moved on by one for a share ``rate`` of prompts (by a
+    digest of the prompt): errors that fall on items at random, not on keys."""
+    cut = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16) / 16 ** 8
+    letter = text.strip()[:1]
+    if cut >= rate or letter not in LETTERS:
+        return text
+    return text.replace(letter, LETTERS[(LETTERS.index(letter) + 1) % len(LETTERS)], 1)
 
 
 class Lookup(Capability):
@@ -59,7 +83,7 @@ class Lookup(Capability):
         rows = []
         for i in range(600):
             key = rng.randrange(KEYS)
-            value = "abcdefgh"[key * 5 % 8]
+            value = LETTERS[key * 5 % 8]
             rows.append(Row(id=f"lookup-{i}", prompt=f"#{i} key k{key} ->", target=f" {value}",
                             answer=value))
         return {"train": rows}
@@ -80,6 +104,9 @@ class FakeTrainer(Trainer):
 
     class Params(Params):
         memory: int = Field(0, ge=0, description="examples kept (0: all)")
+        vote: bool = Field(False, description="answer an unseen prompt with the majority "
+                                              "target of its nearest trained prompts")
+        noise: float = Field(0.0, ge=0, le=1, description="share of prompts answered wrong")
 
     def footprint(self):
         """One pass in batches of 8: what its training budget counts."""
@@ -94,6 +121,9 @@ class FakeTrainer(Trainer):
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / TABLE).write_text(json.dumps(learned, sort_keys=True))
+        if self.params.vote or self.params.noise:
+            (out / HABITS).write_text(json.dumps({"vote": self.params.vote,
+                                                  "noise": self.params.noise}))
 
 
 class FakeBackend(Backend):
@@ -103,10 +133,11 @@ class FakeBackend(Backend):
     version = 1
 
     def generate(self, model: str, prompts: list[str], decode: DecodeConfig) -> list[Generation]:
-        learned = table(model)
+        learned, how = table(model), habits(model)
         out = []
         for prompt in prompts:
-            text = answer(learned, prompt)
+            text = noisy(answer(learned, prompt, how.get("vote", False)), prompt,
+                         how.get("noise", 0.0))
             cut = [text.find(s) for s in decode.stop if s and s in text]
             end = min(cut) if cut else len(text)
             out.append(Generation(text=text[:end],
