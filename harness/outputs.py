@@ -168,6 +168,23 @@ def selected_as_examples(entry: Path) -> list[TrainExample]:
     return [TrainExample(prompt=i.prompt, target=i.label) for i in selected(entry)]
 
 
+def shuffled_as_examples(entry: Path, seed: int) -> list[TrainExample]:
+    """The selection's labels permuted across its items within each capability (seeded):
+    every answer and format kept, the pairing with the prompts gone (the format-only
+    control)."""
+    import random
+
+    items = selected(entry)
+    rng = random.Random(f"format-control:{seed}")
+    labels: dict[str, list[str]] = {}
+    for i in items:
+        labels.setdefault(i.capability, []).append(i.label)
+    for pool in labels.values():
+        rng.shuffle(pool)
+    taken = {cap: iter(pool) for cap, pool in labels.items()}
+    return [TrainExample(prompt=i.prompt, target=next(taken[i.capability])) for i in items]
+
+
 def selection_summary(entry: Path) -> dict[str, dict[str, Any]]:
     return json.loads((entry / "summary.json").read_text())
 

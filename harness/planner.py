@@ -24,7 +24,7 @@ from harness.registry import Registry
 from harness.resolver import check as check_model
 from harness.resolver import model_identity
 from harness.runners import PARAMS, DecodeParams
-from harness.schemas import PluginRef, Suite
+from harness.schemas import FORMAT, PluginRef, Suite
 from harness.tinymodels import seeded
 
 SPLIT_FILES = ("labeled", "unlabeled", "test")
@@ -162,6 +162,11 @@ class Planner:
                               {"examples": "gold", "split": "unlabeled"}, g.data_inputs())
         ceil_eval = self._grade(self._decode("eval ceiling", ceiling, g, "test"), g)
         pool = self._select("all", self.all, g, labels, {})
+        if self.suite.format_control:
+            shuffled = self._train(f"train format control [{g.tag}]", g.strong, self.trainer, g,
+                                   {"examples": "shuffled"}, {"selected": pool})
+            bases = {**bases, FORMAT: self._grade(self._decode("eval format control", shuffled,
+                                                               g, "test"), g)}
         controls.check(self.suite, {m: b for m, (s, st) in self.methods.items()
                                     for b in [controls.Budget.of(self._runs(s, st, g.caps))]
                                     if b}, g.tag)

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from tabulate import tabulate
 
 from harness.outputs import SplitAccount
-from harness.schemas import CapabilityResult, TransferResult
+from harness.schemas import FORMAT, CapabilityResult, TransferResult
 from harness.stats import (Estimate, detectable, interval, paired_difference, pooled_pgr,
                            provisional)
 
@@ -57,7 +57,8 @@ class Summary(BaseModel):
     baselines: dict[str, Estimate] = {}
     """The untuned models' test accuracy (``strong_0shot``, ``weak_0shot``, ...)."""
     strong_base: str | None = None
-    """The best untuned strong baseline by mean accuracy: the one W2S has to beat. Choosing
+    """The best strong baseline by mean accuracy (the untuned model 0- or k-shot, or the
+    format-only control trained on shuffled weak labels): the one W2S has to beat. Choosing
     the best on the test items flatters the baseline, which makes a W2S claim harder, not
     easier."""
     vs_base: Estimate | None = None
@@ -78,7 +79,7 @@ class Summary(BaseModel):
 
     @property
     def generalizes(self) -> str:
-        """``yes`` only where W2S beats both the weak model and the best untuned strong model
+        """``yes`` only where W2S beats both the weak model and the best strong baseline
         (both paired 95% intervals above 0); else ``no``, with what it does not beat."""
         if not self.items_n:
             return "not measured: no test items"
@@ -188,7 +189,10 @@ def baselines_table(summaries: list[Summary]) -> str | None:
 
 
 def _base_name(key: str) -> str:
-    """``strong_3shot`` -> ``strong base 3-shot``."""
+    """``strong_3shot`` -> ``strong base 3-shot``; ``strong_format`` -> ``format-only
+    control``."""
+    if key == FORMAT:
+        return "format-only control"
     who, shots = key.rsplit("_", 1)
     return f"{who} base {shots.removesuffix('shot')}-shot"
 

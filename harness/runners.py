@@ -131,9 +131,10 @@ class TrainParams(Loads):
     seed: int
     base: str | None = None
     base_identity: str | None = None
-    examples: Literal["gold", "self", "selected"]
+    examples: Literal["gold", "self", "selected", "shuffled"]
     """Gold rows of ``split`` of ``capabilities``; the model's own answers (input ``self``);
-    or a selection of weak labels (input ``selected``)."""
+    a selection of weak labels (input ``selected``), or its labels shuffled across items
+    within each capability (the format-only control)."""
     split: str | None = None
     capabilities: list[str] | None = None
 
@@ -146,6 +147,8 @@ def train(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry
                     for cap in p.capability_names() for r in _rows(inputs, cap, p.split or "")]
     elif p.examples == "self":
         examples = outputs.completions_as_examples(inputs["self"])
+    elif p.examples == "shuffled":
+        examples = outputs.shuffled_as_examples(inputs["selected"], p.seed)
     else:
         examples = outputs.selected_as_examples(inputs["selected"])
     trainer: Trainer = _make(plugins, "trainers", p.trainer)

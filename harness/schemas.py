@@ -13,6 +13,9 @@ from harness.graph import Kind, Resources
 from harness.outputs import SplitAccount
 
 RESULT_SCHEMA = 1
+FORMAT = "strong_format"
+"""The format-only control's baseline key (``Suite.format_control``): a strong baseline, so
+W2S has to beat it too."""
 
 
 class Strict(BaseModel):
@@ -64,6 +67,12 @@ class Suite(Strict):
     """The untuned strong and weak models are evaluated on the test split at each of these
     shot counts (solved examples from the labeled split, drawn per seed, before each prompt):
     the baselines a weak-to-strong result has to beat."""
+    format_control: bool = True
+    """Also train the strong model on the weak labels shuffled across items within each
+    capability (the same answers, formats and label distribution, no item information) and
+    evaluate it: the control for a student that learned only the answer format and used what
+    it already knew. It counts among the strong baselines W2S has to beat
+    (``strong_format``)."""
     base_shots: int = Field(3, ge=0)
     """Solved examples from the labeled split (drawn per seed) put before each prompt when the
     untuned strong base model answers (the ``base_answer`` signal of ``consistency`` and

@@ -204,6 +204,7 @@ train:
   params: {{max_steps: {steps}, batch_size: 20, micro_batch_size: 20, lr: 3.0e-3}}
 decode: {{max_new_tokens: 24}}  # short for speed: some targets are cut, so
 target_check: warn              # the preflight only warns
+format_control: false  # for speed: the fake suite and the testbed run it
 """
 
 

@@ -58,9 +58,9 @@ def test_force_and_source_edits_recompute_exactly_what_changed(tmp_path):
     home = tmp_path / "home"
     run = lambda *extra: run_tiny(suite, home, "--in-process", *extra, env=env)  # noqa: E731
     first_dir, first = run()
-    # 18, and 3 of the untuned baselines' 4: both untuned fakes answer nothing, so the second
-    # grade has the first one's inputs byte for byte, and its key
-    assert len(_computed(first)) == 21
+    # 18, the format-only control's 3, and 3 of the untuned baselines' 4: both untuned fakes
+    # answer nothing, so the second grade has the first one's inputs byte for byte, and its key
+    assert len(_computed(first)) == 24
 
     # --force select recomputes both selections; their outputs are byte-identical, so no
     # stage downstream changes and none is recomputed.

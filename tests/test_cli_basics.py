@@ -42,9 +42,9 @@ def test_dry_run_prints_plan_without_compute(tmp_path):
     proc = harness_cli("run", "--suite", "quickstart", "--dry-run",
                        env={"HARNESS_HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
-    # 19 stages of weak, ceiling and the two methods, and 8 of baselines: the untuned strong
-    # and weak models at 0 and 3 shots, each a decode and a grade stage.
-    assert "train weak" in proc.stdout and "27 of 27 stages to run" in proc.stdout
+    # 19 stages of weak, ceiling and the two methods, 3 of the format-only control, and 8 of
+    # baselines: the untuned strong and weak models at 0 and 3 shots, each a decode and a grade.
+    assert "train weak" in proc.stdout and "30 of 30 stages to run" in proc.stdout
     assert "eval strong base 3-shot" in proc.stdout
     assert not (tmp_path / "cache").exists()
 

@@ -22,14 +22,14 @@ def test_gc_drops_finished_checkpoints_only_and_a_rerun_recomputes_nothing(tmp_p
     first_dir, _ = run_tiny(suite, home, "--in-process")
     store = Store(home)
     models = sorted((home / "cache" / "train").glob("[!.]*/model"))
-    assert len(models) == 3  # weak, ceiling, naive
+    assert len(models) == 4  # weak, ceiling, naive, the format-only control
 
     kept = harness_cli("cache", "gc", "--keep-models", env=env, check=True)
     assert "dropped 0 checkpoints" in kept.stdout and all(m.is_dir() for m in models)
     dry = harness_cli("cache", "gc", "--dry-run", env=env, check=True)
-    assert "would drop 3 checkpoints" in dry.stdout and all(m.is_dir() for m in models)
+    assert "would drop 4 checkpoints" in dry.stdout and all(m.is_dir() for m in models)
     gone = harness_cli("cache", "gc", env=env, check=True)
-    assert "dropped 3 checkpoints" in gone.stdout
+    assert "dropped 4 checkpoints" in gone.stdout
     assert not any(m.exists() for m in models)
     entries = [p for p in (home / "cache").glob("*/[!.]*")]
     assert all(store.problem(p.parent.name, p.name) is None for p in entries), \

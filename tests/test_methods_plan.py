@@ -83,8 +83,9 @@ def test_two_stage_and_bootstrap_start_from_the_naive_model_trained_once(tmp_pat
     # Stage 2 layers its params over the suite's train params.
     params = _model_of(plan, "rm-two-stage").params["trainer"]["params"]
     assert params["epochs"] == 1 and params["lr"] == 1e-3
-    # boot-matched adds its second stage; everything else is shared as before
-    assert sum(s.kind == "train" for s in plan.stages.values()) == 2 + 1 + 4 + 1 + 2 + 1
+    # boot-matched adds its second stage, the format-only control its own; everything else is
+    # shared as before
+    assert sum(s.kind == "train" for s in plan.stages.values()) == 2 + 1 + 4 + 1 + 2 + 1 + 1
 
 
 def test_bootstrap_rounds_relabel_with_the_previous_model(tmp_path):

@@ -46,3 +46,32 @@ def test_the_harness_finds_weak_to_strong_generalization_where_it_is_built_in(
         assert s.w2s.mean > s.weak.mean + 0.15
     else:  # and the "no" says what it could have detected
         assert "could detect >= " in s.generalizes
+
+
+def test_the_format_only_control_trains_on_the_weak_labels_shuffled(tmp_path):
+    """Issue 32: the strong model trained on the supervisor's labels permuted across items
+    within each capability (the same answers, no item information), evaluated, and counted
+    among the strong baselines W2S has to beat. A version that did not shuffle would train on
+    the weak labels themselves: the pairing check below fails it."""
+    import json
+
+    from conftest import fake_suite
+
+    suite = fake_suite(tmp_path, seeds="[0]")
+    suite.write_text(suite.read_text() + "format_control: true\n")
+    run_dir, manifest = run_fake(suite, tmp_path / "home")
+    cache = tmp_path / "home" / "cache"
+    at = {s["label"]: cache / s["stage"] / s["key"] for s in manifest["stages"]}
+    (fmt,) = [p for label, p in at.items() if label.startswith("train format control")]
+    (pool,) = [p for label, p in at.items() if label.startswith("select all")]
+    trained = json.loads((fmt / "model" / "fake-model.json").read_text())
+    weak = [json.loads(line) for line in (pool / "selected.jsonl").read_text().splitlines()]
+    assert set(trained) == {i["prompt"] for i in weak}
+    for cap in {i["capability"] for i in weak}:
+        mine = [i for i in weak if i["capability"] == cap]
+        assert sorted(trained[i["prompt"]] for i in mine) == sorted(i["label"] for i in mine)
+        moved = sum(trained[i["prompt"]] != i["label"] for i in mine)
+        assert moved > len(mine) / 3, (cap, moved)  # the pairing is gone
+    results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
+    assert all("strong_format" in r.baselines and r.items["strong_format"] for r in results)
+    assert "format-only control" in (run_dir / "report.md").read_text()

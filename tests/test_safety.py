@@ -56,10 +56,10 @@ def test_remote_code_is_trusted_only_for_opted_in_models_and_their_descendants(t
     _, graph = plan(suite(trust_remote_code=["tiny-strong"]), registry(), "hf")
     stages = {s.label.split(" [")[0]: (node, s) for node, s in graph.stages.items()}
     evals = {"train weak": "eval weak", "train ceiling": "eval ceiling",
-             "train naive": "eval naive"}
+             "train naive": "eval naive", "train format control": "eval format control"}
     assert {k for k, (_, s) in stages.items() if s.kind == "train"} == set(evals)
     for train, expected in (("train weak", False), ("train ceiling", True),
-                            ("train naive", True)):
+                            ("train naive", True), ("train format control", True)):
         node, spec = stages[train]
         assert spec.params["trust_remote_code"] is expected, train
         # The stage that decodes this model loads it trusting exactly as much.

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import harness_cli, run_dir_of
 from harness.schemas import CapabilityResult
-from harness.report import summarise
+from harness.report import difference, summarise
 from harness.stats import noise_gap
 from harness.store import read_jsonl
 
@@ -23,9 +23,14 @@ def test_quickstart_leaves_room_for_weak_to_strong_generalization(tmp_path):
     for cap in ("fact_sum", "fact_city"):
         s = summaries[("naive", cap)]
         r = next(r for r in results if r.capability == cap)
-        # (a) the untuned strong model, 0- and 3-shot, at least 0.15 below the ceiling
-        assert set(s.baselines) == {"strong_0shot", "strong_3shot", "weak_0shot", "weak_3shot"}
-        assert s.ceiling_over_base.mean >= 0.15 and s.ceiling_over_base.low > 0, cap
+        # (a) the untuned strong model, 0- and 3-shot, at least 0.15 below the ceiling (the
+        # format-only control is a strong baseline too, reported beside them, not a criterion)
+        assert set(s.baselines) == {"strong_0shot", "strong_3shot", "weak_0shot", "weak_3shot",
+                                    "strong_format"}
+        untuned = max(("strong_0shot", "strong_3shot"), key=lambda b: s.baselines[b].mean)
+        over = difference([x for x in results if x.method == "naive" and x.capability == cap],
+                          "ceiling", untuned)
+        assert over.mean >= 0.15 and over.low > 0, cap
         # (b) gold fine-tuning does not make the weak model worse than its untuned self
         assert s.weak_over_base.high >= 0, cap
         # (c) the weak model clearly below the ceiling (the figures move with the machine and the
