@@ -31,6 +31,7 @@ train:
   params: {{max_steps: 3, batch_size: 20, micro_batch_size: 20, lr: 3.0e-3}}
 decode: {{max_new_tokens: 24}}  # short for speed: some targets are cut, so
 target_check: warn              # the preflight only warns
+format_control: false  # for speed: the fake suite, the smoke run and the testbed run it
 """
 NAIVE = "  - {name: naive, selector: {name: all}}\n"
 EXTRA = "  - {name: naive_lr, selector: {name: all}, trainer: {name: sft, params: {lr: 1.0e-3}}}\n"

@@ -56,7 +56,8 @@ def test_the_smollm_suite_runs_a_real_lm_through_every_stage(shared_data, smollm
     results = read_jsonl(run_dir / "results.jsonl")
     assert sorted(r["capability"] for r in results) == ["creak", "esnli"]
     for r in results:
-        assert set(r["baselines"]) == {"strong_0shot", "strong_3shot", "weak_0shot", "weak_3shot"}
+        assert set(r["baselines"]) == {"strong_0shot", "strong_3shot", "weak_0shot", "weak_3shot",
+                                       "strong_format"}
         assert set(r["empty"]) == {"weak", "w2s", "ceiling", *r["baselines"]}
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["suite"]["weak"] == "smollm2-135m-l4"
