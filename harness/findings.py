@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from harness import controls
 from harness.report import Summary, summarise
-from harness.schemas import CapabilityResult, Suite, TransferResult
+from harness.schemas import FORMAT, CapabilityResult, Suite, TransferResult
 from harness.stats import (VERDICT_SEEDS, Estimate, paired_difference, provisional,
                            within_seed_slope)
 
@@ -232,7 +232,8 @@ def _transfer(by, naive: str, transfer: list[TransferResult]
         cells.setdefault(key, [])
         r = next((r for r in by.get(("single", naive, t.evaluated_on), [])
                   if r.seed == t.seed), None)
-        strong = [b for b in (r.baselines if r else {}) if b.startswith("strong_")]
+        strong = [b for b in (r.baselines if r else {})  # the untuned model: the format
+                  if b.startswith("strong_") and b != FORMAT]  # control learned this one
         base = max(strong, key=lambda b: r.baselines[b]) if strong else None  # type: ignore
         if r is not None and base and t.items and len(r.items[base]) == len(t.items):
             cells[key].append((t.items, r.items[base]))

@@ -55,7 +55,8 @@ class Summary(BaseModel):
     """Why ``pgr`` has no interval (or no value), where it has none."""
     analysis: dict[str, Estimate]
     baselines: dict[str, Estimate] = {}
-    """The untuned models' test accuracy (``strong_0shot``, ``weak_0shot``, ...)."""
+    """The baselines' test accuracy: the untuned models (``strong_0shot``, ``weak_0shot``,
+    ...) and the format-only control (``strong_format``)."""
     strong_base: str | None = None
     """The best strong baseline by mean accuracy (the untuned model 0- or k-shot, or the
     format-only control trained on shuffled weak labels): the one W2S has to beat. Choosing
