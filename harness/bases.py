@@ -1,4 +1,4 @@
-"""Base classes for the four plugin kinds, and the records that flow between them.
+"""Base classes for the five plugin kinds, and the records that flow between them.
 
 A plugin class carries ``name``, an integer ``version`` (bump it when outputs change: it goes
 into cache keys), a docstring (its first line is shown by ``harness list``) and a nested
@@ -239,6 +239,16 @@ class Capability(Plugin):
         """The gold answer in the canonical form ``answer_of`` returns."""
         return row.answer
 
+    def wrong_targets(self, row: Row, targets: dict[str, str]) -> dict[str, str]:
+        """The wrong answers a supervisor's error on ``row`` may give, each with a target that
+        gives it (``Supervisor`` plugins draw their errors from these). ``targets`` maps each
+        gold answer of the capability's rows (``gold_of``) to one row's target: by default the
+        others are the wrong ones, which is the label set of a classification and another
+        item's gold for free text. A capability whose items carry their own candidates (the
+        options of a multiple-choice item) gives those instead."""
+        gold = self.gold_of(row)
+        return {a: t for a, t in targets.items() if a != gold}
+
     def score(self, row: Row, completion: str) -> float:
         """1.0 when the completion gives the gold answer, else 0.0."""
         got = self.answer_of(row, completion)
@@ -306,6 +316,27 @@ class Selector(Plugin):
         return set()
 
     def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
+        raise NotImplementedError
+
+
+class Supervisor(Plugin):
+    """Base: the weak side of a run, which writes the labels the strong model learns from.
+
+    A supervisor with ``model = True`` is the suite's weak model: the pipeline fine-tunes it
+    on the labeled split's gold and its greedy completions are the labels (``label`` is never
+    called), so it has weights and log-probabilities for the selectors that need them. Any
+    other supervisor writes labels itself, for the unlabeled split and for the test split,
+    where they are graded like a model's completions to give the run's "weak" score.
+    """
+
+    model: ClassVar[bool] = False
+
+    def label(self, capability: Capability, rows: list[Row], pool: list[Row],
+              seed: int) -> list[str]:
+        """One label per row of ``rows``, each a completion as a model would write it (a
+        target). ``pool`` is every row of the capability, all splits, gold included: a rule
+        that decides a label from the input is computed there, so it is the same rule on
+        the unlabeled and test splits. Deterministic for a seed."""
         raise NotImplementedError
 
 
@@ -389,6 +420,7 @@ SINGULAR = {
     "selectors": "selector",
     "trainers": "trainer",
     "backends": "backend",
+    "supervisors": "supervisor",
 }
 
 KINDS: dict[str, type[Plugin]] = {
@@ -396,6 +428,7 @@ KINDS: dict[str, type[Plugin]] = {
     "selectors": Selector,
     "trainers": Trainer,
     "backends": Backend,
+    "supervisors": Supervisor,
 }
 
 

@@ -12,7 +12,7 @@ import sys
 from harness.bases import SINGULAR
 from harness.errors import HarnessError
 
-KIND_NAMES = ("capabilities", "selectors", "trainers", "backends")
+KIND_NAMES = ("capabilities", "selectors", "trainers", "backends", "supervisors")
 
 
 def _csv(text: str) -> list[str]:
@@ -173,7 +173,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = Store()
     if args.dry_run:
         planner, graph = plan(suite, reg, backend)
-        print(f"suite {suite.name}: weak {suite.weak}, strong {suite.strong}, backend {backend}, "
+        print(f"suite {suite.name}: weak {suite.supervised_by}, strong {suite.strong}, backend {backend}, "
               f"seeds {suite.seeds}, mixtures {suite.mixtures}")
         print(describe_plan(planner, graph, store))
         return 0
@@ -215,7 +215,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     machine = sizing.Machine(gpus=gpus, gpu_memory=memory, tflops=args.tflops, mfu=args.mfu,
                              jobs=args.jobs, calibration=calibration)
     est = sizing.size(graph, Store(), machine, suite.strong, reg)
-    print(f"suite {suite.name}: weak {suite.weak}, strong {suite.strong}, backend {backend}, "
+    print(f"suite {suite.name}: weak {suite.supervised_by}, strong {suite.strong}, backend {backend}, "
           f"{len(graph.stages)} stages; sized for {gpus} x {memory:g} GiB (estimates)")
     if calibration:
         print(calibration.describe(Path(args.calibration)))

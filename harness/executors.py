@@ -34,7 +34,7 @@ from harness.graph import StageSpec
 from harness.worker import Job, Outcome, child_main, console_of, execute, ray_stage
 
 
-HERE = frozenset({"data"})
+HERE = frozenset({"data", "supervise"})
 """Stage kinds the local executor runs in this process: a data stage reads and splits files
 and loads no model, so a worker (and its torch import) would only delay a bad file's error."""
 

@@ -31,7 +31,7 @@ REVISIONS: dict[str, int] = {"grade": 2}
 """A stage kind's output format, in its cache keys once bumped past 1 (grade 2: each
 prediction records its extracted answer), so only that kind's entries are recomputed."""
 
-Kind = Literal["data", "train", "decode", "grade", "score", "select"]
+Kind = Literal["data", "train", "decode", "supervise", "grade", "score", "select"]
 Strategy = Literal["auto", "single", "ddp", "fsdp", "fsdp-offload", "deepspeed"]
 
 

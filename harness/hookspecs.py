@@ -34,3 +34,8 @@ def register_trainers(register: Register) -> None:
 @hookspec
 def register_backends(register: Register) -> None:
     """Register Backend subclasses: greedy decoding engines."""
+
+
+@hookspec
+def register_supervisors(register: Register) -> None:
+    """Register Supervisor subclasses: the weak side that labels the unlabeled split."""

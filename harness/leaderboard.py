@@ -244,7 +244,7 @@ def _models(e: Entry) -> str:
               if n > 1 else "intervals count test-set noise only")
     early = provisional(n)
     verdicts = f", verdicts provisional ({early})" if early else ""
-    return (f"{e.id}: {smoke}{e.manifest.suite.weak} -> {e.manifest.suite.strong}; seeds "
+    return (f"{e.id}: {smoke}{e.manifest.suite.supervised_by} -> {e.manifest.suite.strong}; seeds "
             f"{seeds}: {counts}{verdicts}; commit {commit}, "
             f"{e.manifest.device or 'every stage served from the cache'}; "
             f"plugins from {_plugins(e)}")

@@ -1,7 +1,7 @@
 """Suite + registry -> stage graph. Pure: it reads no cache, runs no model, starts no process.
 
-Per seed and training mixture: weak model on ``labeled`` ground truth, evaluated; weak labels
-on ``unlabeled``; ceiling (strong model on ``unlabeled`` ground truth), evaluated; then for
+Per seed and training mixture: the supervisor (by default the weak model trained on
+``labeled`` ground truth), evaluated; its labels on ``unlabeled``; ceiling (strong model on ``unlabeled`` ground truth), evaluated; then for
 each method: select from the weak labels (after the signals its selector needs), train the
 strong model in the method's steps, evaluate. Stages that ask for the same work get the same
 id, so every method shares one weak model, one labelling and one ceiling.
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import code, controls
-from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, Step, Trainer
+from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, Step, \
+    Supervisor, Trainer
 from harness.errors import HarnessError, PluginError
 from harness.faults import ABOVE, blame
 from harness.footprint import Footprint, Sizable, footprint_of
@@ -23,7 +24,7 @@ from harness.graph import EvalRef, Graph, Kind, Resources, StageSpec, TransferRe
 from harness.registry import Registry
 from harness.resolver import check as check_model
 from harness.resolver import model_identity
-from harness.runners import PARAMS, DecodeParams
+from harness.runners import PARAMS
 from harness.schemas import FORMAT, PluginRef, Suite
 from harness.tinymodels import seeded
 
@@ -108,16 +109,30 @@ class Planner:
         self.all: Selector = self._make("selectors", "all")  # type: ignore[assignment]
         self.methods: dict[str, tuple[Selector, list[tuple[Step, Trainer]]]] = {}
         """Each method's selector, and its training steps with the trainer of each."""
+        self.supervised: dict[str, Supervisor] = {}
+        """Each method's supervisor (the suite's, unless the method names its own)."""
         for m in suite.methods:
             tref = suite.method_trainer(m)
             trainer: Trainer = self._make("trainers", tref.name, tref.params)  # type: ignore
+            self.supervised[m.name] = self._supervisor(m.supervisor or suite.supervisor)
             self.methods[m.name] = (
                 self._make("selectors", m.selector.name, m.selector.params),  # type: ignore
                 self._steps(m.name, trainer),
             )
-        check_model(suite.weak)
+        if suite.weak and any(s.model for s in self.supervised.values()):
+            check_model(suite.weak)
         check_model(suite.strong)
         self.graph = Graph()
+
+    def _supervisor(self, spec: PluginRef) -> Supervisor:
+        made: Supervisor = self.registry.make("supervisors", spec.name,
+                                              spec.params)  # type: ignore[assignment]
+        self.plugins[("supervisors", spec.name)] = made
+        if made.model and not self.suite.weak:
+            raise HarnessError(f"suite {self.suite.name}: supervisor {made.name} trains the "
+                               "suite's weak model, and the suite names none; add `weak:` (a "
+                               "model), or name a supervisor that writes its own labels")
+        return made
 
     def _make(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Plugin:
         plugin = self.registry.make(kind, name, params)
@@ -139,9 +154,12 @@ class Planner:
                     self._group(Group(seed, mixture, caps, data, weak, strong), bases)
         return self.graph
 
-    def model(self, name: str, seed: int) -> Model:
+    def model(self, name: str | None, seed: int) -> Model:
         """The suite's model ``name`` as seed ``seed`` uses it (a per-seed tiny model's own
-        pretraining seed), trusted when the suite trusts ``name``."""
+        pretraining seed), trusted when the suite trusts ``name``; no model for None (a
+        supervisor that writes its own labels has no weak model)."""
+        if name is None:
+            return Model()
         return Model(name=seeded(name, seed), trusted=name in self.suite.trust_remote_code)
 
     def _baselines(self, g: Group) -> dict[str, str]:
@@ -149,30 +167,29 @@ class Planner:
         counts, once per seed for every mixture: what a run with no W2S effect would leave."""
         return {f"{who}_{k}shot": self._grade(self._decode(f"eval {who} base {k}-shot", model,
                                                            g, "test", shots=k), g)
-                for who, model in (("strong", g.strong), ("weak", g.weak))
+                for who, model in (("strong", g.strong), ("weak", g.weak)) if model.name
                 for k in self.suite.baseline_shots}
 
     def _group(self, g: Group, bases: dict[str, str]) -> None:
-        weak = self._train(f"train weak [{g.tag}]", g.weak, self.weak_trainer, g,
-                           {"examples": "gold", "split": "labeled"}, g.data_inputs())
-        weak_eval = self._grade(self._decode("eval weak", weak, g, "test"), g)
-        labels = self._decode("label", weak, g, "unlabeled")
-        labels_graded = self._grade(labels, g)
+        sides = {m: self._weak_side(self.supervised[m], g) for m in self.methods}
         ceiling = self._train(f"train ceiling [{g.tag}]", g.strong, self.trainer, g,
                               {"examples": "gold", "split": "unlabeled"}, g.data_inputs())
         ceil_eval = self._grade(self._decode("eval ceiling", ceiling, g, "test"), g)
-        pool = self._select("all", self.all, g, labels, {})
-        if self.suite.format_control:
-            shuffled = self._train(f"train format control [{g.tag}]", g.strong, self.trainer, g,
-                                   {"examples": "shuffled"}, {"selected": pool})
-            bases = {**bases, FORMAT: self._grade(self._decode("eval format control", shuffled,
-                                                               g, "test"), g)}
         controls.check(self.suite, {m: b for m, (s, st) in self.methods.items()
                                     for b in [controls.Budget.of(self._runs(s, st, g.caps))]
                                     if b}, g.tag)
         for method, (selector, steps) in self.methods.items():
+            weak, weak_eval, labels = sides[method]
+            pool = self._select("all", self.all, g, labels, {})
+            arm = {**bases, **self._format_control(self.supervised[method], g, pool)}
             with blame(selector, self.where, "needs()", ABOVE):
                 needs = sorted(selector.needs())
+            modelled = [n for n in needs if n in ("weak_model", "weak_logprob")]
+            if modelled and weak.stage is None:
+                raise PluginError(f"method {method}: selector {selector.name} needs the trained "
+                                  f"weak model ({modelled[0]}), and supervisor "
+                                  f"{self.supervised[method].name} has none; use the model "
+                                  "supervisor, or a selector that does not need it")
             signals = {s: self._signal(s, g, weak, labels, pool) for s in needs}
             select = self._select(method, selector, g, labels, signals)
             model, trained_on = self._chain(method, steps, select, pool, g)
@@ -180,9 +197,9 @@ class Planner:
             for cap in g.caps:
                 self.graph.evals.append(EvalRef(
                     seed=g.seed, mixture=g.mixture, capability=cap, method=method,
-                    weak=weak_eval, ceiling=ceil_eval, w2s=w2s_eval, labels=labels_graded,
-                    select=select, data=g.data[cap], baselines=bases,
-                    trained_on=trained_on, shapes=[shape(t) for _, t in steps]))
+                    weak=weak_eval, ceiling=ceil_eval, w2s=w2s_eval,
+                    labels=self._grade(labels, g), select=select, data=g.data[cap],
+                    baselines=arm, trained_on=trained_on, shapes=[shape(t) for _, t in steps]))
             if g.mixture == "single" and self.suite.transfer:
                 for other in self.capabilities:
                     target = Group(g.seed, g.mixture, [other], g.data, g.weak, g.strong)
@@ -191,6 +208,35 @@ class Planner:
                     self.graph.transfer.append(TransferRef(
                         seed=g.seed, method=method, trained_on=g.caps[0], evaluated_on=other,
                         stage=stage))
+
+    def _weak_side(self, supervisor: Supervisor, g: Group) -> tuple[Model, str, str]:
+        """A supervisor's side of a group: its model (none for a supervisor that writes its
+        own labels), its graded test answers (the "weak" score) and its labels of the
+        unlabeled split. Planned once a supervisor: the stage ids repeat."""
+        if supervisor.model:  # the labels of the weak model: its name is in its stages' params
+            weak = self._train(f"train weak [{g.tag}]", g.weak, self.weak_trainer, g,
+                               {"examples": "gold", "split": "labeled"}, g.data_inputs())
+            return (weak, self._grade(self._decode("eval weak", weak, g, "test"), g),
+                    self._decode("label", weak, g, "unlabeled"))
+        caps = {c: ref(self.capabilities[c]) for c in g.caps}
+        spec = {"supervisor": ref(supervisor), "seed": g.seed, "capabilities": caps}
+        digest = code.digest(type(supervisor), *map(type, (self.capabilities[c] for c in g.caps)))
+        test, labels = (self._add("supervise", f"{what} {described(supervisor)} "
+                                  f"[{'+'.join(g.caps)} seed {g.seed}] ({split})",
+                                  {**spec, "split": split}, g.data_inputs(), digest, gpus=0)
+                        for what, split in (("eval supervisor", "test"), ("label", "unlabeled")))
+        return Model(), self._grade(test, g), labels
+
+    def _format_control(self, supervisor: Supervisor, g: Group, pool: str) -> dict[str, str]:
+        """The format-only control of a supervisor's labels (``Suite.format_control``): the
+        strong model trained on them shuffled across items, graded on the test split."""
+        if not self.suite.format_control:
+            return {}
+        of = "" if supervisor.model else f" of {described(supervisor)}"
+        shuffled = self._train(f"train format control{of} [{g.tag}]", g.strong, self.trainer,
+                               g, {"examples": "shuffled"}, {"selected": pool})
+        return {FORMAT: self._grade(self._decode(f"eval format control{of}", shuffled, g,
+                                                 "test"), g)}
 
     def _chain(self, method: str, steps: list[tuple[Step, Trainer]], select: str, pool: str,
                g: Group) -> tuple[Model, list[str]]:
@@ -253,10 +299,7 @@ class Planner:
     def _signal(self, signal: Signal, g: Group, weak: Model, labels: str, pool: str) -> str:
         """The stage whose output answers a selector's need, planned (and cached) once."""
         if signal == "weak_model":
-            if weak.stage is None:
-                raise PluginError(f"{g.tag}: a selector needs the trained weak model, and "
-                                  "this suite's weak side has none")
-            return weak.stage
+            return weak.stage  # type: ignore[return-value]
         if signal == "weak_logprob":
             return self._add("score", f"score weak labels [{g.tag}]",
                              {**weak.params("model"), "backend": ref(self.backend)},
@@ -329,7 +372,7 @@ class Planner:
         spec = self.graph.stages[decode]
         caps = {c: self.capabilities[c] for c in g.caps}
         return self._add("grade", f"grade {spec.label}",
-                         {"split": DecodeParams.of(spec).split,
+                         {"split": spec.params["split"],
                           "capabilities": {c: ref(cap) for c, cap in caps.items()}},
                          {"completions": decode, **g.data_inputs()},
                          code.digest(*map(type, caps.values())), gpus=0)
@@ -354,6 +397,11 @@ class Planner:
         return self._add("select", f"select {method} [{g.tag}]", params, inputs,
                          code.digest(type(selector), *map(type, caps.values())),
                          gpus=type(selector).gpus)
+
+
+def described(plugin: Plugin) -> str:
+    """A plugin with its params, for a stage's label: ``simulated q=0.35 errors=random``."""
+    return " ".join([plugin.name, *(f"{k}={v}" for k, v in plugin.params.model_dump().items())])
 
 
 def plan(suite: Suite, registry: Registry, backend: str) -> tuple[Planner, Graph]:

@@ -45,6 +45,7 @@ BUILTINS = (
     "harness_plugins.trainers.chains",
     "harness_plugins.backends.hf",
     "harness_plugins.backends.vllm",
+    "harness_plugins.supervisors.basic",
 )
 
 
@@ -219,7 +220,7 @@ def warn_empty(registry: Registry) -> None:
     for owner, dist in registry.empty.items():
         say(f"warning: plugin {owner!r} ({dist}) registered nothing: its module needs "
             "functions marked @hookimpl named register_capabilities, register_selectors, "
-            "register_trainers or register_backends")
+            "register_trainers, register_backends or register_supervisors")
 
 
 TOLERANT = "HARNESS_TOLERANT_PLUGINS"

@@ -16,8 +16,8 @@ from typing import Any, Callable, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from harness import outputs, trust
-from harness.bases import Backend, Capability, Row, SelectContext, Selector, TrainContext, \
-    Trainer, TrainExample, WeakItem
+from harness.bases import Backend, Capability, Row, SelectContext, Selector, Supervisor, \
+    TrainContext, Trainer, TrainExample, WeakItem
 from harness.faults import blame, checked_selection, copies, edits
 from harness.graph import StageSpec
 from harness.guard import no_gold
@@ -193,6 +193,34 @@ def decode(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registr
     outputs.write_completions(out, records)
 
 
+class SuperviseParams(StageParams):
+    kind = "supervise"
+    supervisor: Ref
+    seed: int
+    split: str
+    capabilities: dict[str, Ref]
+
+
+def supervise(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
+    """A supervisor's own labels of ``split``, written as completions, so they are graded and
+    trained on exactly as a weak model's are."""
+    p = SuperviseParams.of(spec)
+    supervisor: Supervisor = _make(plugins, "supervisors", p.supervisor)
+    where = stage_where(spec, p)
+    records: list[Completion] = []
+    for name, cap in _capabilities(plugins, p.capabilities).items():
+        rows = _rows(inputs, name, p.split)
+        pool = [r for split in ("labeled", "unlabeled", "test") for r in _rows(inputs, name, split)]
+        with blame(supervisor, where, "label()"):
+            labels = supervisor.label(cap, rows, pool, p.seed)
+            if len(labels) != len(rows) or not all(isinstance(t, str) for t in labels):
+                raise TypeError(f"returned {len(labels)} labels for {len(rows)} rows; return "
+                                "one string per row, in order")
+        records += [Completion(id=r.id, capability=name, prompt=r.prompt, completion=t)
+                    for r, t in zip(rows, labels)]
+    outputs.write_completions(out, records)
+
+
 class GradeParams(StageParams):
     kind = "grade"
     split: str
@@ -330,14 +358,14 @@ def selection_summary(pool: list[WeakItem], chosen: list[WeakItem]) -> dict[str,
 
 
 RUNNERS: dict[str, Callable[[StageSpec, dict[str, Path], Path, Registry], None]] = {
-    "data": data, "train": train, "decode": decode, "grade": grade, "score": score,
-    "select": select,
+    "data": data, "train": train, "decode": decode, "supervise": supervise, "grade": grade,
+    "score": score, "select": select,
 }
 
 
 PARAMS: dict[str, type[StageParams]] = {
-    cls.kind: cls for cls in (DataParams, TrainParams, DecodeParams, GradeParams, ScoreParams,
-                              SelectParams)
+    cls.kind: cls for cls in (DataParams, TrainParams, DecodeParams, SuperviseParams,
+                              GradeParams, ScoreParams, SelectParams)
 }
 """Each stage kind's params model."""
 

@@ -207,12 +207,13 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         early = scheduled(graph, only=data_stages(graph))
         entries = {n: Path(o.entry) for n, o in early.items()}
         first = suite.seeds[0]
-        weak, strong = (planner.model(m, first).name or m for m in (suite.weak, suite.strong))
+        strong = planner.model(suite.strong, first).name or suite.strong
+        models = [planner.model(m, first).name or m for m in (suite.weak,) if m] + [strong]
         manifest.splits = check_splits(graph, entries)
         save()
-        check_context(graph, entries, [weak, strong])
+        check_context(graph, entries, models)
         check_targets(graph, entries, planner.capabilities, planner.decode_config,
-                      [weak, strong], warn_only=suite.target_check == "warn")
+                      models, warn_only=suite.target_check == "warn")
         graph = sized(graph, store, strong, entries, planner.registry)
         write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
         outcomes = scheduled(graph, done=early)

@@ -41,13 +41,22 @@ class MethodSpec(Strict):
     selector: PluginRef = PluginRef(name="all")
     trainer: PluginRef | None = None
     """None means the suite's ``train`` trainer, exactly as the ceiling uses it."""
+    supervisor: PluginRef | None = None
+    """Who writes this method's labels; None means the suite's ``supervisor``. Methods with
+    different supervisors share the ceiling and the untuned baselines, so one suite holds a
+    control pair (random against systematic errors at the same accuracy)."""
 
 
 class Suite(Strict):
     name: str
     description: str = ""
-    weak: str
+    weak: str | None = None
+    """The weak model, which the ``model`` supervisor fine-tunes on the labeled split; a suite
+    whose supervisor writes its own labels names none."""
     strong: str
+    supervisor: PluginRef = PluginRef(name="model")
+    """Who labels the unlabeled split (``harness.Supervisor``): the weak model fine-tuned on
+    gold (``model``, the default), or e.g. ``simulated`` labels of a known accuracy."""
     backend: str = "auto"
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     """Every result is a mean over these, with a 95% interval; three by default."""
@@ -126,6 +135,19 @@ class Suite(Strict):
         if self.target_check == "warn":
             out.append("target_check warn: gold targets that decoding cuts were let through")
         return out
+
+    @property
+    def supervised_by(self) -> str:
+        """The weak side, for a line: the weak model's name, or each supervisor the methods
+        use, with its params."""
+        def one(ref: PluginRef) -> str:
+            if ref.name == "model" and self.weak:
+                return self.weak
+            params = ", ".join(f"{k} {v}" for k, v in ref.params.items())
+            return f"{ref.name} supervisor" + (f" ({params})" if params else "")
+
+        named = [one(m.supervisor or self.supervisor) for m in self.methods]
+        return " / ".join(dict.fromkeys(named))
 
     def over_train(self, ref: PluginRef | None) -> PluginRef:
         """``ref`` layered over the suite's ``train``: same trainer, params merged."""

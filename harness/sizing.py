@@ -338,7 +338,8 @@ class Sizer:
 
     def estimate(self, node: str) -> Estimate:
         spec = self.graph.stages[node]
-        if spec.kind in ("data", "grade") or (spec.kind == "select" and not spec.resources.gpus):
+        if spec.kind in ("data", "supervise", "grade") or (spec.kind == "select"
+                                                            and not spec.resources.gpus):
             return Estimate(node=node, kind=spec.kind, label=spec.label, model="", launch="cpu",
                             gpus=0, memory_gib=0, fits=True, hours=0.0)
         model = self.model_of(spec)

@@ -14,6 +14,8 @@ edits the items it is given; the same seed selects the same, here and in two fre
 with other hash seeds; and a selector that opens the cache's data entries (where gold lives)
 is caught doing it (``harness.guard``). Trainers: well-formed
 ``steps()``. Backends: greedy outputs equal to the ``hf`` backend's on a tiny model.
+Supervisors that write their own labels: one string a row, rows left as given, the same
+labels for a seed here and in two fresh processes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from harness.bases import KINDS, Backend, Capability, Plugin, Row, SelectContext, Selector, Splits, \
-    Step, Trainer, WeakItem
+    Step, Supervisor, Trainer, WeakItem
 
 JUNK = ["", "   ", "\n", "@@@ ###", "zq"]
 
@@ -246,6 +248,8 @@ def fingerprint(kind: str, name: str, params: str, source: str | None) -> list[s
     plugin = registry().make(kind, name, json.loads(params))
     if kind == "capabilities":
         return [r.id for split in plugin.load(0, source).names().values() for r in split]
+    if kind == "supervisors":
+        return supervision(plugin, 0)[1]
     return selection(plugin, 0)[0]
 
 
@@ -275,6 +279,51 @@ def _across_processes(kind: str, plugin: Plugin, source: str | None,
                     "ids differ): do not key on hash() of strings or on set order; use a "
                     "seeded random.Random or hashlib")
     return None
+
+
+# ---------------------------------------------------------------- supervisors
+
+def supervision(sup: Supervisor, seed: int) -> tuple[list[Row], list[str]]:
+    """A supervisor's labels of a generated capability's rows (``fact_city``: 8 answer
+    classes), given copies of them; the rows as they were after."""
+    from harness.plugins import registry
+
+    cap = registry().make("capabilities", "fact_city")
+    rows = cap.pools(None, 0)["train"]
+    given = [r.model_copy(deep=True) for r in rows]
+    return given, sup.label(cap, given[100:], given, seed)
+
+
+def supervisor_checks(sup: Supervisor) -> list[tuple[str, Callable]]:
+    """A supervisor that writes its own labels: one string a row, rows untouched, the same
+    labels for a seed in any process. A ``model`` supervisor's labels come from the pipeline."""
+    def one_each() -> str | None:
+        rows, labels = supervision(sup, 0)
+        if not isinstance(labels, list) or len(labels) != len(rows) - 100 or \
+                not all(isinstance(t, str) for t in labels):
+            return (f"label() must return one string per row, in order: got "
+                    f"{type(labels).__name__} of {len(labels)} for {len(rows) - 100} rows")
+        return None
+
+    def untouched() -> str | None:
+        from harness.plugins import registry
+
+        rows = registry().make("capabilities", "fact_city").pools(None, 0)["train"]
+        changed = [a.id for a, b in zip(rows, supervision(sup, 0)[0]) if a != b]
+        return (f"label() edited {len(changed)} of its rows (e.g. {changed[0]!r}); a supervisor "
+                "writes labels and never changes the data") if changed else None
+
+    def deterministic() -> str | None:
+        first = supervision(sup, 0)[1]
+        if first != supervision(sup, 0)[1]:
+            return "two runs with seed 0 differ"
+        return _across_processes("supervisors", sup, None, first)
+
+    checks = [("params round-trip", lambda: _round_trip(sup))]
+    if sup.model:
+        return checks
+    return [*checks, ("one label per row", one_each), ("never edits its rows", untouched),
+            ("deterministic for a seed, across processes", deterministic)]
 
 
 # ---------------------------------------------------------------- trainers and backends
@@ -334,7 +383,8 @@ def checks_for(names: list[str], source: str | None = None) -> list[tuple[str, s
         checks = {"capabilities": lambda: capability_checks(plugin, source),  # type: ignore
                   "selectors": lambda: selector_checks(plugin),  # type: ignore
                   "trainers": lambda: trainer_checks(plugin),  # type: ignore
-                  "backends": lambda: backend_checks(plugin)}[kind]()  # type: ignore
+                  "backends": lambda: backend_checks(plugin),  # type: ignore
+                  "supervisors": lambda: supervisor_checks(plugin)}[kind]()  # type: ignore
         out += [(name, c, f) for c, f in checks]
     return out
 

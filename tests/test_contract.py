@@ -115,6 +115,65 @@ def test_the_kit_checks_trainers_and_backends(tmp_path):
     assert "differ from hf's" in lines["shouty"] and "at least one" in lines["stepless"]
 
 
+SUPERVISORS = '''
+import random
+
+from harness import Supervisor, hookimpl
+
+
+class Oracle(Supervisor):
+    "Right on every item but the first class, which it calls the second: a fixed rule."
+
+    name = "oracle"
+
+    def label(self, capability, rows, pool, seed):
+        first = sorted({capability.gold_of(r) for r in pool})
+        swap = next(r.target for r in pool if capability.gold_of(r) == first[1])
+        return [swap if capability.gold_of(r) == first[0] else r.target for r in rows]
+
+
+class Coin(Supervisor):
+    "Right or wrong by an unseeded coin."
+
+    name = "coin"
+
+    def label(self, capability, rows, pool, seed):
+        return [r.target if random.random() < 0.5 else pool[0].target for r in rows]
+
+
+class Scribbler(Supervisor):
+    "Writes its label into the rows it is given, and drops the last one."
+
+    name = "scribbler"
+
+    def label(self, capability, rows, pool, seed):
+        for r in rows:
+            r.target = " oslo"
+        return [r.target for r in rows[:-1]]
+
+
+@hookimpl
+def register_supervisors(register):
+    register(Oracle)
+    register(Coin)
+    register(Scribbler)
+'''
+
+
+def test_the_kit_checks_a_third_party_supervisor(tmp_path):
+    """Issue 32: supervisors are a plugin kind the kit covers: one label a row, rows left as
+    given, deterministic for a seed across processes."""
+    env = {"PYTHONPATH": str(plugin_site(tmp_path, "supervisors_plugin", SUPERVISORS))}
+    good = harness_cli("check", "oracle", env=env)
+    assert good.returncode == 0 and "4 of 4 checks passed" in good.stdout, good.stdout
+    bad = harness_cli("check", "coin", "scribbler", env=env)
+    assert bad.returncode == 1, bad.stdout
+    fails = [line for line in bad.stdout.splitlines() if "FAIL" in line]
+    assert any(line.startswith("coin") and "differ" in line for line in fails), fails
+    assert any(line.startswith("scribbler") and "one string per row" in line for line in fails)
+    assert any(line.startswith("scribbler") and "edited" in line for line in fails), fails
+
+
 CUT = '''
 from harness import DecodeConfig, hookimpl
 from harness_plugins.capabilities.quick import SynthScan

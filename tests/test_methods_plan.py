@@ -176,7 +176,9 @@ def test_every_stage_kind_has_a_params_model_that_gives_back_exactly_what_was_pl
     from harness.runners import PARAMS, TrainParams, params_of
 
     assert set(PARAMS) == set(get_args(Kind))
-    _, graph = plan(_suite(), registry(), "hf")
+    simulated = {"name": "simulated", "selector": {"name": "all"},
+                 "supervisor": {"name": "simulated", "params": {"q": 0.6}}}
+    _, graph = plan(_suite(methods=[*METHODS, simulated]), registry(), "hf")
     kinds = set()
     for spec in graph.stages.values():
         assert params_of(spec).spec_params() == spec.params, spec.label

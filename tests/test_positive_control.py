@@ -75,3 +75,50 @@ def test_the_format_only_control_trains_on_the_weak_labels_shuffled(tmp_path):
     results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
     assert all("strong_format" in r.baselines and r.items["strong_format"] for r in results)
     assert "format-only control" in (run_dir / "report.md").read_text()
+
+
+SIMULATED = """name: simulated-control
+strong: fake-strong
+backend: fake
+seeds: [0, 1, 2]
+mixtures: [joint]
+supervisor: {{name: simulated, params: {{q: 0.6, errors: {errors}}}}}
+capabilities:
+  - {{name: fake_lookup, params: {{labeled: 60, unlabeled: 300, test: 100}}}}
+methods: [{{name: naive}}]
+train: {{name: fake, params: {{vote: true}}}}
+baseline_shots: [0]
+"""
+
+
+@pytest.mark.parametrize("errors,expected", [("random", "yes"),
+                                             ("systematic", "no: not above weak")])
+def test_simulated_supervisors_give_the_controls_their_verdicts(tmp_path, errors, expected):
+    """The controls' design on the fake plugins: a student that generalises over its labels
+    (``vote``) beats a supervisor whose errors are random, and copies one whose errors follow
+    a rule it can learn (whole answer classes relabelled). No weak model is trained: the
+    "weak" score is the simulated labels' accuracy on the test items."""
+    suite = tmp_path / "simulated.yaml"
+    suite.write_text(SIMULATED.format(errors=errors))
+    run_dir, manifest = run_fake(suite, tmp_path / "home")
+    labels = [s["label"] for s in manifest["stages"]]
+    assert not any(label.startswith("train weak") for label in labels)
+    assert any(label.startswith("label simulated") for label in labels)
+    results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
+    assert all(abs(r.weak - 0.6) < 0.15 for r in results), [r.weak for r in results]
+    assert not any(k.startswith("weak_") for r in results for k in r.baselines)
+    (s,) = summarise(results)
+    assert s.generalizes.startswith(expected), s.generalizes
+
+
+def test_a_selector_that_needs_the_weak_model_is_refused_with_a_simulated_supervisor(
+        tmp_path, capsys):
+    from harness.cli import main
+
+    suite = tmp_path / "simulated.yaml"
+    suite.write_text(SIMULATED.format(errors="random").replace(
+        "methods: [{name: naive}]", "methods: [{name: conf, selector: {name: confidence}}]"))
+    assert main(["run", "--suite", str(suite), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "weak_logprob" in err[0] \
+        and "supervisor simulated" in err[0], err

@@ -71,16 +71,14 @@ def test_a_selector_that_did_not_ask_for_the_weak_model_is_told_how(tmp_path):
 
 
 def test_a_selector_needing_the_weak_model_is_refused_where_there_is_none(tmp_path):
-    """Planning refuses it when a suite's weak side has no trained model (a supervisor that is
-    not a model); today every suite trains one, so the rule is shown on the planner itself."""
-    from harness.errors import PluginError
-    from harness.planner import Group, Model, plan
-    from harness.plugins import registry
-    from harness.schemas import Suite
-
-    planner, graph = plan(Suite.from_file(fake_suite(tmp_path)), registry(), "fake")
-    group = Group(0, "joint", ["fake_lookup"], {}, Model(name="fake-weak"), Model(name="x"))
-    with pytest.raises(PluginError, match="needs the trained weak model"):
-        planner._signal("weak_model", group, Model(name="fake-weak"), "labels", "pool")
-    trained = next(n for n, s in graph.stages.items() if s.label.startswith("train weak"))
-    assert planner._signal("weak_model", group, Model(stage=trained), "", "") == trained
+    """Planning refuses it, with one line, when the method's supervisor has no trained model
+    (a simulated one), before any compute."""
+    suite = fake_suite(tmp_path, methods="  - {name: again, selector: {name: again}, "
+                                         "supervisor: {name: simulated, params: {q: 0.6}}}")
+    proc = harness_cli("run", "--suite", str(suite), "--dry-run",
+                       env={**_site(tmp_path, "{\"weak_model\"}"),
+                            "HARNESS_HOME": str(tmp_path / "home")})
+    line = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and line.startswith("error: method again: selector again "
+                                                    "needs the trained weak model"), line
+    assert "supervisor simulated has none" in line

@@ -78,3 +78,9 @@ class MultipleChoice(Capability):
 
     def gold_of(self, row: Row) -> str:
         return LETTERS[row.meta["label_index"]]
+
+    def wrong_targets(self, row: Row, targets: dict[str, str]) -> dict[str, str]:
+        """The item's other options, each as its target would give it (no explanation)."""
+        choices = row.choices or []
+        return {LETTERS[i]: f" {mc_answer(choices, i, self.params.target)}"
+                for i in range(len(choices)) if i != row.meta["label_index"]}
