@@ -61,8 +61,12 @@ class Budget(BaseModel):
 
 
 def role(suite: Suite, method: str) -> str | None:
-    """The part ``method`` plays in the findings (see the module docstring), or None."""
+    """The part ``method`` plays in the findings (see the module docstring), or None. A
+    method with a supervisor of its own plays none: the findings compare methods trained on
+    one supervisor's labels (the suite's)."""
     m = next(m for m in suite.methods if m.name == method)
+    if m.supervisor is not None and m.supervisor != suite.supervisor:
+        return None
     selector, trainer = m.selector.name, suite.method_trainer(m).name
     if trainer == "self_bootstrap":
         return "self-bootstrap"

@@ -125,3 +125,18 @@ def test_multiple_choice_errors_are_the_items_own_other_options(errors):
     for r, t in wrong:  # another option of the same item, as the capability reads it
         assert cap.answer_of(r, t) in {"A", "B", "C", "D"} - {cap.gold_of(r)}
         assert any(t.strip().endswith(c) for c in r.choices), t
+
+
+def test_a_method_with_its_own_supervisor_plays_no_part_in_the_papers_findings():
+    """The findings compare methods trained on one supervisor's labels: a control arm with
+    its own supervisor (the ``controls`` suite's) is never taken for naive W2S."""
+    from harness.controls import roles
+    from harness.schemas import Suite
+
+    suite = Suite.model_validate({
+        "name": "s", "weak": "tiny-weak", "strong": "tiny-strong",
+        "capabilities": [{"name": "synth_scan"}],
+        "methods": [{"name": "arm", "supervisor": {"name": "simulated", "params": {"q": 0.5}}},
+                    {"name": "naive"}]})
+    assert roles(suite) == {"naive": ["naive"]}
+    assert "naive" not in roles(suite.model_copy(update={"methods": suite.methods[:1]}))
