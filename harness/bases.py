@@ -331,12 +331,14 @@ class Supervisor(Plugin):
 
     model: ClassVar[bool] = False
 
-    def label(self, capability: Capability, rows: list[Row], pool: list[Row],
+    def label(self, capability: Capability, rows: list[Row], splits: dict[str, list[Row]],
               seed: int) -> list[str]:
         """One label per row of ``rows``, each a completion as a model would write it (a
-        target). ``pool`` is every row of the capability, all splits, gold included: a rule
-        that decides a label from the input is computed there, so it is the same rule on
-        the unlabeled and test splits. Deterministic for a seed."""
+        target). ``splits`` holds every split of the capability by name (``labeled``,
+        ``unlabeled``, ``test``), gold included: a supervisor that learns trains on
+        ``labeled`` alone, as the weak model does; a rule that decides a label from the input
+        is computed over all of them, so it is the same rule on the unlabeled and test
+        splits. Deterministic for a seed."""
         raise NotImplementedError
 
 

@@ -209,10 +209,10 @@ def supervise(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Regi
     where = stage_where(spec, p)
     records: list[Completion] = []
     for name, cap in _capabilities(plugins, p.capabilities).items():
-        rows = _rows(inputs, name, p.split)
-        pool = [r for split in ("labeled", "unlabeled", "test") for r in _rows(inputs, name, split)]
+        splits = {split: _rows(inputs, name, split) for split in ("labeled", "unlabeled", "test")}
+        rows = splits[p.split]
         with blame(supervisor, where, "label()"):
-            labels = supervisor.label(cap, rows, pool, p.seed)
+            labels = supervisor.label(cap, rows, splits, p.seed)
             if len(labels) != len(rows) or not all(isinstance(t, str) for t in labels):
                 raise TypeError(f"returned {len(labels)} labels for {len(rows)} rows; return "
                                 "one string per row, in order")

@@ -284,31 +284,36 @@ def _across_processes(kind: str, plugin: Plugin, source: str | None,
 # ---------------------------------------------------------------- supervisors
 
 def supervision(sup: Supervisor, seed: int) -> tuple[list[Row], list[str]]:
-    """A supervisor's labels of a generated capability's rows (``fact_city``: 8 answer
-    classes), given copies of them; the rows as they were after."""
+    """A supervisor's labels of a generated capability's unlabeled split (``fact_city``: 8
+    answer classes), given copies of its splits; those rows as they were after."""
     from harness.plugins import registry
 
-    cap = registry().make("capabilities", "fact_city")
-    rows = cap.pools(None, 0)["train"]
-    given = [r.model_copy(deep=True) for r in rows]
-    return given, sup.label(cap, given[100:], given, seed)
+    splits = {name: [r.model_copy(deep=True) for r in rows] for name, rows in
+              registry().make("capabilities", "fact_city").load(0).names().items()}
+    given = [r for rows in splits.values() for r in rows]
+    return given, sup.label(registry().make("capabilities", "fact_city"), splits["unlabeled"],
+                            splits, seed)
 
 
 def supervisor_checks(sup: Supervisor) -> list[tuple[str, Callable]]:
     """A supervisor that writes its own labels: one string a row, rows untouched, the same
     labels for a seed in any process. A ``model`` supervisor's labels come from the pipeline."""
     def one_each() -> str | None:
-        rows, labels = supervision(sup, 0)
-        if not isinstance(labels, list) or len(labels) != len(rows) - 100 or \
+        from harness.plugins import registry
+
+        labels = supervision(sup, 0)[1]
+        n = len(registry().make("capabilities", "fact_city").load(0).unlabeled)
+        if not isinstance(labels, list) or len(labels) != n or \
                 not all(isinstance(t, str) for t in labels):
             return (f"label() must return one string per row, in order: got "
-                    f"{type(labels).__name__} of {len(labels)} for {len(rows) - 100} rows")
+                    f"{type(labels).__name__} of {len(labels)} for {n} rows")
         return None
 
     def untouched() -> str | None:
         from harness.plugins import registry
 
-        rows = registry().make("capabilities", "fact_city").pools(None, 0)["train"]
+        splits = registry().make("capabilities", "fact_city").load(0).names()
+        rows = [r for split in splits.values() for r in split]
         changed = [a.id for a, b in zip(rows, supervision(sup, 0)[0]) if a != b]
         return (f"label() edited {len(changed)} of its rows (e.g. {changed[0]!r}); a supervisor "
                 "writes labels and never changes the data") if changed else None

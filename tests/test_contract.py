@@ -126,9 +126,9 @@ class Oracle(Supervisor):
 
     name = "oracle"
 
-    def label(self, capability, rows, pool, seed):
-        first = sorted({capability.gold_of(r) for r in pool})
-        swap = next(r.target for r in pool if capability.gold_of(r) == first[1])
+    def label(self, capability, rows, splits, seed):
+        first = sorted({capability.gold_of(r) for r in splits["labeled"]})
+        swap = next(r.target for r in splits["labeled"] if capability.gold_of(r) == first[1])
         return [swap if capability.gold_of(r) == first[0] else r.target for r in rows]
 
 
@@ -137,8 +137,8 @@ class Coin(Supervisor):
 
     name = "coin"
 
-    def label(self, capability, rows, pool, seed):
-        return [r.target if random.random() < 0.5 else pool[0].target for r in rows]
+    def label(self, capability, rows, splits, seed):
+        return [r.target if random.random() < 0.5 else rows[0].target for r in rows]
 
 
 class Scribbler(Supervisor):
@@ -146,7 +146,7 @@ class Scribbler(Supervisor):
 
     name = "scribbler"
 
-    def label(self, capability, rows, pool, seed):
+    def label(self, capability, rows, splits, seed):
         for r in rows:
             r.target = " oslo"
         return [r.target for r in rows[:-1]]

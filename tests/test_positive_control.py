@@ -122,3 +122,39 @@ def test_a_selector_that_needs_the_weak_model_is_refused_with_a_simulated_superv
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "weak_logprob" in err[0] \
         and "supervisor simulated" in err[0], err
+
+
+def _format_control_problem(items, examples) -> str | None:
+    """What is wrong with a format-only control's training set, or None: within each
+    capability its targets must be the supervisor's labels, permuted (the same multiset), and
+    no more often on their own item than a permutation puts them there by chance."""
+    from collections import Counter
+
+    by_prompt = {i.prompt: i for i in items}
+    for cap in {i.capability for i in items}:
+        mine = [e for e in examples if by_prompt[e.prompt].capability == cap]
+        labels = Counter(i.label for i in items if i.capability == cap)
+        if Counter(e.target for e in mine) != labels:
+            return f"{cap}: its targets are not a permutation of the supervisor's labels"
+        kept = sum(e.target == by_prompt[e.prompt].label for e in mine) / len(mine)
+        chance = sum((n / len(mine)) ** 2 for n in labels.values())
+        if kept > chance + 0.15:
+            return f"{cap}: {kept:.2f} of targets stay on their own item (chance {chance:.2f})"
+    return None
+
+
+def test_the_format_controls_labels_are_a_permutation_and_a_broken_one_is_caught(tmp_path):
+    import random
+
+    from harness import WeakItem, outputs
+
+    rng = random.Random(0)
+    items = [WeakItem(id=f"{cap}-{i}", capability=cap, prompt=f"{cap} question {i}",
+                      label=f" {rng.choice('abcdefgh')}") for cap in ("x", "y")
+             for i in range(120)]
+    outputs.write_selection(tmp_path, items, {})
+    assert _format_control_problem(items, outputs.shuffled_as_examples(tmp_path, 0)) is None
+    unshuffled = outputs.selected_as_examples(tmp_path)
+    assert "stay on their own item" in _format_control_problem(items, unshuffled)
+    drawn = [e.model_copy(update={"target": rng.choice(items).label}) for e in unshuffled]
+    assert "not a permutation" in _format_control_problem(items, drawn)

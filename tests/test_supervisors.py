@@ -41,24 +41,24 @@ class Drifting(Supervisor):
         super().__init__()
         self.q = q
 
-    def label(self, capability, rows, pool, seed):
+    def label(self, capability, rows, splits, seed):
         sim = registry().make("supervisors", "simulated", {"q": self.q - 0.15})
-        return sim.label(capability, rows, pool, seed)
+        return sim.label(capability, rows, splits, seed)
 
 
 @pytest.mark.parametrize("q", [0.3, 0.55, 0.8])
 def test_a_random_supervisor_is_right_at_its_q(q):
     cap, rows = lookup()
     sim = registry().make("supervisors", "simulated", {"q": q, "errors": "random"})
-    labels = sim.label(cap, rows, rows, seed=0)
+    labels = sim.label(cap, rows, {"test": rows}, seed=0)
     assert within_binomial(q, accuracy(cap, rows, labels), len(rows))
-    assert labels == sim.label(cap, rows, rows, seed=0)  # seeded
-    assert labels != sim.label(cap, rows, rows, seed=1)
+    assert labels == sim.label(cap, rows, {"test": rows}, seed=0)  # seeded
+    assert labels != sim.label(cap, rows, {"test": rows}, seed=1)
     # Its errors are real answers of the capability (another class's target), never empty.
     assert {t for t in labels} <= {r.target for r in rows}
     # The check fails a supervisor whose error rate drifts from 1 - q.
     broken = Drifting(q)
-    assert not within_binomial(q, accuracy(cap, rows, broken.label(cap, rows, rows, 0)),
+    assert not within_binomial(q, accuracy(cap, rows, broken.label(cap, rows, {"test": rows}, 0)),
                                len(rows))
 
 
@@ -91,7 +91,7 @@ def test_a_systematic_supervisor_errs_by_a_rule_learnable_from_the_input(rule):
     def predicted(errors: str) -> float:
         sim = registry().make("supervisors", "simulated", {"q": q, "errors": errors,
                                                               "rule": rule})
-        labels = sim.label(cap, rows, rows, seed=0)
+        labels = sim.label(cap, rows, {"test": rows}, seed=0)
         actual = [not cap.score(r, t) for r, t in zip(test, labels[150:])]
         guess = errors_by_rule(cap, train, labels[:150], test, by_class=rule == "class")
         assert within_binomial(q, accuracy(cap, test, labels[150:]), len(test))
@@ -105,7 +105,7 @@ def test_a_systematic_supervisor_errs_by_a_rule_learnable_from_the_input(rule):
 def test_a_systematic_supervisor_relabels_each_class_as_one_other():
     cap, rows = lookup()
     sim = registry().make("supervisors", "simulated", {"q": 0.6, "errors": "systematic"})
-    labels = sim.label(cap, rows, rows, seed=0)
+    labels = sim.label(cap, rows, {"test": rows}, seed=0)
     said: dict[str, set[str]] = {}
     for r, t in zip(rows, labels):
         if not cap.score(r, t):
@@ -119,7 +119,7 @@ def test_multiple_choice_errors_are_the_items_own_other_options(errors):
     rows = [cap.mc_row(f"q{i}", f"question {i}?", [f"a{i}", f"b{i}", f"c{i}", f"d{i}"], i % 4)
             for i in range(200)]
     sim = registry().make("supervisors", "simulated", {"q": 0.5, "errors": errors})
-    labels = sim.label(cap, rows, rows, seed=0)
+    labels = sim.label(cap, rows, {"test": rows}, seed=0)
     wrong = [(r, t) for r, t in zip(rows, labels) if not cap.score(r, t)]
     assert 60 < len(wrong) < 140
     for r, t in wrong:  # another option of the same item, as the capability reads it

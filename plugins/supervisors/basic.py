@@ -45,8 +45,9 @@ class Simulated(Supervisor):
     name = "simulated"
     Params = SimulatedParams
 
-    def label(self, capability: Capability, rows: list[Row], pool: list[Row],
+    def label(self, capability: Capability, rows: list[Row], splits: dict[str, list[Row]],
               seed: int) -> list[str]:
+        pool = [r for split in splits.values() for r in split]
         targets: dict[str, str] = {}
         for r in pool:
             targets.setdefault(capability.gold_of(r), r.target)
