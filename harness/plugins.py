@@ -46,6 +46,7 @@ BUILTINS = (
     "harness_plugins.backends.hf",
     "harness_plugins.backends.vllm",
     "harness_plugins.supervisors.basic",
+    "harness_plugins.supervisors.classical",
 )
 
 

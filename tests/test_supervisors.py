@@ -140,3 +140,30 @@ def test_a_method_with_its_own_supervisor_plays_no_part_in_the_papers_findings()
                     {"name": "naive"}]})
     assert roles(suite) == {"naive": ["naive"]}
     assert "naive" not in roles(suite.model_copy(update={"methods": suite.methods[:1]}))
+
+
+def test_the_tfidf_supervisor_learns_surface_cues_from_the_labeled_split_alone():
+    """A classical text classifier (issue 33's supervisor from another model family): trained
+    on ``labeled`` only, it labels new items by the words that went with each label there.
+    Labeled items whose gold is swapped teach it the swap: it reads the labeled split's gold
+    and nothing else."""
+    pytest.importorskip("sklearn", reason="the tfidf supervisor needs the classical extra")
+    cap = registry().make("capabilities", "creak", {"explanation": "none"})
+    words = ["stone", "river", "cloud", "lamp", "bread", "glass"]
+
+    def row(i: int, label: str) -> Row:
+        cue = "honest" if label == "true" else "bogus"
+        noise = " ".join(random.Random(i).sample(words, 3))
+        return Row(id=f"r{i}", prompt=f"Claim: the {cue} {noise} claim {i}\nAnswer:",
+                   target=f" {label}", answer=label)
+
+    labeled = [row(i, "true" if i % 2 else "false") for i in range(200)]
+    new = [row(i, "true" if i % 3 else "false") for i in range(200, 320)]
+    tfidf = registry().make("supervisors", "tfidf")
+    labels = tfidf.label(cap, new, {"labeled": labeled, "unlabeled": new, "test": []}, 0)
+    assert accuracy(cap, new, labels) >= 0.95
+    swapped = [r.model_copy(update={"answer": "false" if r.answer == "true" else "true",
+                                    "target": " false" if r.answer == "true" else " true"})
+               for r in labeled]
+    labels = tfidf.label(cap, new, {"labeled": swapped, "unlabeled": new, "test": []}, 0)
+    assert accuracy(cap, new, labels) <= 0.05
