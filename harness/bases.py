@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, Callable, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -391,18 +391,22 @@ class Backend(Plugin):
         raise NotImplementedError
 
     def complete(self, model: str, prompts: list[str], decode: DecodeConfig,
-                 rounds: int = 4) -> list[Generation]:
-        """Completions in which whitespace before any content never triggers a stop.
+                 rounds: int = 4, again: Callable[[Generation], bool] | None = None
+                 ) -> list[Generation]:
+        """Completions in which a stop never ends one that has said nothing yet.
 
-        A model that starts its answer with a line break (many chat-tuned models do) would
-        otherwise stop at the default stop string "\n" with nothing said. Such a completion
-        keeps what it produced (the whitespace and the stop string) and generation continues
-        after it, up to ``rounds`` times; the budget counts again from there. Every backend
-        gets this from here, so they agree.
+        A model that starts its answer with a line break (many chat-tuned models do), or
+        writes an answer marker and then a line break ("The answer is:" and the answer on the
+        next line), would otherwise stop at the default stop string "\n" with no answer given
+        (``unsaid``). Such a completion keeps what it produced (the text and the stop string)
+        and generation continues after it, up to ``rounds`` times; the budget counts again
+        from there. Every backend gets this from here, so they agree. ``again`` replaces the
+        rule (``bench/stop_rules.py`` measures the one before it).
         """
+        again = again or unsaid
         out = self.generate(model, prompts, decode)
         for _ in range(rounds):
-            todo = [i for i, g in enumerate(out) if g.stop is not None and not g.text.strip()]
+            todo = [i for i, g in enumerate(out) if again(g)]
             if not todo:
                 break
             heads = {i: out[i].text + out[i].stop for i in todo}  # type: ignore[operator]
@@ -415,6 +419,17 @@ class Backend(Plugin):
                  batch_size: int = 32) -> list[float]:
         """Mean per-token log-probability of each completion after its prompt (teacher forced)."""
         raise NotImplementedError
+
+
+MARKERS = (":",)
+"""What an answer marker ends with ("The answer is:", "Answer:"): a completion that stops
+right after one has said nothing yet."""
+
+
+def unsaid(g: Generation) -> bool:
+    """Whether a stop string ended ``g`` before it said anything: nothing but whitespace, or
+    nothing after an answer marker (``Backend.complete`` continues such a completion)."""
+    return g.stop is not None and (not g.text.strip() or g.text.rstrip().endswith(MARKERS))
 
 
 SINGULAR = {

@@ -53,16 +53,24 @@ def data_entries(graph: Graph, store: Store) -> dict[str, Path]:
 
 
 def cut_by_stop(target: str, stop: list[str]) -> str | None:
-    """The stop string that would end ``target`` early (whitespace before content never
-    stops, as ``Backend.complete`` decodes), or None."""
-    body = target.lstrip()
+    """The stop string that would end ``target`` early, or None. As ``Backend.complete``
+    decodes, a stop that comes before anything is said (whitespace, or nothing after an
+    answer marker: ``harness.bases.unsaid``) does not end it."""
+    from harness.bases import Generation, unsaid
+
+    body = target
     for s in stop:  # a stop string that ends the target cuts nothing
         if s and body.endswith(s):
             body = body[:-len(s)]
-    for s in stop:
-        if s in body:
+    at = 0
+    while True:
+        hits = [(i, s) for s in stop if s for i in [body.find(s, at)] if i != -1]
+        if not hits:
+            return None
+        i, s = min(hits)
+        if not unsaid(Generation(text=body[:i], stop=s)):
             return s
-    return None
+        at = i + len(s)
 
 
 def problems(cap: Capability, decode: DecodeConfig, targets: list[str],

@@ -12,6 +12,8 @@ from conftest import harness_cli
 
 def test_a_stop_string_cuts_only_after_content():
     assert cut_by_stop("\ntrue", ["\n"]) is None  # whitespace first never stops
+    assert cut_by_stop(" The answer is:\ntrue", ["\n"]) is None  # nor an answer marker
+    assert cut_by_stop(" The answer is: true\nbecause", ["\n"]) == "\n"
     assert cut_by_stop(" 3 + 4 = 7\n#### 7", ["\n\n", "Question:"]) is None
     assert cut_by_stop(" a\nb", ["\n"]) == "\n"
     assert cut_by_stop(" done.\n", ["\n"]) is None  # a final stop cuts nothing
