@@ -4,7 +4,7 @@
 
 Each folder holds a run's ``results.jsonl`` (copied from ``runs/<id>/``). One row per variant
 and arm: the supervisor's test accuracy ("weak"), the W2S student, the ceiling, the best
-untuned strong model, the format-only control, W2S - weak, the PGR and the verdict, each with
+untuned strong model, the format-only control, chance, W2S - weak, the PGR and the verdict, each with
 its 95% interval (``harness.report.summarise``, the board's own numbers).
 """
 
@@ -26,16 +26,16 @@ def rows(variant: str, folder: Path) -> list[str]:
                       and k != FORMAT), key=lambda e: e.mean)
         fmt = s.baselines.get(FORMAT)
         out.append(" | ".join([
-            variant, s.method, str(len(s.seeds)), str(s.weak), str(s.w2s), str(s.ceiling),
-            str(strong), str(fmt) if fmt else "n/a",
+            variant, s.method, str(len(s.seeds)), f"{s.chance:.3f}", str(s.weak), str(s.w2s),
+            str(s.ceiling), str(strong), str(fmt) if fmt else "n/a",
             s.vs_weak.bracket() if s.vs_weak else "n/a", s.pgr_text(), s.generalizes]))
     return out
 
 
 def main(argv: list[str]) -> None:
-    print("| variant | arm | seeds | supervisor (weak) | W2S | ceiling | best untuned strong "
-          "| format-only control | W2S - weak [95%] | PGR [95%] | beats weak and base? |")
-    print("|" + "---|" * 11)
+    print("| variant | arm | seeds | chance | supervisor (weak) | W2S | ceiling | best untuned "
+          "strong | format-only control | W2S - weak [95%] | PGR [95%] | beats weak and base? |")
+    print("|" + "---|" * 12)
     for arg in argv:
         variant, _, folder = arg.partition("=")
         for line in rows(variant, Path(folder)):

@@ -194,11 +194,12 @@ class Planner:
             select = self._select(method, selector, g, labels, signals)
             model, trained_on = self._chain(method, steps, select, pool, g)
             w2s_eval = self._grade(self._decode(f"eval {method}", model, g, "test"), g)
+            graded = self._grade(labels, g)
             for cap in g.caps:
                 self.graph.evals.append(EvalRef(
                     seed=g.seed, mixture=g.mixture, capability=cap, method=method,
                     weak=weak_eval, ceiling=ceil_eval, w2s=w2s_eval,
-                    labels=self._grade(labels, g), select=select, data=g.data[cap],
+                    labels=graded, select=select, data=g.data[cap],
                     baselines=arm, trained_on=trained_on, shapes=[shape(t) for _, t in steps]))
             if g.mixture == "single" and self.suite.transfer:
                 for other in self.capabilities:

@@ -207,8 +207,8 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         early = scheduled(graph, only=data_stages(graph))
         entries = {n: Path(o.entry) for n, o in early.items()}
         first = suite.seeds[0]
-        strong = planner.model(suite.strong, first).name or suite.strong
-        models = [planner.model(m, first).name or m for m in (suite.weak,) if m] + [strong]
+        models = [planner.model(m, first).name or m for m in (suite.weak, suite.strong) if m]
+        strong = models[-1]
         manifest.splits = check_splits(graph, entries)
         save()
         check_context(graph, entries, models)
