@@ -1,6 +1,6 @@
 """How often ``harness.stats``'s intervals cover the truth, on simulated runs shaped like real
-ones. ``tests/test_stats.py`` reruns a share of it against the stored table; the README quotes
-the table.
+ones. ``tests/test_stats.py`` reruns a share of it against the stored table;
+``docs/statistics.md`` quotes the table.
 
 A simulated run has ``seeds`` seeds; each draws its own ``ITEMS`` test items and its own
 training noise. Per seed the weak model's accuracy moves by W ~ N(0, sd) and the strong
@@ -157,7 +157,7 @@ SHORTFALL = 0.02
 
 
 def markdown(rows: list[dict]) -> str:
-    """The table as the README shows it: a cell below nominal - ``SHORTFALL`` is in bold."""
+    """The table as docs/statistics.md shows it: a cell below nominal - ``SHORTFALL`` is in bold."""
     cols = ["pgr", "pgr_bounded", "bounded_runs", "unbounded", "difference", "equivalence",
             "slope"]
     head = ("| operating point (weak / ceiling) | seeds | seed sd | PGR (all) | PGR (bounded) "

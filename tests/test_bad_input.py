@@ -1,4 +1,4 @@
-"""Every row of the README's bad-input table: one line naming the fix, exit status 2, and no
+"""Every row of the bad-input table in docs/guide.md: one line naming the fix, exit status 2, and no
 finished stage lost. (Out-of-memory during decoding retries instead: tests/test_backends.py.)"""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from test_faults import FAULTS, KIND_FAULTS
 HEAD = "name: x\nweak: tiny-weak\nstrong: tiny-strong\n"
 SCAN = "  - {name: synth_scan, params: {labeled: 20, unlabeled: 20, test: 10}}\n"
 
-# README row -> (suite text or None, extra CLI args, expected text in the error line)
+# the table's row -> (suite text or None, extra CLI args, expected text in the error line)
 BEFORE_COMPUTE = {
     "malformed YAML": ("name: x\ncapabilities: [\n", [], "not valid YAML"),
     "unknown suite field": (HEAD + "colour: red\ncapabilities: [{name: synth_scan}]\n", [],
@@ -116,9 +116,9 @@ def test_a_plugin_that_registers_nothing_is_a_warning_naming_it(tmp_path):
     assert "@hookimpl" in listed.stderr
 
 
-def test_the_readme_table_lists_exactly_these_rows():
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("<!-- bad-input table -->", 2)[1]
+def test_the_guides_table_lists_exactly_these_rows():
+    guide = (ROOT / "docs" / "guide.md").read_text()
+    table = guide.split("<!-- bad-input table -->", 2)[1]
     rows = {line.split("|")[1].strip() for line in table.splitlines()
             if line.startswith("| ") and not line.startswith("| input")}
     elsewhere = {

@@ -379,6 +379,6 @@ def test_the_coverage_table_covers_every_interval_a_verdict_uses():
     assert {r["seeds"] for r in rows} == {1, 3, 5}
     for key in ("pgr", "pgr_bounded", "unbounded", "difference", "equivalence", "slope"):
         assert any(key in r for r in rows), key
-    # Every 95% cell under 0.93 with 3 or more seeds is one the README marks.
+    # Every 95% cell under 0.93 with 3 or more seeds is one docs/statistics.md marks.
     low = [r for r in rows if r["seeds"] >= 3 and min(r["difference"], r["pgr"]) < 0.93]
     assert not low, low

@@ -1,6 +1,6 @@
 """One interval procedure (``harness.stats``) and how often it covers the truth.
 
-The coverage table the README quotes is ``bench/coverage.py``'s, stored in
+The coverage table docs/statistics.md quotes is ``bench/coverage.py``'s, stored in
 ``bench/results/coverage.json``; a share of it is rerun here, and the instrument is shown able
 to fail: it flags an interval that counts item noise twice (over-covers) and one that drops the
 floor and takes the normal quantile at 3 seeds (under-covers)."""
@@ -113,11 +113,11 @@ def test_the_pgr_is_a_ratio_of_means_with_a_paired_fieller_interval():
     assert est.low is None and "reaches 0" in note
 
 
-def test_the_stored_coverage_table_is_what_the_readme_shows():
+def test_the_stored_coverage_table_is_what_the_docs_show():
     stored = json.loads(coverage.OUT.read_text())
     table = coverage.markdown(stored["rows"])
-    assert table in (ROOT / "README.md").read_text(), "README's coverage table is stale: " \
-        "run `python bench/coverage.py` and paste its table"
+    assert table in (ROOT / "docs" / "statistics.md").read_text(), "docs/statistics.md's " \
+        "coverage table is stale: run `python bench/coverage.py` and paste its table"
     assert len(coverage.POINTS) >= 5 and max(coverage.SDS) >= 0.15
     assert {1, 3, 5} <= {r["seeds"] for r in stored["rows"]}
 

@@ -1,0 +1,63 @@
+"""The README stays a five-minute read whose figures come from files, and the docs' links lead
+somewhere: a moved section or a renamed page fails here, not in a reader's browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors: each heading lowercased, punctuation dropped, spaces to hyphens."""
+    found = set()
+    for line in page.read_text().splitlines():
+        if line.startswith("#") and not line.startswith("#!"):
+            title = line.lstrip("#").strip().lower()
+            found.add(re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", title)))
+    return found
+
+
+def broken_links(pages: list[Path]) -> list[str]:
+    """Every relative link whose file, or whose heading anchor in a Markdown file, is missing."""
+    broken = []
+    for page in pages:
+        for target in LINK.findall(page.read_text()):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            if not dest.exists() or (anchor and dest.suffix == ".md"
+                                     and anchor not in anchors(dest)):
+                broken.append(f"{page.name}: {target}")
+    return broken
+
+
+def test_every_link_in_the_readme_and_docs_leads_somewhere():
+    assert broken_links(PAGES) == []
+
+
+def test_the_link_check_fails_on_a_missing_page_and_a_missing_anchor(tmp_path):
+    (tmp_path / "b.md").write_text("# Real heading\n")
+    page = tmp_path / "a.md"
+    page.write_text("[ok](b.md#real-heading) [gone](c.md) [moved](b.md#old-heading)\n")
+    assert broken_links([page]) == ["a.md: c.md", "a.md: b.md#old-heading"]
+
+
+def test_the_readme_is_short_and_keeps_no_measurement_history():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    # Commit hashes and dated single runs belong in docs/results.md.
+    assert not re.findall(r"\b[0-9a-f]{7,40}\b", readme)
+    assert not re.findall(r"\b20\d\d-\d\d-\d\d\b", readme)
+
+
+def test_the_readmes_sample_rows_are_the_boards():
+    readme = (ROOT / "README.md").read_text()
+    sample = readme.split("<!-- sample -->")[1]
+    rows = [line for line in sample.splitlines() if line.startswith("| ") and "---" not in line]
+    board = (ROOT / "leaderboard" / "README.md").read_text()
+    assert len(rows) >= 2 and all(row in board for row in rows)
