@@ -61,3 +61,11 @@ def test_the_readmes_sample_rows_are_the_boards():
     rows = [line for line in sample.splitlines() if line.startswith("| ") and "---" not in line]
     board = (ROOT / "leaderboard" / "README.md").read_text()
     assert len(rows) >= 2 and all(row in board for row in rows)
+
+
+def test_the_architecture_page_names_every_module():
+    page = (ROOT / "docs" / "architecture.md").read_text().split("## Layout", 1)[1]
+    modules = [*(ROOT / "harness").glob("*.py"), *(ROOT / "plugins").glob("*/*.py")]
+    missing = [m.name for m in modules if m.name != "__init__.py" and f"`{m.name}`" not in page
+               and f"`harness/{m.name}`" not in page]
+    assert missing == []
