@@ -1,54 +1,103 @@
-"""The CPU testbed, run as a user runs it: the design criteria it was built to meet, measured
-against the untuned models (issue 18's (a)-(d)), and a report that says whether each method
-generalizes weak to strong, whatever it shows."""
+"""The CPU testbed's design criteria (issue 18's (a)-(d)), checked on the published
+quickstart entry: its per-item scores are stored, so the check takes a second and reads the
+figures the board shows. Running the quickstart itself pretrains the testbed's two models
+(about 10 minutes of one core), which is a measurement, not a test: `harness run --suite
+quickstart && harness leaderboard add latest` re-measures it, and a test below fails when the
+testbed's code has changed since the published run, so the entry cannot go stale unseen."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from conftest import harness_cli, run_dir_of
-from harness.schemas import CapabilityResult
+from conftest import ROOT
+from harness.leaderboard import entries
 from harness.report import difference, summarise
+from harness.runs import find_suite
+from harness.schemas import Suite
 from harness.stats import noise_gap
-from harness.store import read_jsonl
+
+TESTBED = ["plugins/capabilities/facts.py", "harness/tinymodels.py"]
+"""What decides the quickstart's figures beyond the pipeline and its suite: the testbed's data
+and its models' pretraining."""
 
 
-@pytest.mark.slow
-def test_quickstart_leaves_room_for_weak_to_strong_generalization(tmp_path):
-    proc = harness_cli("run", "--suite", "quickstart", env={"HARNESS_HOME": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = [CapabilityResult.model_validate(r)
-               for r in read_jsonl(run_dir_of(proc) / "results.jsonl")]
+def published_quickstart():
+    found = [e for e in entries(ROOT / "leaderboard") if e.suite == "quickstart"]
+    return max(found, key=lambda e: e.manifest.started)
+
+
+def meets_the_criteria(results) -> list[str]:
+    """Criteria (a)-(c) on a quickstart run's results; what fails, or nothing."""
+    failed = []
     summaries = {(s.method, s.capability): s for s in summarise(results)}
     for cap in ("fact_sum", "fact_city"):
         s = summaries[("naive", cap)]
-        r = next(r for r in results if r.capability == cap)
+        r = next(r for r in results if r.capability == cap and r.method == "naive")
         # (a) the untuned strong model, 0- and 3-shot, at least 0.15 below the ceiling (the
         # format-only control is a strong baseline too, reported beside them, not a criterion)
-        assert set(s.baselines) == {"strong_0shot", "strong_3shot", "weak_0shot", "weak_3shot",
-                                    "strong_format"}
         untuned = max(("strong_0shot", "strong_3shot"), key=lambda b: s.baselines[b].mean)
         over = difference([x for x in results if x.method == "naive" and x.capability == cap],
                           "ceiling", untuned)
-        assert over.mean >= 0.15 and over.low > 0, cap
+        if not (over.mean >= 0.15 and over.low > 0):
+            failed.append(f"(a) {cap}")
         # (b) gold fine-tuning does not make the weak model worse than its untuned self
-        assert s.weak_over_base.high >= 0, cap
-        # (c) the weak model clearly below the ceiling (the figures move with the machine and the
-        # thread count: README). Measured with seed 0: fact_city's gap is 0.39 to 0.51 on
-        # every machine and thread count measured; fact_sum's depends on the CPU's vector instructions
-        # (torch's kernels round differently, so training ends elsewhere): 0.173 - 0.067 on
-        # AVX-512, above its noise gap 0.076; 0.160 - 0.087 on AVX2 (CI's machine, and here
-        # with ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2), below it. Where (c)
-        # fails, the harness must refuse the PGR and say why, not publish a ratio of noise.
+        if s.weak_over_base.high < 0:
+            failed.append(f"(b) {cap}")
+        # (c) the weak model clearly below the ceiling; where it is not, the PGR is refused
+        # with the reason, never published as a ratio of noise (docs/results.md: on AVX2,
+        # fact_sum's gap fell within its noise).
         if s.ceiling.mean - s.weak.mean <= noise_gap(r.items["weak"], r.items["ceiling"]):
-            assert cap == "fact_sum", cap
-            assert r.pgr is None and "2 SEs of the paired difference" in (r.pgr_note or ""), s
-    # Every method is marked: generalizing weak to strong or not, and why; on one seed, as
-    # provisional.
-    assert "w2s beats weak and base?" in proc.stdout
+            if not (r.pgr is None and "2 SEs of the paired difference" in (r.pgr_note or "")):
+                failed.append(f"(c) {cap}: PGR published inside the noise")
+            else:
+                failed.append(f"(c) {cap}")
+    return failed
+
+
+def test_the_published_quickstart_meets_the_testbed_criteria():
+    entry = published_quickstart()
+    assert meets_the_criteria(entry.results) == []
+    assert {"strong_0shot", "strong_3shot", "weak_0shot", "weak_3shot", "strong_format"} <= \
+        set(entry.results[0].items)
+    # Every method is marked generalizing weak to strong or not, and on one seed provisional.
     early = "provisional (1 seed: seed noise not measured): "
-    assert all(s.generalizes.removeprefix(early).startswith(("yes", "no"))
-               and s.generalizes.startswith(early) for s in summaries.values())
+    assert all(s.generalizes.startswith(early)
+               and s.generalizes.removeprefix(early).startswith(("yes", "no"))
+               for s in summarise(entry.results))
+
+
+def test_the_criteria_check_fails_a_testbed_with_no_room():
+    """A testbed whose untuned strong model already reaches the ceiling fails (a): the check
+    can fail."""
+    results = [r.model_copy(deep=True) for r in published_quickstart().results]
+    for r in results:
+        r.items["strong_0shot"] = list(r.items["ceiling"])
+    assert "(a) fact_sum" in meets_the_criteria(results)
+
+
+def test_the_published_quickstart_ran_the_suite_and_testbed_as_they_are():
+    entry = published_quickstart()
+    assert entry.manifest.suite == Suite.from_file(find_suite("quickstart")), (
+        "leaderboard/suites/quickstart.yaml changed since the published quickstart: run "
+        "`harness run --suite quickstart && harness leaderboard add latest` and commit")
+    commit = entry.manifest.git.get("commit")
+    try:
+        last = subprocess.run(["git", "log", "-1", "--format=%H", "--", *TESTBED], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the testbed's history is unknown here")
+    if not last:
+        pytest.skip("a shallow clone: the testbed's history is unknown here")
+    known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT,
+                           capture_output=True)
+    if known.returncode:
+        pytest.skip(f"the entry's commit {commit} is not in this clone's history")
+    ancestor = subprocess.run(["git", "merge-base", "--is-ancestor", last, commit], cwd=ROOT)
+    assert ancestor.returncode == 0, (
+        f"the testbed changed in {last[:8]} after the published quickstart ({commit[:8]}): "
+        "run `harness run --suite quickstart && harness leaderboard add latest` and commit")
 
 
 def test_the_weak_model_is_pretrained_on_a_seeded_share_of_the_facts():
