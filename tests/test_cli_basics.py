@@ -32,6 +32,23 @@ def test_list_shows_builtins_with_their_distribution():
     assert "w2s-harness" in proc.stdout
 
 
+def test_version_names_the_installed_distribution():
+    from importlib.metadata import version
+
+    proc = harness_cli("--version", check=True)
+    assert proc.stdout.strip() == f"harness {version('w2s-harness')}"
+
+
+def test_list_takes_a_kind_singular_or_plural_and_names_the_kinds_otherwise():
+    plural, singular = harness_cli("list", "selectors"), harness_cli("list", "selector")
+    assert plural.returncode == singular.returncode == 0 and plural.stdout == singular.stdout
+    wrong = harness_cli("list", "selecter")
+    assert wrong.returncode == 2 and "selectors" in wrong.stderr and "supervisors" in wrong.stderr
+    # A usage error is one line, like every other error, and says where the fix is.
+    assert wrong.stderr.count("\n") == 1 and wrong.stderr.startswith("error: ")
+    assert "`harness list --help`" in wrong.stderr
+
+
 def test_unknown_suite_name_lists_known_ones():
     proc = harness_cli("run", "--suite", "no-such-suite", "--dry-run")
     assert proc.returncode == 2
