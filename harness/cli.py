@@ -73,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
                      help="local executor: stages run at once where the graph allows, each "
                           "with its share of the cores (default 1)")
     run.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
+    run.add_argument("--allow-cpu", action="store_true",
+                     help="run on this machine's CPU a suite that `harness plan` says needs "
+                          "GPUs (over 0.01 GPU-hours), instead of refusing it")
     run.add_argument("--in-process", action="store_true",
                      help="run stages in this process, not fresh workers (debugging, tests)")
 
@@ -197,7 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor = executors.make(args.executor, jobs=args.jobs, in_process=args.in_process,
                               ray_address=args.ray_address)
     with snapshot(reg):  # a plugin installed while this runs does not reach its workers
-        run_dir, text = run_suite(suite, reg, store, backend, set(args.force), executor)
+        run_dir, text = run_suite(suite, reg, store, backend, set(args.force), executor,
+                                  allow_cpu=args.allow_cpu)
     print(text)
     print(f"\nrun: {run_dir}", flush=True)  # before any exit handler of an executor's engine
     return 0

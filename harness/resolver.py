@@ -52,6 +52,42 @@ def check(name: str) -> None:
             )
 
 
+OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def available(name: str) -> None:
+    """Fail before any compute when a model cannot be had: a local path that is not there, a
+    converted model without its package, or a hub id neither in the Hugging Face cache nor on
+    a hub this machine reaches. Models built here (tiny, converted) always can be. Without
+    this, a run computes its first stages and fails at the first model stage, minutes in."""
+    check(name)
+    if built_here(name) or Path(name).expanduser().exists():
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    fix = (f"download it where the hub is reachable (`hf download {name}`) into the cache this "
+           f"machine reads (HF_HOME, here {constants.HF_HOME}), or give a local folder "
+           "(--weak/--strong or the suite's weak/strong)")
+    offline = [v for v in OFFLINE if os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE")]
+    if offline:
+        raise HarnessError(f"model {name} is not in the Hugging Face cache and the hub is off "
+                           f"({offline[0]}=1): {fix}")
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        HfApi().model_info(name, timeout=5)
+    except RepositoryNotFoundError:
+        raise HarnessError(f"model {name} is not a local folder, and the hub has no model of "
+                           "that name (or it is gated: log in with `hf auth login`); check the "
+                           "name") from None
+    except Exception as exc:  # no network, DNS, a proxy: any way of not reaching the hub
+        raise HarnessError(f"model {name} is not in the Hugging Face cache and the hub cannot "
+                           f"be reached ({type(exc).__name__}): {fix}") from None
+
+
 def _folder(name: str) -> Path:
     return models_dir() / model_identity(name).replace("@", "-").replace(SEEDED, "-seed")
 

@@ -29,6 +29,7 @@ from harness.preflight import check_context, check_splits, check_targets, data_s
 from harness.scheduler import cached_prefix, key_after, schedule
 from harness.progress import log_only, log_to, say
 from harness.registry import Registry
+from harness.resolver import available
 from harness.findings import findings
 from harness.findings import table as findings_table
 from harness.report import report, summarise
@@ -106,15 +107,47 @@ def resolve_backend(name: str, registry: Registry) -> str:
     return "hf"
 
 
+CPU_LIMIT = 0.01
+"""GPU-hours (`harness plan`'s estimate on one 80 GiB GPU) above which a run on a machine
+without GPUs is refused unless asked for (``--allow-cpu``). The `smollm` suite plans at
+0.00055 and takes about 40 minutes on 2 CPU cores, so 0.01 is about half a day of CPU; the
+CPU suites (quickstart, controls, science, smollm, controls-smollm) plan at under 0.001, the
+paper's at 44."""
+
+
 def sized(graph: Graph, store: Store, tokenizer_of: str, entries: dict[str, Path],
-          plugins: Registry) -> Graph:
+          plugins: Registry, suite: str, cpu: bool) -> Graph:
     """On a machine with GPUs: each stage's launch and GPUs sized for them, and a stage that
-    cannot fit refused before any compute. On a CPU the graph is run as planned."""
+    cannot fit refused before any compute. On a CPU the graph is run as planned, unless it
+    needs GPUs and the run did not say ``cpu`` (a deliberate CPU run, or a Ray cluster whose
+    GPUs are not this machine's)."""
     gpus, memory = gpu_ids(), gpu_memory()
     if not gpus or not memory:
+        if not cpu:
+            needs_gpus(suite, sizing.size(graph, store, REFERENCE, tokenizer_of, plugins,
+                                          entries))
         return graph
     machine = sizing.Machine(gpus=len(gpus), gpu_memory=memory)
     return sizing.fit(graph, sizing.size(graph, store, machine, tokenizer_of, plugins, entries))
+
+
+REFERENCE = sizing.Machine(gpus=1, gpu_memory=80)
+"""The GPU a CPU machine's run is sized against, to tell whether it needs GPUs at all."""
+
+
+def needs_gpus(suite: str, est: dict[str, sizing.Estimate]) -> None:
+    """Refuse, with the plan's figures and what would do instead, a suite that needs GPUs."""
+    hours = sum(e.gpu_hours for e in est.values())
+    if hours <= CPU_LIMIT:
+        return
+    big = max(est.values(), key=lambda e: e.memory_gib)
+    raise HarnessError(
+        f"suite {suite} needs GPUs and this machine has none: `harness plan` estimates "
+        f"{hours:,.1f} GPU-hours on one 80 GiB GPU, its largest stage ({big.label}) "
+        f"{big.memory_gib:,.0f} GiB; run it where there are GPUs or on a cluster that has "
+        f"them (--executor ray --ray-address HOST:PORT), size it with `harness plan --suite "
+        f"{suite} --gpus N --gpu-memory GIB`, run a CPU suite (quickstart, smollm), or pass "
+        "--allow-cpu to run it on this CPU anyway")
 
 
 def describe_plan(planner: Planner, graph: Graph, store: Store) -> str:
@@ -161,12 +194,14 @@ def _packages() -> dict[str, str]:
 
 
 def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, force: set[str],
-              executor: Executor) -> tuple[Path, str]:
+              executor: Executor, allow_cpu: bool = False) -> tuple[Path, str]:
     """Plan, execute every stage not cached, collect; return the run directory and report.
 
     The first seed's data stages run first, through the same executor as every other stage,
     so the target checks and the sizing read the suite's own data before any model runs."""
     planner, graph = plan(suite, registry, backend)
+    for model in dict.fromkeys(m for m in (suite.weak, suite.strong) if m):
+        available(model)
     run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
     manifest = Manifest(
         run_id=run_id, suite=suite, argv=sys.argv,
@@ -214,7 +249,8 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         check_context(graph, entries, models)
         check_targets(graph, entries, planner.capabilities, planner.decode_config,
                       models, warn_only=suite.target_check == "warn")
-        graph = sized(graph, store, strong, entries, planner.registry)
+        graph = sized(graph, store, strong, entries, planner.registry, suite.name,
+                      cpu=allow_cpu or executor.name != "local")
         write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
         outcomes = scheduled(graph, done=early)
         collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,

@@ -121,6 +121,23 @@ def smollm2() -> str:
     return resolve("smollm2-135m")
 
 
+def paper_shaped(root: Path) -> tuple[str, str]:
+    """Local folders holding only the paper's weak and strong models' ``config.json``: models
+    that are "there" for the run's model check and that sizing reads at the paper's shapes,
+    with no weights (so any stage that loads them would fail)."""
+    import json
+
+    from harness import sizing
+
+    folders = []
+    for size in ("0.5B", "7B"):
+        folder = root / f"qwen1.5-{size}"
+        folder.mkdir(exist_ok=True)
+        (folder / "config.json").write_text(json.dumps(sizing.KNOWN[f"Qwen/Qwen1.5-{size}"]))
+        folders.append(str(folder))
+    return folders[0], folders[1]
+
+
 def plugin_site(root: Path, package: str, body: str, dist: str = "bad-plugin",
                 version: str = "1.0") -> Path:
     """A directory to put on PYTHONPATH holding ``package`` (its ``__init__`` is ``body``) as

@@ -171,6 +171,15 @@ def test_the_guides_table_lists_exactly_these_rows():
             "test_an_entry_that_cannot_render_is_refused_and_never_stops_the_board",
         "a stage that does not fit the machine's GPUs":
             "test_sizing.py::test_run_refuses_a_stage_that_cannot_fit_before_any_compute",
+        "a hub model that is not in the Hugging Face cache, with the hub off or unreachable":
+            "test_model_preflight.py::"
+            "test_the_papers_suite_without_its_models_is_one_line_within_seconds",
+        "a suite that needs GPUs (over 0.01 GPU-hours planned) on a machine without them":
+            "test_model_preflight.py::"
+            "test_a_suite_that_needs_gpus_is_refused_on_a_cpu_with_the_plans_figures",
+        "a usage error (an unknown kind, a missing argument)":
+            "test_cli_basics.py::"
+            "test_list_takes_a_kind_singular_or_plural_and_names_the_kinds_otherwise",
         "a plugin module without @hookimpl functions":
             "test_bad_input.py::test_a_plugin_that_registers_nothing_is_a_warning_naming_it",
         "an unknown extraction step":

@@ -13,7 +13,7 @@ import pytest
 from harness import sizing
 from harness.graph import Graph, StageSpec
 from harness.launch import accelerate_config
-from conftest import harness_cli
+from conftest import harness_cli, paper_shaped
 
 PAPER = ("--weak", "Qwen/Qwen1.5-0.5B", "--strong", "Qwen/Qwen1.5-7B")
 PAPER_SHAPED = """
@@ -227,7 +227,9 @@ def test_run_refuses_a_stage_that_cannot_fit_before_any_compute(tmp_path):
     from pathlib import Path
 
     exe = Path(sys.executable).with_name("harness")
-    proc = subprocess.run([str(exe), "run", "--suite", "quickstart", *PAPER, "--backend", "hf"],
+    weak, strong = paper_shaped(tmp_path)  # there for the model check, sized as the paper's
+    proc = subprocess.run([str(exe), "run", "--suite", "quickstart", "--weak", weak, "--strong",
+                           strong, "--backend", "hf"],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
