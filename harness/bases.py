@@ -16,9 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Params(BaseModel):
-    """Base for plugin parameters: unknown fields are errors, not silently ignored."""
+    """Base for plugin parameters: unknown fields are errors, not silently ignored. A field's
+    docstring (or its ``Field(description=...)``) is its description in ``harness list`` and
+    the suite reference, which refuses an undocumented one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Plugin:
@@ -80,14 +82,18 @@ class Splits(BaseModel):
 class DecodeConfig(BaseModel):
     """Greedy decoding settings; capabilities supply defaults, suites may override."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     max_new_tokens: int = 64
+    """The decode budget; gold targets longer than it stop a run before any model runs."""
     stop: list[str] = Field(default_factory=lambda: ["\n"])
+    """Strings that end a completion (never one that has said nothing yet)."""
     batch_size: int = 64
+    """Prompts decoded at once (halved and retried when a device runs out of memory)."""
     temperature: float = Field(0.0, ge=0)
     """0 is greedy (the paper's setting); above 0 samples, seeded by ``seed``."""
     seed: int = 0
+    """The sampling seed, when ``temperature`` is above 0."""
 
 
 class Generation(BaseModel):
@@ -175,8 +181,12 @@ class SplitSizes(Params):
     """Split sizes shared by every capability; suites set them per capability."""
 
     labeled: int = Field(1000, ge=1)
+    """Rows with gold labels: the weak model's training set, and the solved examples of the
+    untuned models' k-shot prompts."""
     unlabeled: int = Field(2000, ge=1)
+    """Rows the supervisor labels for the student; their gold trains the ceiling."""
     test: int = Field(500, ge=1)
+    """Rows every model is scored on."""
     extract: list[str | dict[str, dict[str, Any]]] | None = Field(
         None, description="the extraction pipeline (harness.extract), instead of the "
                           "capability's own; e.g. [{number: {mode: strict}}] for GSM8K")

@@ -36,8 +36,10 @@ def _ints(text: str) -> list[int]:
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
+    from harness.plugins import DIST
+
     try:
-        return version("w2s-harness")
+        return version(DIST)
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
 
@@ -270,22 +272,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         entries = [e for kind in ([args.kind] if args.kind else KIND_NAMES)
                    for e in sorted(reg.entries[kind].values(), key=lambda e: e.name)]
     if args.params or args.name:
-        rows = [[SINGULAR[e.kind], e.name, field, _type(info.annotation),
-                 "required" if info.is_required() else repr(info.default),
-                 info.description or ""]
-                for e in entries for field, info in e.cls.Params.model_fields.items()]
+        from harness.reference import rows as param_rows
+
+        rows = [[SINGULAR[e.kind], e.name, *row] for e in entries
+                for row in param_rows(e.cls.Params)]
         print(tabulate(rows, headers=["kind", "name", "param", "type", "default",
                                       "description"]))
         return 0
     rows = [[e.kind, e.name, e.cls.version, e.dist, e.cls.summary()] for e in entries]
     print(tabulate(rows, headers=["kind", "name", "version", "from", "description"]))
     return 0
-
-
-def _type(annotation) -> str:
-    if isinstance(annotation, type):
-        return annotation.__name__
-    return str(annotation).replace("typing.", "")
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -19,14 +19,19 @@ W2S has to beat it too."""
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """What a user writes: unknown fields are errors; each field's docstring is its
+    description in the suite reference (docs), which refuses an undocumented one."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class PluginRef(Strict):
     """A plugin by name with its params."""
 
     name: str
+    """The plugin's registered name (`harness list` shows them)."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """The plugin's params (`harness list KIND NAME` shows them); unknown ones are errors."""
 
 
 class CapabilitySpec(PluginRef):
@@ -38,7 +43,9 @@ class MethodSpec(Strict):
     """A leaderboard entry: a selector plus a trainer applied to the weak labels."""
 
     name: str
+    """The method's name in tables and on the board."""
     selector: PluginRef = PluginRef(name="all")
+    """Which weak labels the student trains on; ``all`` is naive W2S."""
     trainer: PluginRef | None = None
     """None means the suite's ``train`` trainer, exactly as the ceiling uses it."""
     supervisor: PluginRef | None = None
@@ -48,21 +55,34 @@ class MethodSpec(Strict):
 
 
 class Suite(Strict):
+    """A suite file: models, capabilities, methods, training and decoding, seeds."""
+
     name: str
+    """The suite's name: run ids, the board's section."""
     description: str = ""
+    """For people: the board shows it."""
     weak: str | None = None
     """The weak model, which the ``model`` supervisor fine-tunes on the labeled split; a suite
     whose supervisor writes its own labels names none."""
     strong: str
+    """The strong model: a hub id, a local folder, or a model built here (`tiny-strong`,
+    `testbed-strong`, `smollm2-135m`)."""
     supervisor: PluginRef = PluginRef(name="model")
     """Who labels the unlabeled split (``harness.Supervisor``): the weak model fine-tuned on
     gold (``model``, the default), or e.g. ``simulated`` labels of a known accuracy."""
     backend: str = "auto"
+    """The decoding backend: ``auto`` (vLLM on CUDA when installed, else transformers),
+    ``hf``, ``vllm``, or a plugin's."""
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     """Every result is a mean over these, with a 95% interval; three by default."""
     mixtures: list[Literal["joint", "single"]] = Field(default_factory=lambda: ["joint"])
+    """``joint``: one model over every capability (the paper's multi-capability setting);
+    ``single``: one model per capability."""
     capabilities: list[CapabilitySpec]
+    """The capabilities, each with its split sizes and params, and its data source."""
     methods: list[MethodSpec] = Field(default_factory=lambda: [MethodSpec(name="naive")])
+    """The weak-to-strong methods, each a selector and a trainer (and optionally its own
+    supervisor)."""
     train: PluginRef = PluginRef(name="sft")
     """Trainer for the ceiling and the strong model of methods that name none."""
     weak_train: PluginRef | None = None

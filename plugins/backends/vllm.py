@@ -29,7 +29,8 @@ class VLLMBackend(Backend):
         )
         tensor_parallel_size: int | None = Field(
             None, ge=1, description="default: every GPU the stage was given")
-        max_model_len: int | None = None
+        max_model_len: int | None = Field(
+            None, description="vLLM's context length; default the model's")
         dtype: str | None = Field(None, description="default auto on CUDA, float32 on CPU")
 
     def __init__(self, params=None) -> None:

@@ -126,10 +126,10 @@ class SynthArith(Capability):
     extract = [{"number": {"mode": "flexible"}}]
 
     class Params(SplitSizes):
-        min_steps: int = Field(1, ge=1)
-        max_steps: int = Field(3, ge=1)
-        max_operand: int = Field(9, ge=1)
-        pool: int = Field(20000, ge=10)
+        min_steps: int = Field(1, ge=1, description="fewest operations in a problem")
+        max_steps: int = Field(3, ge=1, description="most operations in a problem")
+        max_operand: int = Field(9, ge=1, description="largest operand")
+        pool: int = Field(20000, ge=10, description="distinct problems to sample from")
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
         rng = random.Random(4321)

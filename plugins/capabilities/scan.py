@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from harness import Capability, DecodeConfig, Row, SplitSizes, hookimpl
 from harness.errors import DataError
 from harness.sources import TRAIN_TEST, field, hub_pools, is_local, lines, local_dir, need
@@ -46,7 +48,8 @@ class Scan(ScanAnswers):
     decode = DecodeConfig(max_new_tokens=288, stop=["\n"])  # README: decode budgets
 
     class Params(SplitSizes):
-        split: Literal["simple", "length", "addprim_jump", "addprim_turn_left"] = "simple"
+        split: Literal["simple", "length", "addprim_jump", "addprim_turn_left"] = Field(
+            "simple", description="which of SCAN's splits (Lake & Baroni 2018) to read")
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
         split = self.params.split

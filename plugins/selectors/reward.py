@@ -45,18 +45,20 @@ class RewardParams(RuleParams, StrongAnswerParams):
         "weak_agree", description="on agreeing items, the weak label or the strong answer")
     negatives: Literal["strong_disagree", "weak_disagree"] = Field(
         "strong_disagree", description="on disagreeing items, the strong answer or the weak label")
-    loss: Literal["pairwise", "pointwise"] = "pairwise"
+    loss: Literal["pairwise", "pointwise"] = Field(
+        "pairwise", description="pairwise (Bradley-Terry, TRL's RewardTrainer) or pointwise "
+                                "(regression to 1/0)")
     keep_agreeing: bool = Field(False, description="keep every agreeing item, then apply the rule")
     held_out: float = Field(0.1, ge=0, lt=1, description="share of items kept out to measure it")
     max_pairs: int | None = Field(None, ge=1, description="cap on training pairs (or points)")
-    epochs: float = Field(1.0, gt=0)
-    lr: float = Field(1e-5, gt=0)
+    epochs: float = Field(1.0, gt=0, description="passes over the training pairs")
+    lr: float = Field(1e-5, gt=0, description="peak learning rate")
     batch_size: int = Field(
         16, ge=1, description="effective batch (micro x accumulation x processes), kept exact")
-    micro_batch_size: int = Field(8, ge=1)
-    weight_decay: float = Field(0.01, ge=0)
-    max_length: int = Field(1024, ge=8)
-    score_batch_size: int = Field(32, ge=1)
+    micro_batch_size: int = Field(8, ge=1, description="examples per forward pass")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
+    max_length: int = Field(1024, ge=8, description="tokens kept of each prompt + answer")
+    score_batch_size: int = Field(32, ge=1, description="items scored at once")
     lora: LoraParams | None = Field(
         None, description="train LoRA adapters and the head (merged before scoring)")
 

@@ -15,9 +15,9 @@ from harness import Params, Signal, WeakItem
 class RuleParams(Params):
     rule: Literal["ratio", "top_k", "threshold"] = Field(
         "ratio", description="keep a fraction, a count, or every item scoring at least a value")
-    ratio: float = Field(0.5, gt=0, le=1)
-    top_k: int | None = Field(None, ge=1)
-    threshold: float | None = None
+    ratio: float = Field(0.5, gt=0, le=1, description="rule ratio: the share kept")
+    top_k: int | None = Field(None, ge=1, description="rule top_k: how many are kept")
+    threshold: float | None = Field(None, description="rule threshold: the lowest score kept")
     per_capability: bool = Field(
         True, description="apply the rule within each capability rather than over the pool")
 

@@ -30,18 +30,20 @@ class SFT(Trainer):
     version = 1
 
     class Params(Params):
-        epochs: float = Field(2.0, gt=0)
+        epochs: float = Field(2.0, gt=0, description="passes over the data (the paper: 2)")
         max_steps: int | None = Field(None, ge=1, description="overrides epochs when set")
         batch_size: int = Field(40, ge=1, description="effective batch (micro x accumulation x devices)")
-        micro_batch_size: int = Field(8, ge=1)
-        lr: float = Field(1e-5, gt=0)
-        weight_decay: float = Field(0.01, ge=0)
-        scheduler: str = "cosine"
-        warmup_ratio: float = Field(0.0, ge=0, lt=1)
-        optimizer: str = "adamw_torch"
-        max_length: int = Field(1024, ge=8)
-        bf16: Literal["auto", "on", "off"] = "auto"
-        gradient_checkpointing: bool = False
+        micro_batch_size: int = Field(8, ge=1, description="examples per forward pass")
+        lr: float = Field(1e-5, gt=0, description="peak learning rate (the paper: 1e-5)")
+        weight_decay: float = Field(0.01, ge=0, description="weight decay (the paper: 0.01)")
+        scheduler: str = Field("cosine", description="transformers' lr_scheduler_type")
+        warmup_ratio: float = Field(0.0, ge=0, lt=1, description="share of steps warming up")
+        optimizer: str = Field("adamw_torch", description="transformers' optim")
+        max_length: int = Field(1024, ge=8, description="tokens kept of each prompt + target")
+        bf16: Literal["auto", "on", "off"] = Field(
+            "auto", description="bf16 compute: auto (where the device has it), on, off")
+        gradient_checkpointing: bool = Field(
+            False, description="recompute activations in the backward pass, for memory")
         lora: LoraParams | None = Field(
             None, description="train LoRA adapters (merged into the saved model), not all weights")
 
