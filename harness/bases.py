@@ -205,6 +205,7 @@ class Capability(Plugin):
     """Base: a dataset posed as generation, with an answer extractor and a scorer."""
 
     Params: ClassVar[type[Params]] = SplitSizes
+    params: SplitSizes
     decode: ClassVar[DecodeConfig] = DecodeConfig()
     default_source: ClassVar[str | None] = None
     """Hugging Face hub id used when a suite names no source."""

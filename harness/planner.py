@@ -12,7 +12,7 @@ Every plugin is instantiated here first, so a bad name or param fails before any
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from harness import code, controls
 from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, Step, \
@@ -29,6 +29,7 @@ from harness.schemas import FORMAT, PluginRef, Suite
 from harness.tinymodels import seeded
 
 SPLIT_FILES = ("labeled", "unlabeled", "test")
+P = TypeVar("P", bound=Plugin)
 
 
 def ref(plugin: Plugin) -> dict[str, Any]:
@@ -91,32 +92,34 @@ class Planner:
         self.sources: dict[str, str | None] = {}
         for spec in suite.capabilities:
             params = dict(spec.params)
-            cap = self._make("capabilities", spec.name, params)
+            cap = self._made("capabilities", registry.make("capabilities", spec.name, params))
             if suite.limit:
                 sizes = {k: min(getattr(cap.params, k), suite.limit) for k in SPLIT_FILES}
-                cap = self._make("capabilities", spec.name, {**params, **sizes})
-            self.capabilities[spec.name] = cap  # type: ignore[assignment]
-            source = spec.source or cap.default_source  # type: ignore[attr-defined]
+                cap = self._made("capabilities",
+                                 registry.make("capabilities", spec.name, {**params, **sizes}))
+            self.capabilities[spec.name] = cap
+            source = spec.source or cap.default_source
             self.sources[spec.name] = source
             with blame(cap, self.where, "check_source()", ABOVE):
-                cap.check_source(self.sources[spec.name])  # type: ignore[attr-defined]
-        self.backend = self._make("backends", backend)
-        self.trainer: Trainer = self._make("trainers", suite.train.name,
-                                              suite.train.params)  # type: ignore[assignment]
+                cap.check_source(self.sources[spec.name])
+        self.backend = self._made("backends", registry.make("backends", backend))
+        self.trainer = self._made("trainers", registry.make("trainers", suite.train.name,
+                                                            suite.train.params))
         weak_ref = suite.over_train(suite.weak_train)
-        self.weak_trainer: Trainer = self._make("trainers", weak_ref.name,
-                                                   weak_ref.params)  # type: ignore[assignment]
-        self.all: Selector = self._make("selectors", "all")  # type: ignore[assignment]
+        self.weak_trainer = self._made("trainers", registry.make("trainers", weak_ref.name,
+                                                                 weak_ref.params))
+        self.all = self._made("selectors", registry.make("selectors", "all"))
         self.methods: dict[str, tuple[Selector, list[tuple[Step, Trainer]]]] = {}
         """Each method's selector, and its training steps with the trainer of each."""
         self.supervised: dict[str, Supervisor] = {}
         """Each method's supervisor (the suite's, unless the method names its own)."""
         for m in suite.methods:
             tref = suite.method_trainer(m)
-            trainer: Trainer = self._make("trainers", tref.name, tref.params)  # type: ignore
+            trainer = self._made("trainers", registry.make("trainers", tref.name, tref.params))
             self.supervised[m.name] = self._supervisor(m.supervisor or suite.supervisor)
             self.methods[m.name] = (
-                self._make("selectors", m.selector.name, m.selector.params),  # type: ignore
+                self._made("selectors", registry.make("selectors", m.selector.name,
+                                                      m.selector.params)),
                 self._steps(m.name, trainer),
             )
         if suite.weak and any(s.model for s in self.supervised.values()):
@@ -125,18 +128,17 @@ class Planner:
         self.graph = Graph()
 
     def _supervisor(self, spec: PluginRef) -> Supervisor:
-        made: Supervisor = self.registry.make("supervisors", spec.name,
-                                              spec.params)  # type: ignore[assignment]
-        self.plugins[("supervisors", spec.name)] = made
+        made = self._made("supervisors", self.registry.make("supervisors", spec.name,
+                                                            spec.params))
         if made.model and not self.suite.weak:
             raise HarnessError(f"suite {self.suite.name}: supervisor {made.name} trains the "
                                "suite's weak model, and the suite names none; add `weak:` (a "
                                "model), or name a supervisor that writes its own labels")
         return made
 
-    def _make(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Plugin:
-        plugin = self.registry.make(kind, name, params)
-        self.plugins[(kind, name)] = plugin
+    def _made(self, kind: str, plugin: P) -> P:
+        """``plugin``, recorded as one this plan runs."""
+        self.plugins[(kind, plugin.name)] = plugin
         return plugin
 
     # ---------------------------------------------------------------- the plan
@@ -268,7 +270,7 @@ class Planner:
         """A method's training runs as planned for ``caps``, each (the examples it will train
         on, its shape): every weak label (the pool, or a relabelling of it), or the share of
         each capability's pool the selector says it keeps."""
-        pool = [self.capabilities[c].params.unlabeled for c in caps]  # type: ignore[attr-defined]
+        pool = [self.capabilities[c].params.unlabeled for c in caps]
         keeps = footprint_of(selector).keeps
         kept = sum(max(1, round(n * keeps)) for n in pool)
         return [(kept if step.data == "selected" else sum(pool), shape(inner))
@@ -289,7 +291,8 @@ class Planner:
             inner = trainer
             if step.trainer is not None:
                 tref = self.suite.over_train(PluginRef(name=step.trainer, params=step.params or {}))
-                inner = self._make("trainers", tref.name, tref.params)  # type: ignore
+                inner = self._made("trainers", self.registry.make("trainers", tref.name,
+                                                                  tref.params))
             if type(inner).steps is not Trainer.steps:
                 raise PluginError(f"method {method}: trainer {trainer.name} steps through "
                                   f"{inner.name}, which has steps of its own; name a "
@@ -300,7 +303,8 @@ class Planner:
     def _signal(self, signal: Signal, g: Group, weak: Model, labels: str, pool: str) -> str:
         """The stage whose output answers a selector's need, planned (and cached) once."""
         if signal == "weak_model":
-            return weak.stage  # type: ignore[return-value]
+            assert weak.stage is not None  # refused above for a supervisor with no model
+            return weak.stage
         if signal == "weak_logprob":
             return self._add("score", f"score weak labels [{g.tag}]",
                              {**weak.params("model"), "backend": ref(self.backend)},
@@ -385,7 +389,7 @@ class Planner:
         return DecodeConfig.model_validate({**base.model_dump(), **self.suite.decode, **sampled})
 
     def _select(self, method: str, selector: Selector, g: Group, labels: str,
-                signals: dict[str, str]) -> str:
+                signals: dict[Signal, str]) -> str:
         caps = {c: self.capabilities[c] for c in g.caps}
         params = {
             "selector": ref(selector), "seed": g.seed, "backend": ref(self.backend),

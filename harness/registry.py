@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel
 
 from harness.bases import KINDS, SINGULAR, Plugin, SplitSizes
 from harness.errors import PluginError, one_line
+
+if TYPE_CHECKING:
+    from harness.bases import Backend, Capability, Selector, Supervisor, Trainer
 
 DIST = "_harness_dist"
 """The attribute of a plugin made by the registry that names its distribution and version."""
@@ -123,8 +126,27 @@ class Registry:
                 f"(see `harness list {kind}`)"
             ) from None
 
+    @overload
+    def make(self, kind: Literal["capabilities"], name: str,
+             params: dict[str, Any] | None = None) -> Capability: ...
+    @overload
+    def make(self, kind: Literal["selectors"], name: str,
+             params: dict[str, Any] | None = None) -> Selector: ...
+    @overload
+    def make(self, kind: Literal["trainers"], name: str,
+             params: dict[str, Any] | None = None) -> Trainer: ...
+    @overload
+    def make(self, kind: Literal["backends"], name: str,
+             params: dict[str, Any] | None = None) -> Backend: ...
+    @overload
+    def make(self, kind: Literal["supervisors"], name: str,
+             params: dict[str, Any] | None = None) -> Supervisor: ...
+    @overload
+    def make(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Plugin: ...
+
     def make(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Plugin:
-        """Instantiate a plugin, turning a bad param into a one-line error."""
+        """Instantiate a plugin as its kind's type, turning a bad param into a one-line
+        error."""
         entry = self.get(kind, name)
         try:
             return entry.instantiate(params)
