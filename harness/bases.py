@@ -29,6 +29,10 @@ class Plugin:
     name: ClassVar[str]
     version: ClassVar[int] = 1
     Params: ClassVar[type[Params]] = Params
+    hub_models: ClassVar[bool] = False
+    """Whether it loads the suite's models by name as transformers does (a local folder, the
+    Hugging Face cache or the hub); `harness run` then checks, before any stage, that they
+    can be had. Trainers and backends do unless they say otherwise."""
 
     def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
         if isinstance(params, Params):
@@ -374,6 +378,8 @@ class Step(NamedTuple):
 class Trainer(Plugin):
     """Base: fine-tune ``base_model`` on examples, save to ``out_dir``, return the model path."""
 
+    hub_models = True
+
     def train(
         self, base_model: str, data: list[TrainExample], out_dir: Path, ctx: TrainContext
     ) -> Path:
@@ -392,6 +398,8 @@ class Trainer(Plugin):
 
 class Backend(Plugin):
     """Base: greedy decoding of prompts with a model given by hub id or local path."""
+
+    hub_models = True
 
     def available(self) -> bool:
         return True

@@ -200,8 +200,10 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     The first seed's data stages run first, through the same executor as every other stage,
     so the target checks and the sizing read the suite's own data before any model runs."""
     planner, graph = plan(suite, registry, backend)
-    for model in dict.fromkeys(m for m in (suite.weak, suite.strong) if m):
-        available(model)
+    loads = any(p.hub_models for p in planner.plugins.values())
+    if loads:  # no plugin that loads models by name, no model to look for (or to size)
+        for model in dict.fromkeys(m for m in (suite.weak, suite.strong) if m):
+            available(model)
     run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
     manifest = Manifest(
         run_id=run_id, suite=suite, argv=sys.argv,
@@ -250,7 +252,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
         check_targets(graph, entries, planner.capabilities, planner.decode_config,
                       models, warn_only=suite.target_check == "warn")
         graph = sized(graph, store, strong, entries, planner.registry, suite.name,
-                      cpu=allow_cpu or executor.name != "local")
+                      cpu=allow_cpu or executor.name != "local" or not loads)
         write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
         outcomes = scheduled(graph, done=early)
         collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,

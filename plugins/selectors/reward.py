@@ -68,6 +68,7 @@ class RewardModel(Selector):
 
     name = "reward_model"
     version = 1
+    hub_models = True  # it trains a reward model from the strong model
     gpus = 1
     Params = RewardParams
 

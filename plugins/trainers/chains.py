@@ -19,6 +19,7 @@ class TwoStage(Trainer):
     """Stage 1 on every weak label, then stage 2 on the selected ones (the paper's method)."""
 
     name = "two_stage"
+    hub_models = False  # its steps' trainers load the models
     version = 1
 
     class Params(Params):
@@ -37,6 +38,7 @@ class SelfBootstrap(Trainer):
     """The W2S model relabels the unlabeled prompts with its own answers and retrains, N rounds."""
 
     name = "self_bootstrap"
+    hub_models = False  # its steps' trainers load the models
     version = 1
 
     class Params(Params):

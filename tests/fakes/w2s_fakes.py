@@ -101,6 +101,7 @@ class FakeTrainer(Trainer):
 
     name = "fake"
     version = 1
+    hub_models = False  # its models are JSON tables named by the suite, never loaded by name
 
     class Params(Params):
         memory: int = Field(0, ge=0, description="examples kept (0: all)")
@@ -131,6 +132,7 @@ class FakeBackend(Backend):
 
     name = "fake"
     version = 1
+    hub_models = False
 
     def generate(self, model: str, prompts: list[str], decode: DecodeConfig) -> list[Generation]:
         learned, how = table(model), habits(model)
