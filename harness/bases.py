@@ -14,6 +14,8 @@ from typing import Any, Callable, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from harness.rows import Row
+
 
 class Params(BaseModel):
     """Base for plugin parameters: unknown fields are errors, not silently ignored. A field's
@@ -45,23 +47,6 @@ class Plugin:
 
 
 # --------------------------------------------------------------------------- records
-
-
-class Row(BaseModel):
-    """One normalised example of a capability, the same whatever the source format."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    capability: str = ""
-    prompt: str
-    target: str
-    """What the model is trained to emit (may carry an explanation before the answer)."""
-    answer: str
-    """The gold answer the scorer compares against."""
-    choices: list[str] | None = None
-    explanation: str | None = None
-    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class Splits(BaseModel):

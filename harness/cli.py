@@ -290,7 +290,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from harness.plugins import DIST, TOLERANT, environment
-    from harness.resolver import models_dir
+    from harness.store import models_dir
     from harness.testing import Finding, check, sources
 
     reg = _diagnosed()

@@ -47,6 +47,7 @@ NO_OUTPUTS: dict[str, str] = {
     "harness.power": "plans seeds and items from a finished run",
     "harness.preflight": "refuses a suite before compute, or lets it through unchanged",
     "harness.progress": "console lines",
+    "harness.reference": "renders the docs' reference pages",
     "harness.registry": "names plugins; their code is in the key on its own",
     "harness.report": "renders finished results",
     "harness.runs": "lists, resumes and shows runs",

@@ -78,7 +78,7 @@ def identity(name: str) -> str:
         return f"{name}@{identity(cut.parent).partition('@')[2]}-l{cut.layers}"
     path = gguf_path(name)
     stamp = f"{path.stat().st_size}-{path.stat().st_mtime_ns}"
-    from harness.resolver import models_dir
+    from harness.store import models_dir
 
     memo = models_dir() / f".{name}.digest.json"
     try:
@@ -101,10 +101,7 @@ def identity(name: str) -> str:
 
 
 def build(name: str, path: Path) -> Path:
-    """Convert ``name``'s GGUF file (or truncate its parent) into a safetensors model folder at
-    ``path``, atomically."""
-    if name in TRUNCATED:
-        return truncate(name, path)
+    """Convert ``name``'s GGUF file into a safetensors model folder at ``path``, atomically."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -137,16 +134,15 @@ def build(name: str, path: Path) -> Path:
     return path
 
 
-def truncate(name: str, path: Path) -> Path:
-    """The parent's first ``layers`` blocks as a model folder at ``path``, atomically."""
+def truncate(name: str, parent: str, path: Path) -> Path:
+    """The first ``layers`` blocks of the parent (its folder, ``parent``) as a model folder at
+    ``path``, atomically."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from harness.progress import say
-    from harness.resolver import resolve
 
     cut = TRUNCATED[name]
-    parent = resolve(cut.parent)
     say(f"truncating {cut.parent} to its first {cut.layers} blocks into {path}")
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

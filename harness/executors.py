@@ -31,7 +31,8 @@ from typing import Any, ClassVar, Iterator
 from harness.devices import cores, gpu_ids
 from harness.errors import HarnessError
 from harness.graph import StageSpec
-from harness.worker import Job, Outcome, child_main, console_of, execute, ray_stage
+from harness.jobs import Job, Outcome
+from harness.worker import child_main, console_of, execute, ray_stage
 
 
 HERE = frozenset({"data", "supervise"})

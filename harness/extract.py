@@ -16,7 +16,7 @@ import re
 from typing import Any, Callable, Union
 
 from harness import scoring
-from harness.bases import Row
+from harness.rows import Row
 
 Pipeline = list[Union[str, dict[str, dict[str, Any]]]]
 STEPS: dict[str, Callable[..., str | None]] = {}

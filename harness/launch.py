@@ -29,7 +29,7 @@ from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.graph import Strategy
-    from harness.worker import Job
+    from harness.jobs import Job
 
 SHARDED = ("fsdp", "fsdp-offload", "deepspeed")
 

@@ -98,7 +98,7 @@ def check_targets(graph: Graph, entries: dict[str, Path], caps: dict[str, Capabi
                   warn_only: bool) -> None:
     """Refuse (or, with ``warn_only``, report) targets that decoding would cut."""
     from harness import outputs
-    from harness.sizing import counter
+    from harness.tokens import counter
 
     counters = [(m, c) for m in dict.fromkeys(models) for c in [counter(m)] if c]
     found: list[str] = []
@@ -149,7 +149,7 @@ def check_context(graph: Graph, entries: dict[str, Path], models: list[str]) -> 
     each model whose config and tokenizer are on disk; the decodes of the seed whose data
     ``entries`` holds)."""
     from harness import outputs
-    from harness.sizing import context_length, counter
+    from harness.tokens import context_length, counter
 
     data = {_capability(graph, node): entry for node, entry in entries.items()}
     seed = next((DataParams.of(graph.stages[n]).seed for n in entries), 0)

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness import converted
 from harness.converted import DERIVED
 from harness.errors import HarnessError
-from harness.store import content_key, home, locked
+from harness.store import content_key, locked, models_dir
 from harness.tinymodels import SEEDED, TINY, VOCAB_SIZE, build, sources, tiny_spec
 
 
@@ -32,12 +32,6 @@ def model_identity(name: str) -> str:
 def built_here(name: str) -> bool:
     """A model this project builds (tiny) or converts (from a registry's file) locally."""
     return tiny_spec(name) is not None or name in DERIVED
-
-
-def models_dir() -> Path:
-    """``$HARNESS_MODELS``, else ``$HARNESS_HOME/models``: several homes may share models."""
-    env = os.environ.get("HARNESS_MODELS")
-    return Path(env).resolve() if env else home() / "models"
 
 
 def check(name: str) -> None:
@@ -98,7 +92,11 @@ def resolve(name: str) -> str:
     check(name)
     if built_here(name):
         path = _folder(name)
-        _once(path, lambda: (converted.build if name in DERIVED else build)(name, path))
+        if name in converted.TRUNCATED:  # its parent first, built on first use like it
+            parent = resolve(converted.TRUNCATED[name].parent)
+            _once(path, lambda: converted.truncate(name, parent, path))
+        else:
+            _once(path, lambda: (converted.build if name in DERIVED else build)(name, path))
         return str(path)
     return str(Path(name).expanduser()) if name.startswith("~") else name
 

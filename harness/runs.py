@@ -34,7 +34,7 @@ from harness.findings import findings
 from harness.findings import table as findings_table
 from harness.report import report, summarise
 from harness.store import Store, read_jsonl, write_json, write_jsonl
-from harness.worker import Outcome
+from harness.jobs import Outcome
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("w2s-harness", "torch", "transformers", "accelerate", "tokenizers", "vllm",

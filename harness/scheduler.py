@@ -21,7 +21,7 @@ from harness.errors import HarnessError
 from harness.graph import Graph, StageSpec
 from harness.progress import say
 from harness.store import Store
-from harness.worker import Job, Outcome
+from harness.jobs import Job, Outcome
 
 if TYPE_CHECKING:
     from harness.executors import Executor

@@ -26,7 +26,6 @@ Every figure here is an estimate, and says so where it is shown. The assumptions
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -42,11 +41,11 @@ from harness.footprint import Footprint, footprint_of
 from harness.registry import Registry
 from harness.runners import DataParams, DecodeParams, Ref, SelectParams, TrainParams, params_of
 from harness.store import Store
+from harness.tokens import chars_as_tokens, counter
 
 GIB = 2**30
 OVERHEAD_GIB = 2.0
 KV_MIN_SHARE = 0.1
-CHARS_PER_TOKEN = 4.0
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 KNOWN: dict[str, dict[str, Any]] = {
@@ -218,51 +217,6 @@ def token_stats(graph: Graph, entries: dict[str, Path], count: Callable[[str], i
                                        target=statistics.fmean(targets),
                                        p99=totals[min(len(totals) - 1, int(0.99 * len(totals)))])
     return out
-
-
-def chars_as_tokens(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
-
-
-def _on_disk(model: str, filename: str) -> Path | None:
-    """``filename`` of ``model`` when it is on disk (a local folder, a model built here, or
-    the hub's local cache), else None: nothing is downloaded for it."""
-    from harness.resolver import skeleton
-
-    path = Path(skeleton(model)) / filename
-    if path.is_file():
-        return path
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(model, filename)
-    except Exception:  # not a hub id
-        cached = None
-    return Path(cached) if isinstance(cached, str) else None
-
-
-def counter(model: str) -> Callable[[str], int] | None:
-    """Token counting with ``model``'s ``tokenizer.json`` when it is on disk, else None."""
-    path = _on_disk(model, "tokenizer.json")
-    if path is None:
-        return None
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(path))
-    return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
-
-
-CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
-
-
-def context_length(model: str) -> int | None:
-    """The longest input ``model``'s config allows, when its config is on disk, else None."""
-    path = _on_disk(model, "config.json")
-    if path is None:
-        return None
-    config = json.loads(path.read_text())
-    config = {**config.get("text_config", {}), **config}
-    return next((int(config[k]) for k in CONTEXT_KEYS if isinstance(config.get(k), int)), None)
 
 
 # ---------------------------------------------------------------- memory

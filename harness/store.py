@@ -32,6 +32,12 @@ def home() -> Path:
     return Path(os.environ.get("HARNESS_HOME", ".harness")).resolve()
 
 
+def models_dir() -> Path:
+    """``$HARNESS_MODELS``, else ``$HARNESS_HOME/models``: several homes may share models."""
+    env = os.environ.get("HARNESS_MODELS")
+    return Path(env).resolve() if env else home() / "models"
+
+
 def content_key(spec: Any) -> str:
     """Stable short hash of a JSON-able spec."""
     blob = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)

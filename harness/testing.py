@@ -163,7 +163,7 @@ def _stops(cap: Capability, rows: list[Row]) -> str | None:
     """The preflight a run makes, with the planner's estimate of 4 characters a token where a
     run counts with the models' own tokenizers."""
     from harness.preflight import problems
-    from harness.sizing import CHARS_PER_TOKEN, chars_as_tokens
+    from harness.tokens import CHARS_PER_TOKEN, chars_as_tokens
 
     found = problems(cap, type(cap).decode, [r.target for r in rows], chars_as_tokens,
                      f"an estimate of {CHARS_PER_TOKEN} characters a token")

@@ -46,7 +46,8 @@ def test_remote_code_is_trusted_only_for_opted_in_models_and_their_descendants(t
     from harness.planner import plan
     from harness.plugins import registry
     from harness.runners import DecodeParams, _model
-    from harness.worker import Job, execute
+    from harness.jobs import Job
+    from harness.worker import execute
 
     def suite(**extra):
         return Suite.model_validate({

@@ -243,7 +243,7 @@ def test_a_users_accelerate_config_is_used_with_the_stages_ranks(tmp_path):
     from harness.errors import HarnessError
     from harness.graph import Resources
     from harness.launch import launch_config
-    from harness.worker import Job
+    from harness.jobs import Job
 
     mine = tmp_path / "fsdp.yaml"
     mine.write_text("distributed_type: FSDP\nnum_processes: 16\nmixed_precision: bf16\n"

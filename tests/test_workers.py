@@ -136,7 +136,8 @@ def test_two_gloo_ranks_train_one_entry_close_to_one_rank(tmp_path):
     from harness.schemas import Suite
     from harness.planner import plan
     from harness.plugins import registry
-    from harness.worker import Job, execute
+    from harness.jobs import Job
+    from harness.worker import execute
     from harness_plugins.backends.hf import teacher_forced_logprobs
     from harness import outputs
 
