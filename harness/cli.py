@@ -344,7 +344,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from harness.runs import runs_table
+    from harness.history import runs_table
     from harness.store import Store
 
     print(runs_table(Store()))
@@ -354,7 +354,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def _power(suite, pilot: str, target: float) -> str:
     """The ``--detect-pgr`` plan: naive W2S's noise in the pilot run, the items it needs."""
     from harness import controls, power
-    from harness.runs import find_run
+    from harness.history import find_run
     from harness.schemas import CapabilityResult
     from harness.store import Store, read_jsonl
 
@@ -374,7 +374,7 @@ def _power(suite, pilot: str, target: float) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from harness.runs import show
+    from harness.history import show
     from harness.store import Store
 
     print(show(Store(), args.run))
@@ -386,7 +386,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from harness import leaderboard
-    from harness.runs import find_run
+    from harness.history import find_run
     from harness.store import Store
 
     root = Path(args.root or "leaderboard")

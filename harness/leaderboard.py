@@ -69,7 +69,7 @@ def add(run_dir: Path, root: Path, allow_smoke: bool = False) -> Path:
         manifest = Manifest.model_validate_json(manifest_path.read_text())
     except (ValidationError, ValueError, OSError) as exc:
         raise HarnessError(f"cannot read run {run_dir.name}: {one_line(exc)}") from None
-    from harness.runs import status
+    from harness.history import status
 
     if status(manifest) != "finished":
         raise HarnessError(f"run {manifest.run_id} is {status(manifest)}, not finished; "

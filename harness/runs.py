@@ -21,7 +21,6 @@ from harness.devices import gpu_ids, gpu_memory
 from harness.errors import HarnessError, SuiteError, one_line
 from harness.executors import Executor
 from harness.graph import Graph
-from harness.outputs import SplitAccount
 from harness.schemas import (CapabilityResult, Manifest, MethodSpec, PluginRef, StageRecord,
                              Suite, TransferResult)
 from harness.planner import Planner, plan
@@ -30,10 +29,9 @@ from harness.scheduler import cached_prefix, key_after, schedule
 from harness.progress import log_only, log_to, say
 from harness.registry import Registry
 from harness.resolver import available
-from harness.findings import findings
-from harness.findings import table as findings_table
-from harness.report import report, summarise
-from harness.store import Store, read_jsonl, write_json, write_jsonl
+from harness.history import render
+from harness.report import summarise
+from harness.store import Store, write_json, write_jsonl
 from harness.jobs import Outcome
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -193,194 +191,118 @@ def _packages() -> dict[str, str]:
     return out
 
 
+class Record:
+    """A run's record as it happens: its manifest, saved at every stage's outcome, its log, and
+    what it leaves when it finishes, fails or is stopped."""
+
+    def __init__(self, store: Store, suite: Suite, planner: Planner, backend: str,
+                 executor: Executor) -> None:
+        self.run_id, self.dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
+        registry = planner.registry
+        self.manifest = Manifest(
+            run_id=self.run_id, suite=suite, argv=sys.argv,
+            started=datetime.now(timezone.utc).isoformat(), git=_git(),
+            python=platform.python_version(), packages=_packages(), device="",
+            backend=backend, host=platform.node(), pid=os.getpid(),
+            plugins=[{"kind": k, "name": n, "version": e.cls.version, "owner": e.owner,
+                      "dist": e.dist, "dist_version": e.dist_version}
+                     for k, n in sorted(planner.plugins) for e in [registry.get(k, n)]],
+            extraction={name: cap.extraction() for name, cap in planner.capabilities.items()},
+            executor=executor.describe(),
+        )
+        self.save()
+        log_to(self.dir / "log.txt")
+
+    def save(self) -> None:
+        m = self.manifest
+        m.device = "; ".join(sorted({s.device for s in m.stages if s.device}))
+        write_json(self.dir / "manifest.json", m.model_dump(mode="json"))
+
+    def stage(self, o: Outcome) -> None:
+        self.manifest.stages.append(StageRecord(
+            stage=o.kind, key=o.key, label=o.label, cached=o.cached, seconds=o.seconds,
+            node=o.node, error=o.error, started=o.started or None,
+            finished=o.finished or None, pid=o.pid or None, host=o.host,
+            threads=o.threads, device=o.device, log=o.log, launch=o.launch))
+        self.save()
+
+    def stopped(self, exc: BaseException) -> None:
+        m = self.manifest
+        m.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        m.error = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else str(exc) \
+            if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+        # The error itself is the command's one `error:` line; here only the log keeps it.
+        say(f"run {self.run_id} {m.status}")
+        log_only(f"run {self.run_id} {m.status}: {m.error}")
+        self.close()
+
+    def finished(self, results: list[CapabilityResult], transfer: list[TransferResult],
+                 collector: Collector) -> str:
+        write_jsonl(self.dir / "results.jsonl", [r.model_dump() for r in results])
+        write_jsonl(self.dir / "transfer.jsonl", [r.model_dump() for r in transfer])
+        write_json(self.dir / "summary.json", [s.model_dump() for s in summarise(results)])
+        text = render(self.manifest.suite, results, transfer, self.manifest.splits)
+        (self.dir / "report.md").write_text(text + "\n")
+        collector.copy_predictions(self.dir / "predictions")
+        say(f"run {self.run_id} finished: {self.dir}")
+        self.manifest.status = "finished"
+        self.close()
+        return text
+
+    def close(self) -> None:
+        log_to(None)
+        self.manifest.finished = datetime.now(timezone.utc).isoformat()
+        self.save()
+
+
 def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, force: set[str],
               executor: Executor, allow_cpu: bool = False) -> tuple[Path, str]:
-    """Plan, execute every stage not cached, collect; return the run directory and report.
-
-    The first seed's data stages run first, through the same executor as every other stage,
-    so the target checks and the sizing read the suite's own data before any model runs."""
+    """Plan; check the models; run the first seed's data stages and check the data, the
+    targets and the machine against them; run every other stage not cached; collect once;
+    record. Returns the run directory and the report."""
     planner, graph = plan(suite, registry, backend)
     loads = any(p.hub_models for p in planner.plugins.values())
     if loads:  # no plugin that loads models by name, no model to look for (or to size)
         for model in dict.fromkeys(m for m in (suite.weak, suite.strong) if m):
             available(model)
-    run_id, run_dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
-    manifest = Manifest(
-        run_id=run_id, suite=suite, argv=sys.argv,
-        started=datetime.now(timezone.utc).isoformat(), git=_git(),
-        python=platform.python_version(), packages=_packages(), device="",
-        backend=backend, host=platform.node(), pid=os.getpid(),
-        plugins=[{"kind": k, "name": n, "version": e.cls.version, "owner": e.owner,
-                  "dist": e.dist, "dist_version": e.dist_version}
-                 for k, n in sorted(planner.plugins) for e in [registry.get(k, n)]],
-        extraction={name: cap.extraction() for name, cap in planner.capabilities.items()},
-        executor=executor.describe(),
-    )
-
-    def save() -> None:
-        devices = sorted({s.device for s in manifest.stages if s.device})
-        manifest.device = "; ".join(devices)
-        write_json(run_dir / "manifest.json", manifest.model_dump(mode="json"))
+    record = Record(store, suite, planner, backend, executor)
+    say(f"run {record.run_id}: suite {suite.name}, {len(graph.stages)} stages, backend "
+        f"{backend}, executor {executor.name}")
 
     def scheduled(graph: Graph, **which) -> dict[str, Outcome]:
-        """``scheduler.run_graph``, each outcome recorded in the manifest as it comes."""
         outcomes = dict(which.get("done") or {})
-        for o in schedule(executor, graph, store, force, logs, **which):
-            manifest.stages.append(StageRecord(
-                stage=o.kind, key=o.key, label=o.label, cached=o.cached, seconds=o.seconds,
-                node=o.node, error=o.error, started=o.started or None,
-                finished=o.finished or None, pid=o.pid or None, host=o.host,
-                threads=o.threads, device=o.device, log=o.log, launch=o.launch))
-            save()
+        for o in schedule(executor, graph, store, force, record.dir / "logs", **which):
+            record.stage(o)
             outcomes[o.node] = o
         return outcomes
 
-    save()
-    log_to(run_dir / "log.txt")
-    say(f"run {run_id}: suite {suite.name}, {len(graph.stages)} stages, backend {backend}, "
-        f"executor {executor.name}")
-    logs = run_dir / "logs"
     try:
         early = scheduled(graph, only=data_stages(graph))
-        entries = {n: Path(o.entry) for n, o in early.items()}
-        first = suite.seeds[0]
-        models = [planner.model(m, first).name or m for m in (suite.weak, suite.strong) if m]
-        strong = models[-1]
-        manifest.splits = check_splits(graph, entries)
-        save()
-        check_context(graph, entries, models)
-        check_targets(graph, entries, planner.capabilities, planner.decode_config,
-                      models, warn_only=suite.target_check == "warn")
-        graph = sized(graph, store, strong, entries, planner.registry, suite.name,
-                      cpu=allow_cpu or executor.name != "local" or not loads)
-        write_json(run_dir / "graph.json", graph.model_dump(mode="json"))
+        graph = checked(graph, {n: Path(o.entry) for n, o in early.items()}, planner, store,
+                        record, cpu=allow_cpu or executor.name != "local" or not loads)
         outcomes = scheduled(graph, done=early)
         collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,
                               {n: type(c).chance for n, c in planner.capabilities.items()})
-        results = collector.results(run_id)
-        transfer = collector.transfer(run_id)
+        results, transfer = collector.results(record.run_id), collector.transfer(record.run_id)
     except BaseException as exc:
-        stopped = isinstance(exc, KeyboardInterrupt)
-        manifest.status = "interrupted" if stopped else "failed"
-        manifest.error = "Ctrl-C" if stopped else str(exc) \
-            if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
-        # The error itself is the command's one `error:` line; here only the log keeps it.
-        say(f"run {run_id} {manifest.status}")
-        log_only(f"run {run_id} {manifest.status}: {manifest.error}")
-        log_to(None)
-        manifest.finished = datetime.now(timezone.utc).isoformat()
-        save()
+        record.stopped(exc)
         raise
-    write_jsonl(run_dir / "results.jsonl", [r.model_dump() for r in results])
-    write_jsonl(run_dir / "transfer.jsonl", [r.model_dump() for r in transfer])
-    write_json(run_dir / "summary.json", [s.model_dump() for s in summarise(results)])
-    text = render(suite, results, transfer, manifest.splits)
-    (run_dir / "report.md").write_text(text + "\n")
-    collector.copy_predictions(run_dir / "predictions")
-    say(f"run {run_id} finished: {run_dir}")
-    log_to(None)
-    manifest.status = "finished"
-    manifest.finished = datetime.now(timezone.utc).isoformat()
-    save()
-    return run_dir, text
+    return record.dir, record.finished(results, transfer, collector)
 
 
-
-# --------------------------------------------------------------------------- past runs
-
-
-def _alive(pid: int | None, host: str) -> bool:
-    if host != platform.node():
-        return True  # another machine's run: assume it is still going
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def status(manifest: Manifest) -> str:
-    """``running`` only while its process lives; a run killed mid-way reads ``interrupted``."""
-    if manifest.status == "running" and not _alive(manifest.pid, manifest.host):
-        return "interrupted"
-    return manifest.status
-
-
-def past_runs(store: Store) -> list[tuple[Path, Manifest]]:
-    """Every readable run, oldest first by its manifest's start time: a run id's stamp has
-    whole seconds and a random tail, so two runs in one second do not sort by name."""
-    runs = []
-    for path in (store.root / "runs").glob("*/manifest.json"):
-        try:
-            manifest = Manifest.model_validate_json(path.read_text())
-            started = datetime.fromisoformat(manifest.started)
-        except (ValidationError, ValueError):
-            continue  # a run directory from an older schema: not listed
-        started = started if started.tzinfo else started.replace(tzinfo=timezone.utc)
-        runs.append((started, path.parent.name, path.parent, manifest))
-    return [(path, manifest) for *_, path, manifest in sorted(runs, key=lambda r: r[:2])]
-
-
-def runs_table(store: Store) -> str:
-    rows = []
-    for path, m in past_runs(store):
-        finished = [s for s in m.stages if s.error is None]
-        computed = sum(not s.cached for s in finished)
-        failed = len(m.stages) - len(finished)
-        rows.append([m.run_id, m.suite.name, status(m), m.started[:19].replace("T", " "),
-                     f"{len(finished)} ({computed} computed)" + (f", {failed} failed"
-                                                                 if failed else ""),
-                     ",".join(map(str, m.suite.seeds))])
-    if not rows:
-        return f"no runs under {store.root / 'runs'}"
-    return tabulate(rows, headers=["run", "suite", "status", "started (UTC)", "stages done",
-                                   "seeds"])
-
-
-def find_run(store: Store, ref: str) -> Path:
-    """A run by path, id, unique id prefix or suffix, or ``latest``."""
-    if Path(ref).is_dir() and (Path(ref) / "manifest.json").is_file():
-        return Path(ref)
-    runs = [p for p, _ in past_runs(store)]
-    if ref == "latest" and runs:
-        return runs[-1]
-    matches = [p for p in runs if p.name == ref] or \
-              [p for p in runs if p.name.startswith(ref) or p.name.endswith(ref)]
-    if len(matches) == 1:
-        return matches[0]
-    what = "matches several runs" if matches else "matches no run"
-    raise SuiteError(f"{ref!r} {what} under {store.root / 'runs'}; see `harness runs`")
-
-
-def render(suite: Suite, results: list[CapabilityResult], transfer: list[TransferResult],
-           splits: dict[str, SplitAccount]) -> str:
-    """A run's report: its tables, then the paper's findings where the suite runs them."""
-    text = report(results, transfer, splits)
-    found = findings(suite, results, transfer)
-    if found:
-        text += "\n\n## The paper's findings\n\n" + findings_table(found)
-    return text
-
-
-def show(store: Store, ref: str) -> str:
-    """A run's report, rendered again from its stored results (so it shows the current
-    statistics and verdicts), or where it stopped when it did not finish."""
-    path = find_run(store, ref)
-    m = Manifest.model_validate_json((path / "manifest.json").read_text())
-    done = sum(s.error is None for s in m.stages)
-    head = f"run {m.run_id}: suite {m.suite.name}, {status(m)}, {done} stages done"
-    if (path / "results.jsonl").is_file() and status(m) == "finished":
-        results = [CapabilityResult.model_validate(r) for r in read_jsonl(path / "results.jsonl")]
-        transfer = [TransferResult.model_validate(r) for r in read_jsonl(path / "transfer.jsonl")] \
-            if (path / "transfer.jsonl").is_file() else []
-        return f"{head}\n\n{render(m.suite, results, transfer, m.splits)}"
-    if (path / "report.md").is_file():
-        return f"{head}\n\n{(path / 'report.md').read_text().rstrip()}"
-    tail = f"\nerror: {m.error}" if m.error else ""
-    last = f"\nlast stage: {m.stages[-1].label}" if m.stages else ""
-    hint = "" if status(m) == "running" else "\nrun the same command again to resume it"
-    return f"{head}{last}{tail}{hint}"
+def checked(graph: Graph, entries: dict[str, Path], planner: Planner, store: Store,
+            record: Record, cpu: bool) -> Graph:
+    """The first seed's data (``entries``) checked before any model runs: the splits (counted
+    in the record), prompts against the models' context, gold targets against decoding, and
+    the graph sized for this machine's GPUs (or refused on a CPU when it needs them)."""
+    suite = planner.suite
+    first = suite.seeds[0]
+    models = [planner.model(m, first).name or m for m in (suite.weak, suite.strong) if m]
+    record.manifest.splits = check_splits(graph, entries)
+    record.save()
+    check_context(graph, entries, models)
+    check_targets(graph, entries, planner.capabilities, planner.decode_config, models,
+                  warn_only=suite.target_check == "warn")
+    graph = sized(graph, store, models[-1], entries, planner.registry, suite.name, cpu=cpu)
+    write_json(record.dir / "graph.json", graph.model_dump(mode="json"))
+    return graph

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import harness_cli, plugin_site
-from harness.runs import find_run
+from harness.history import find_run
 from harness.store import Store
 
 HEAD = """

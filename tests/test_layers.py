@@ -10,7 +10,7 @@ grimp = pytest.importorskip("grimp", reason="grimp is a dev dependency (pip inst
 
 LAYERS = [
     ("cli", {"cli"}),
-    ("run", {"runs", "leaderboard", "reference", "testing", "power", "gc"}),
+    ("run", {"runs", "history", "leaderboard", "reference", "testing", "power", "gc"}),
     ("checks before compute", {"sizing", "preflight"}),
     ("execution", {"scheduler", "executors", "worker", "launch", "jobs", "_preload"}),
     ("planning and stage kinds", {"planner", "runners", "resolver", "tinymodels", "converted",

@@ -234,7 +234,7 @@ def test_page_renders_every_entry_without_console_errors(tmp_path):
 
 def test_runs_counts_only_the_stages_that_finished(tmp_path):
     from harness.schemas import StageRecord
-    from harness.runs import runs_table, show
+    from harness.history import runs_table, show
     from harness.store import Store
 
     run = _fake_run(tmp_path, "quick", "20261123T000000_quick_abc123", status="failed")
@@ -253,7 +253,7 @@ def test_runs_counts_only_the_stages_that_finished(tmp_path):
 def test_latest_is_the_run_that_started_last_even_within_one_second(tmp_path):
     """Run ids stamp whole seconds and end in a random tail: two runs started in one second
     must still list, and resolve ``latest``, by their start time, not by their names."""
-    from harness.runs import find_run, runs_table
+    from harness.history import find_run, runs_table
     from harness.store import Store
 
     ids = {"2026-11-23T00:00:00.100000+00:00": "20261123T000000_quick_ffffff",
