@@ -3,6 +3,7 @@ concurrent workers get their share of the cores, and a stage can launch several 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_tiny, tiny_suite
+from conftest import ROOT, run_dir_of, run_tiny, tiny_suite
 from harness.devices import cores
 from harness.store import Store
 from harness.worker import cpu_kind
@@ -20,12 +21,14 @@ from harness.worker import cpu_kind
 pytestmark = pytest.mark.slow
 
 
-def test_the_parent_process_imports_neither_torch_nor_vllm(tmp_path):
+def test_the_parent_imports_neither_torch_nor_vllm_and_each_worker_gets_its_cores(tmp_path):
+    """One run with two stages at a time: the harness process never imports torch or vllm,
+    and each stage runs in a fresh worker with its share of the cores."""
     suite = tiny_suite(tmp_path, steps=2)
     script = (
         "import sys\n"
         "from harness.cli import main\n"
-        f"assert main(['run', '--suite', {str(suite)!r}]) == 0\n"
+        f"assert main(['run', '--suite', {str(suite)!r}, '--jobs', '2']) == 0\n"
         "print('HEAVY', sorted(m for m in ('torch', 'vllm', 'transformers') if m in sys.modules))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -33,8 +36,24 @@ def test_the_parent_process_imports_neither_torch_nor_vllm(tmp_path):
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "HEAVY []" in proc.stdout, proc.stdout[-500:]
+    manifest = json.loads((run_dir_of(proc) / "manifest.json").read_text())
+    assert manifest["extraction"]["synth_scan"] == ["match"]
+    assert manifest["executor"] == {**manifest["executor"], "name": "local", "jobs": 2,
+                                    "threads_per_stage": max(1, cores() // 2)}
+    # The first seed's data stages run in the harness process, for the preflight; every
+    # other stage in a worker.
+    here = [s for s in manifest["stages"] if s["pid"] == manifest["pid"]]
+    assert here and all(s["stage"] == "data" for s in here)
+    computed = [s for s in manifest["stages"] if not s["cached"] and s not in here]
+    assert all(s["threads"] == max(1, cores() // 2) for s in computed)
+    # The worker reports the threads torch actually had.
+    torch_stages = [s for s in computed if s["stage"] in ("train", "decode")]
+    assert all(f"({max(1, cores() // 2)} threads" in s["device"] for s in torch_stages)
+    # ... and the CPU it ran on: machines whose instructions have one name can differ
+    assert all(s["device"].endswith(f"{cpu_kind()})") for s in torch_stages)
+    assert len({s["pid"] for s in computed}) == len(computed), "a fresh process per stage"
     # The check can fail: in-process, a stage that computes imports torch in the parent.
-    inline = script.replace("]) == 0", ", '--in-process', '--force', 'eval naive']) == 0")
+    inline = script.replace("'--jobs', '2']) == 0", "'--in-process', '--force', 'eval naive']) == 0")
     inline = subprocess.run([sys.executable, "-c", inline], capture_output=True, text=True,
                             cwd=ROOT, env={**os.environ, "HARNESS_HOME": str(tmp_path / "home")},
                             timeout=900)
@@ -109,26 +128,6 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
-
-
-def test_concurrent_workers_get_their_share_of_the_cores(tmp_path):
-    suite = tiny_suite(tmp_path)
-    _, manifest = run_tiny(suite, tmp_path / "home", "--jobs", "2")
-    assert manifest["extraction"]["synth_scan"] == ["match"]
-    assert manifest["executor"] == {**manifest["executor"], "name": "local", "jobs": 2,
-                                    "threads_per_stage": max(1, cores() // 2)}
-    # The first seed's data stages run in the harness process, for the preflight; every
-    # other stage in a worker.
-    here = [s for s in manifest["stages"] if s["pid"] == manifest["pid"]]
-    assert here and all(s["stage"] == "data" for s in here)
-    computed = [s for s in manifest["stages"] if not s["cached"] and s not in here]
-    assert all(s["threads"] == max(1, cores() // 2) for s in computed)
-    # The worker reports the threads torch actually had.
-    torch_stages = [s for s in computed if s["stage"] in ("train", "decode")]
-    assert all(f"({max(1, cores() // 2)} threads" in s["device"] for s in torch_stages)
-    # ... and the CPU it ran on: machines whose instructions have one name can differ
-    assert all(s["device"].endswith(f"{cpu_kind()})") for s in torch_stages)
-    assert len({s["pid"] for s in computed}) == len(computed), "a fresh process per stage"
 
 
 def test_two_gloo_ranks_train_one_entry_close_to_one_rank(tmp_path):
