@@ -8,6 +8,8 @@ with what it is built from (``model_identity``) is what goes into cache keys.
 from __future__ import annotations
 
 import os
+import sys
+from typing import Literal
 from pathlib import Path
 
 from harness import converted
@@ -111,6 +113,15 @@ def skeleton(name: str) -> str:
     if (full / "config.json").exists():
         return str(full)
     path = full.with_name(f".skeleton-{full.name}")
+    if (path / "config.json").exists() or "torch" in sys.modules:
+        return _skeleton_here(name)
+    # Making one imports torch and transformers: apart, so the harness process (which sizes
+    # and checks the data before any stage) never does.
+    return resolve_apart(name, "skeleton")
+
+
+def _skeleton_here(name: str) -> str:
+    path = _folder(name).with_name(f".skeleton-{_folder(name).name}")
     _once(path, lambda: build(name, path, weights=False))
     return str(path)
 
@@ -126,17 +137,17 @@ def _once(path: Path, make) -> None:
             make()
 
 
-def resolve_apart(name: str) -> str:
-    """``resolve(name)`` in a process of its own, for `harness models build`: Ctrl-C or
-    SIGTERM stops it within a second, where a long native call in this process (training a
-    tokenizer, a torch kernel) would hold the signal off; a stopped build leaves no
-    half-written folder."""
+def resolve_apart(name: str, what: Literal["model", "skeleton"] = "model") -> str:
+    """``resolve(name)`` (or its skeleton) in a process of its own: the harness process
+    imports no torch, and Ctrl-C or SIGTERM stops a build within a second, where a long
+    native call in this process (training a tokenizer, a torch kernel) would hold the signal
+    off; a stopped build leaves no half-written folder."""
     import multiprocessing
     import shutil
 
     context = multiprocessing.get_context("spawn")
     here, there = context.Pipe(duplex=False)
-    process = context.Process(target=_resolve_into, args=(name, there), daemon=True,
+    process = context.Process(target=_resolve_into, args=(name, what, there), daemon=True,
                               name=f"harness: build {name}")
     process.start()
     there.close()
@@ -158,12 +169,12 @@ def resolve_apart(name: str) -> str:
     return value
 
 
-def _resolve_into(name: str, conn) -> None:
+def _resolve_into(name: str, what: str, conn) -> None:
     """The body of ``resolve_apart``'s process: Ctrl-C is its parent's to act on."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        conn.send(("ok", resolve(name)))
+        conn.send(("ok", (_skeleton_here if what == "skeleton" else resolve)(name)))
     except HarnessError as exc:
         conn.send(("error", str(exc)))

@@ -28,7 +28,7 @@ from harness.preflight import check_context, check_splits, check_targets, data_s
 from harness.scheduler import cached_prefix, key_after, schedule
 from harness.progress import log_only, log_to, say
 from harness.registry import Registry
-from harness.resolver import available
+from harness.resolver import available, built_here
 from harness.history import render
 from harness.report import summarise
 from harness.store import Store, write_json, write_jsonl
@@ -261,10 +261,14 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     targets and the machine against them; run every other stage not cached; collect once;
     record. Returns the run directory and the report."""
     planner, graph = plan(suite, registry, backend)
+    models = [m for m in (suite.weak, suite.strong) if m]
     loads = any(p.hub_models for p in planner.plugins.values())
     if loads:  # no plugin that loads models by name, no model to look for (or to size)
-        for model in dict.fromkeys(m for m in (suite.weak, suite.strong) if m):
+        for model in dict.fromkeys(models):
             available(model)
+    # Models built here (tiny, converted) are CPU-sized by construction; sizing one would
+    # import torch into this process to make its skeleton.
+    cpu = allow_cpu or executor.name != "local" or not loads or all(map(built_here, models))
     record = Record(store, suite, planner, backend, executor)
     say(f"run {record.run_id}: suite {suite.name}, {len(graph.stages)} stages, backend "
         f"{backend}, executor {executor.name}")
@@ -279,7 +283,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     try:
         early = scheduled(graph, only=data_stages(graph))
         graph = checked(graph, {n: Path(o.entry) for n, o in early.items()}, planner, store,
-                        record, cpu=allow_cpu or executor.name != "local" or not loads)
+                        record, cpu=cpu)
         outcomes = scheduled(graph, done=early)
         collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,
                               {n: type(c).chance for n, c in planner.capabilities.items()})

@@ -61,6 +61,23 @@ def test_a_tiny_models_count_is_what_torch_counts_from_a_skeleton_never_pretrain
     assert skeleton("tiny-weak") == str(built)  # a built model serves as its own skeleton
 
 
+@pytest.mark.slow
+def test_a_skeleton_is_made_apart_so_the_harness_process_never_imports_torch(tmp_path):
+    """The run's checks read a tiny model's skeleton before any stage; making one needs torch
+    and transformers, which the harness process must not import (its stages' workers do)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom harness.resolver import skeleton\n"
+            "print(skeleton('tiny-weak'))\n"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "HARNESS_MODELS": str(tmp_path)}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    folder, heavy = proc.stdout.strip().splitlines()[-2:]
+    assert (Path(folder) / "config.json").is_file() and heavy == "[]"
+
+
 def test_memory_falls_with_shards_and_lora_and_checkpointing():
     s = sizing.shape("Qwen/Qwen1.5-7B")
     kw = dict(micro=4, seq=512, lora=None, checkpointing=False)
