@@ -26,7 +26,7 @@ class ECQA(MultipleChoice):
     chance = 0.2
     version = 1
     default_source = "tasksource/ecqa"
-    decode = DecodeConfig(max_new_tokens=192, stop=["\n"])  # README: decode budgets
+    decode = DecodeConfig(max_new_tokens=192, stop=["\n"])  # docs/gpus.md: decode budgets
     Params = ExplainedChoiceSizes
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:

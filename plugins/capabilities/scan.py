@@ -45,7 +45,7 @@ class Scan(ScanAnswers):
     chance = 0.0
     version = 1
     default_source = "scan"
-    decode = DecodeConfig(max_new_tokens=288, stop=["\n"])  # README: decode budgets
+    decode = DecodeConfig(max_new_tokens=288, stop=["\n"])  # docs/gpus.md: decode budgets
 
     class Params(SplitSizes):
         split: Literal["simple", "length", "addprim_jump", "addprim_turn_left"] = Field(
