@@ -26,7 +26,7 @@ from harness.errors import HarnessError, one_line
 from harness.findings import Finding, findings
 from harness.findings import table as findings_table
 from harness.schemas import CapabilityResult, Manifest, TransferResult
-from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, summarise
+from harness.report import md_table, ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, summarise
 from harness.stats import VERDICT_SEEDS, Estimate, provisional
 from harness.store import read_jsonl
 
@@ -226,12 +226,6 @@ def _detail(s: Summary) -> list[str]:
             s.vs_base.bracket() if s.vs_base else "n/a", s.generalizes, s.pgr_text()]
 
 
-def _md_table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def _models(e: Entry) -> str:
     """Provenance of an entry: models, seeds, commit, device, and where its plugins came from."""
     seeds = ",".join(map(str, e.manifest.suite.seeds))
@@ -285,7 +279,7 @@ def markdown(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
         caps = _capabilities(es)
         parts += [f"## {suite}", "", *[f"- {_models(e)}" for e in es], "",
                   "### PGR by method and capability", ""]
-        parts += [_md_table(*_pgr_table(es, caps)), ""]
+        parts += [md_table(*_pgr_table(es, caps)), ""]
         for e in es:
             found = verdicts[e.id]
             if found:
@@ -297,7 +291,7 @@ def markdown(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
                       for e, mixture, method, by_cap in _rows(es)
                       for s in [by_cap.get(cap)] if s]
             parts += [f"### {cap}", "",
-                      _md_table(["method", "mixture", *DETAIL,
+                      md_table(["method", "mixture", *DETAIL,
                                  ANALYSIS_COLUMNS["weak_label_acc"],
                                  ANALYSIS_COLUMNS["train_label_acc"],
                                  ANALYSIS_COLUMNS["train_distinct_2"]], detail), ""]

@@ -14,6 +14,7 @@ from pydantic.fields import FieldInfo
 from harness.bases import KINDS, SINGULAR
 from harness.plugins import DIST
 from harness.registry import Registry
+from harness.report import md_table
 
 
 def type_name(annotation: Any) -> str:
@@ -48,13 +49,11 @@ def undocumented(models: dict[str, type[BaseModel]]) -> list[str]:
 
 
 def _table(header: list[str], body: list[list[str]]) -> str:
+    """The first column as code, pipes in cells escaped."""
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join([*lines, *("| " + " | ".join(f"`{r[0]}`" if i == 0 else cell(r[i])
-                                                       for i in range(len(r))) + " |"
-                                for r in body)])
+    return md_table(header, [[f"`{r[0]}`", *map(cell, r[1:])] for r in body])
 
 
 def suite_models(registry: Registry) -> dict[str, type[BaseModel]]:

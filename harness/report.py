@@ -325,3 +325,10 @@ def report(results: list[CapabilityResult], transfer: list[TransferResult],
               transfer_table(transfer)),
              ("Data: the splits of the first seed", splits_table(splits or {}))]
     return "\n\n".join(f"## {title}\n\n{table}" for title, table in parts if table)
+
+
+def md_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table: the board's and the reference pages'."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
