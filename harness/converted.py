@@ -51,8 +51,11 @@ class Truncation(BaseModel):
 TRUNCATED: dict[str, Truncation] = {
     "smollm2-135m-l4": Truncation(parent="smollm2-135m", layers=4),
     "smollm2-135m-l8": Truncation(parent="smollm2-135m", layers=8),
+    "smollm2-135m-l12": Truncation(parent="smollm2-135m", layers=12),
+    "smollm2-135m-l16": Truncation(parent="smollm2-135m", layers=16),
 }
-"""SmolLM2-135M has 30 blocks; its first 4 (8) with the embeddings hold 36M (50M) parameters."""
+"""SmolLM2-135M has 30 blocks of 3.5M parameters each, beside 28M of embeddings (tied with the
+head): its first 4, 8, 12, 16 blocks hold 42M, 56M, 71M, 85M."""
 
 DERIVED = {**CONVERTED, **TRUNCATED}
 """Every model built here from a registry's file."""
