@@ -100,7 +100,8 @@ def parser() -> argparse.ArgumentParser:
                       help="with --pilot: the test items a seed needs, for 1 to 10 seeds, to "
                            "detect this PGR at 80%% power (needs no GPU)")
     size.add_argument("--pilot", metavar="RUN",
-                      help="a finished run (id, prefix or folder) whose noise --detect-pgr uses")
+                      help="a finished run (id, prefix or folder), or a published entry's .json "
+                           "file, whose noise --detect-pgr uses")
 
     ls = sub.add_parser("list", help="list installed plugins of a kind")
     ls.add_argument("kind", nargs="?", type=_kind, choices=KIND_NAMES,
@@ -353,6 +354,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def _power(suite, pilot: str, target: float) -> str:
     """The ``--detect-pgr`` plan: naive W2S's noise in the pilot run, the items it needs."""
+    from pathlib import Path
+
     from harness import controls, power
     from harness.history import find_run
     from harness.schemas import CapabilityResult
@@ -360,15 +363,22 @@ def _power(suite, pilot: str, target: float) -> str:
 
     if not 0 < target:
         raise HarnessError(f"--detect-pgr {target:g}: give a PGR above 0, such as 0.3")
-    path = find_run(Store(), pilot)
-    if not (path / "results.jsonl").is_file():
-        raise HarnessError(f"pilot run {path.name} has no results; finish it first (run the "
-                           "same command again)")
-    results = [CapabilityResult.model_validate(r) for r in read_jsonl(path / "results.jsonl")]
+    if pilot.endswith(".json") and Path(pilot).is_file():
+        from harness.leaderboard import Entry
+
+        entry = Entry.model_validate_json(Path(pilot).read_text())
+        name, results = entry.id, entry.results
+    else:
+        path = find_run(Store(), pilot)
+        if not (path / "results.jsonl").is_file():
+            raise HarnessError(f"pilot run {path.name} has no results; finish it first (run "
+                               "the same command again)")
+        name = path.name
+        results = [CapabilityResult.model_validate(r) for r in read_jsonl(path / "results.jsonl")]
     method = (controls.roles(suite).get("naive") or [suite.methods[0].name])[0]
     found = power.noise(results, method)
     if not found:
-        raise HarnessError(f"pilot run {path.name} has no per-item results for {method}; "
+        raise HarnessError(f"pilot run {name} has no per-item results for {method}; "
                            f"give a pilot run of a suite with method {method}")
     return power.report(found, target, method)
 

@@ -213,17 +213,30 @@ def _pgr_table(entries_: list[Entry], caps: list[str]) -> tuple[list[str], list[
 
 DETAIL = ["chance", "strong base (best)", "weak base 0-shot", "weak", "ceiling", "W2S",
           "W2S - strong base [95% CI]", "beats weak and strong base?", "PGR [95% CI]"]
-"""The per-capability detail columns, after the method's label (Markdown and page alike)."""
+"""The per-capability detail columns after the method and mixture, before the analysis ones."""
+
+
+ANALYSED = ("weak_label_acc", "train_label_acc", "train_distinct_2")
 
 
 def _detail(s: Summary) -> list[str]:
     """A method's row of its capability's detail table: the baselines that could make the
-    result empty beside it, and whether it generalizes past them."""
+    result empty beside it, whether it generalizes past them, and what its labels were."""
     best = f"{s.baselines[s.strong_base]} ({s.strong_base})" if s.strong_base else "n/a"
     weak0 = s.baselines.get("weak_0shot")
     return [chance_cell(s.chance), best,
             str(weak0) if weak0 else "n/a", str(s.weak), str(s.ceiling), str(s.w2s),
-            s.vs_base.bracket() if s.vs_base else "n/a", s.generalizes, s.pgr_text()]
+            s.vs_base.bracket() if s.vs_base else "n/a", s.generalizes, s.pgr_text(),
+            *[analysis_cell(k, s.analysis.get(k)) for k in ANALYSED]]
+
+
+def _detail_table(rows: list[tuple[Entry, str, str, dict[str, Summary]]], cap: str
+                  ) -> tuple[list[str], list[list[str]]]:
+    """One capability's detail table, as the Markdown and the page both show it: built once
+    here, so the two cannot differ in their columns."""
+    return (["method", "mixture", *DETAIL, *[ANALYSIS_COLUMNS[k] for k in ANALYSED]],
+            [[method, mixture, *_detail(by_cap[cap])]
+             for _, mixture, method, by_cap in rows if cap in by_cap])
 
 
 def _models(e: Entry) -> str:
@@ -285,16 +298,7 @@ def markdown(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
             if found:
                 parts += [f"### The paper's findings ({e.id})", "", findings_table(found), ""]
         for cap in caps:
-            detail = [[method, mixture, *_detail(s),
-                       *[analysis_cell(k, s.analysis.get(k))
-                         for k in ("weak_label_acc", "train_label_acc", "train_distinct_2")]]
-                      for e, mixture, method, by_cap in _rows(es)
-                      for s in [by_cap.get(cap)] if s]
-            parts += [f"### {cap}", "",
-                      md_table(["method", "mixture", *DETAIL,
-                                 ANALYSIS_COLUMNS["weak_label_acc"],
-                                 ANALYSIS_COLUMNS["train_label_acc"],
-                                 ANALYSIS_COLUMNS["train_distinct_2"]], detail), ""]
+            parts += [f"### {cap}", "", md_table(*_detail_table(_rows(es), cap)), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -414,8 +418,7 @@ def page(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
         for cap in caps:
             picked = [(f"{method} ({mixture})", by_cap[cap]) for e, mixture, method, by_cap in rows
                       if cap in by_cap]
-            detail = [[label, *_detail(s)] for label, s in picked]
-            body.append(f"<h3>{_e(cap)}</h3>" + _table(["method", *DETAIL], detail))
+            body.append(f"<h3>{_e(cap)}</h3>" + _table(*_detail_table(rows, cap)))
             body.append(_bars(f"{cap}: the best untuned strong model, weak, W2S and ceiling "
                               "accuracy (95% intervals over seeds)", [p[0] for p in picked],
                               [("strong base", [s.baselines.get(s.strong_base or "")

@@ -14,6 +14,7 @@ import pytest
 from conftest import harness_cli
 from harness import leaderboard
 from harness.errors import HarnessError
+from harness.report import ANALYSIS_COLUMNS
 from harness.schemas import CapabilityResult, Manifest, Suite
 from harness.store import write_json, write_jsonl
 
@@ -169,6 +170,32 @@ def test_the_published_board_is_current():
     """CI fails when someone adds an entry without rebuilding the published files."""
     root = Path(__file__).resolve().parents[1] / "leaderboard"
     assert leaderboard.stale(root) == [], "run `harness leaderboard build`"
+
+
+def _md_headers(markdown: str) -> list[list[str]]:
+    """Every Markdown table's header cells (the line before each |---| separator)."""
+    lines = markdown.splitlines()
+    return [[c.strip() for c in lines[i - 1].strip("|").split("|")]
+            for i, line in enumerate(lines) if line.startswith("|---")]
+
+
+def _html_headers(page: str) -> list[list[str]]:
+    import html
+    import re
+
+    return [[html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", head)]
+            for head in re.findall(r"<thead>(.*?)</thead>", page)]
+
+
+def test_markdown_and_page_show_the_same_columns():
+    """Every table of the board's Markdown has a table with the same columns, in order, on the
+    page, over the published entries (one builder per table makes it so)."""
+    built = leaderboard.build(Path(__file__).resolve().parents[1] / "leaderboard")
+    md, page = _md_headers(built["README.md"]), _html_headers(built["index.html"])
+    detail = [h for h in md if h[:2] == ["method", "mixture"] and "W2S" in h]
+    assert detail and all(ANALYSIS_COLUMNS["weak_label_acc"] in h for h in detail)
+    for headers in md:
+        assert headers in page, headers
 
 
 def _chromium() -> str:

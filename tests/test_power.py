@@ -61,3 +61,17 @@ def test_plan_detect_pgr_from_a_pilot_run(tmp_path):
     assert "GPU sizing skipped" in proc.stdout
     alone = harness_cli("plan", "--suite", str(suite), "--detect-pgr", "0.5", env=env)
     assert alone.returncode == 2 and "--detect-pgr and --pilot go together" in alone.stderr
+
+
+def test_plan_detect_pgr_from_a_published_entry(tmp_path):
+    """A published entry carries its per-item results, so it serves as a pilot without its
+    run folder (the SmolLM2 entries' runs are not kept)."""
+    from harness.leaderboard import add
+
+    suite = fake_suite(tmp_path, seeds="[0, 1]")
+    run_dir, _ = run_fake(suite, tmp_path / "home")
+    entry = add(run_dir, tmp_path / "board")
+    proc = harness_cli("plan", "--suite", str(suite), "--detect-pgr", "0.5", "--pilot",
+                       str(entry), env={"HARNESS_HOME": str(tmp_path / "empty")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fake_lookup" in proc.stdout and "10 seeds" in proc.stdout
