@@ -8,7 +8,8 @@ the worker lives:
   imported torch and transformers once (so a stage starts in well under a second), and exits
   when the stage is done, giving its GPU and host memory back. Up to ``jobs`` stages run at once
   where the graph allows, each with ``cores // jobs`` CPU threads and its GPUs
-  (``CUDA_VISIBLE_DEVICES``) to itself. Data stages (``HERE``) run in this process.
+  (``CUDA_VISIBLE_DEVICES``) to itself. Stages of a kind marked ``here`` (``runners.KINDS``: data,
+  supervise) run in this process.
   ``in_process`` runs every stage in this process, for fast tests.
 - ``ray``: each stage is a Ray task with the stage's ``num_cpus`` / ``num_gpus``, submitted once
   its inputs are done, retried when its worker dies, in a worker process used for that one
@@ -32,12 +33,8 @@ from harness.devices import cores, gpu_ids
 from harness.errors import HarnessError
 from harness.graph import StageSpec
 from harness.jobs import Job, Outcome
+from harness.runners import KINDS
 from harness.worker import child_main, console_of, execute, ray_stage
-
-
-HERE = frozenset({"data", "supervise"})
-"""Stage kinds the local executor runs in this process: a data stage reads and splits files
-and loads no model, so a worker (and its torch import) would only delay a bad file's error."""
 
 
 class Executor:
@@ -102,7 +99,7 @@ class LocalExecutor(Executor):
             self._need(spec) <= len(self.free)
 
     def submit(self, job: Job) -> None:
-        if self.context is None or job.spec.kind in HERE:  # done before the next is taken
+        if self.context is None or KINDS[job.spec.kind].here:  # done before the next is taken
             self.finished.append(execute(job.model_copy(update={"log": ""})))
             return
         devices = [self.free.pop(0) for _ in range(self._need(job.spec))]

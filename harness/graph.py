@@ -27,11 +27,6 @@ CACHE_SCHEMA = 3
 keys; 3: decoding and grading are separate stages), so older entries are recomputed once
 rather than misread."""
 
-REVISIONS: dict[str, int] = {"grade": 2}
-"""A stage kind's output format, in its cache keys once bumped past 1 (grade 2: each
-prediction records its extracted answer), so only that kind's entries are recomputed."""
-
-Kind = Literal["data", "train", "decode", "supervise", "grade", "score", "select"]
 Strategy = Literal["auto", "single", "ddp", "fsdp", "fsdp-offload", "deepspeed"]
 
 
@@ -56,7 +51,8 @@ class StageSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Kind
+    kind: str
+    """A name in ``runners.KINDS``."""
     label: str
     """For people: progress lines, manifests, ``--force LABEL``. Not part of the id or key."""
     params: dict[str, Any]
@@ -65,6 +61,9 @@ class StageSpec(BaseModel):
     code: str = ""
     """Digest of the source of the plugin modules this stage runs (``harness.code``)."""
     resources: Resources = Resources()
+    revision: int = 1
+    """Its kind's output revision (``runners.StageKind.revision``): in the cache key once past
+    1, never in the id."""
 
     @property
     def slug(self) -> str:
@@ -81,7 +80,7 @@ class StageSpec(BaseModel):
         missing = set(self.inputs) - set(digests)
         if missing:
             raise ValueError(f"{self.label}: no digest for inputs {sorted(missing)}")
-        revision = {"revision": REVISIONS[self.kind]} if self.kind in REVISIONS else {}
+        revision = {"revision": self.revision} if self.revision > 1 else {}
         return content_key({"schema": CACHE_SCHEMA, "kind": self.kind, "params": self.params,
                             "inputs": {r: digests[r] for r in self.inputs}, "code": self.code,
                             **revision})

@@ -20,11 +20,11 @@ from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, St
 from harness.errors import HarnessError, PluginError
 from harness.faults import ABOVE, blame
 from harness.footprint import Footprint, Sizable, footprint_of
-from harness.graph import EvalRef, Graph, Kind, Resources, StageSpec, TransferRef
+from harness.graph import EvalRef, Graph, Resources, StageSpec, TransferRef
 from harness.registry import Registry
 from harness.resolver import check as check_model
 from harness.resolver import model_identity
-from harness.runners import PARAMS
+from harness.runners import KINDS
 from harness.schemas import FORMAT, PluginRef, Suite
 from harness.tinymodels import seeded
 
@@ -88,6 +88,10 @@ class Planner:
         self.plugins: dict[tuple[str, str], Plugin] = {}
         """(kind, name) -> every plugin this plan runs, as built: what the manifest lists."""
         self.where = f"planning suite {suite.name}"
+        unknown = sorted(set(suite.resources) - set(KINDS))
+        if unknown:
+            raise HarnessError(f"suite {suite.name}: resources for unknown stage kind "
+                               f"{unknown[0]!r}; the kinds are {', '.join(KINDS)}")
         self.capabilities: dict[str, Capability] = {}
         self.sources: dict[str, str | None] = {}
         for spec in suite.capabilities:
@@ -320,19 +324,21 @@ class Planner:
 
     # ---------------------------------------------------------------- stage kinds
 
-    def _resources(self, kind: Kind, gpus: int = 1) -> Resources:
+    def _resources(self, kind: str, gpus: int = 1) -> Resources:
         default = Resources(gpus=gpus)
         override = self.suite.resources.get(kind)
         return default.model_copy(update=override.model_dump(exclude_unset=True)) \
             if override else default
 
-    def _add(self, kind: Kind, label: str, params: dict[str, Any], inputs: dict[str, str],
+    def _add(self, kind: str, label: str, params: dict[str, Any], inputs: dict[str, str],
              digest: str, gpus: int = 1) -> str:
-        """A stage, its params checked against its kind's model (``runners.PARAMS``): a
+        """A stage, its params checked against its kind's model (``runners.KINDS``): a
         planner bug fails here, at planning, not in a worker."""
-        typed = PARAMS[kind].model_validate(params).spec_params()
+        made = KINDS[kind]
+        typed = made.params.model_validate(params).spec_params()
         return self.graph.add(StageSpec(kind=kind, label=label, params=typed, inputs=inputs,
-                                        code=digest, resources=self._resources(kind, gpus)))
+                                        code=digest, resources=self._resources(kind, gpus),
+                                        revision=made.revision))
 
     def _data(self, name: str, seed: int) -> str:
         cap = self.capabilities[name]

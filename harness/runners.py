@@ -10,6 +10,7 @@ imports (torch, transformers, vllm) happen inside the plugins, in the worker.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal, TypeVar
 
@@ -61,8 +62,8 @@ P = TypeVar("P", bound=StageParams)
 
 
 def params_of(spec: StageSpec) -> StageParams:
-    """A spec's params as its kind's model (``PARAMS``)."""
-    return PARAMS[spec.kind].of(spec)
+    """A spec's params as its kind's model (``KINDS``)."""
+    return KINDS[spec.kind].params.of(spec)
 
 
 class Loads(StageParams):
@@ -357,18 +358,57 @@ def selection_summary(pool: list[WeakItem], chosen: list[WeakItem]) -> dict[str,
     return out
 
 
-RUNNERS: dict[str, Callable[[StageSpec, dict[str, Path], Path, Registry], None]] = {
-    "data": data, "train": train, "decode": decode, "supervise": supervise, "grade": grade,
-    "score": score, "select": select,
-}
+Runner = Callable[[StageSpec, dict[str, Path], Path, Registry], None]
+Sizing = Literal["none", "train", "select", "decode", "score"]
 
 
-PARAMS: dict[str, type[StageParams]] = {
-    cls.kind: cls for cls in (DataParams, TrainParams, DecodeParams, SuperviseParams,
-                              GradeParams, ScoreParams, SelectParams)
-}
-"""Each stage kind's params model."""
+@dataclass(frozen=True)
+class StageKind:
+    """Everything about one stage kind, declared together: its params model (whose ``kind``
+    names it), its runner, its output format's revision, where it runs, and how ``harness
+    plan`` sizes it. The planner, the scheduler's executors, the cache keys and the sizing all
+    read a kind from here (``KINDS``), so a new kind is one such object and its use in the
+    planner."""
+
+    params: type[StageParams]
+    run: Runner
+    revision: int = 1
+    """Bumped when the kind's output format changes; in its cache keys once past 1, so only its
+    entries are recomputed (grade 2: each prediction records its extracted answer)."""
+    here: bool = False
+    """The local executor runs it in its own process: it loads no model, so a worker (and its
+    torch import) would only delay a bad file's error."""
+    sizing: Sizing = "none"
+    """How ``harness plan`` sizes it: ``none`` (CPU only, no estimate), ``train``, ``select``
+    (a selector that may train a scalar-head model), ``decode`` (prefill and generation) or
+    ``score`` (one forward pass over given completions)."""
+
+    @property
+    def name(self) -> str:
+        return self.params.kind
+
+
+KINDS: dict[str, StageKind] = {}
+"""Every stage kind by name."""
+
+
+def register(kind: StageKind) -> StageKind:
+    """Add a stage kind (its name must be new)."""
+    if kind.name in KINDS:
+        raise ValueError(f"stage kind {kind.name!r} is already registered")
+    KINDS[kind.name] = kind
+    return kind
+
+
+for _kind in (StageKind(DataParams, data, here=True),
+              StageKind(TrainParams, train, sizing="train"),
+              StageKind(DecodeParams, decode, sizing="decode"),
+              StageKind(SuperviseParams, supervise, here=True),
+              StageKind(GradeParams, grade, revision=2),
+              StageKind(ScoreParams, score, sizing="score"),
+              StageKind(SelectParams, select, sizing="select")):
+    register(_kind)
 
 
 def run(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
-    RUNNERS[spec.kind](spec, inputs, out, plugins)
+    KINDS[spec.kind].run(spec, inputs, out, plugins)

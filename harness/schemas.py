@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import SuiteError, one_line
-from harness.graph import Kind, Resources
+from harness.graph import Resources
 from harness.outputs import SplitAccount
 
 RESULT_SCHEMA = 1
@@ -116,8 +116,9 @@ class Suite(Strict):
     default: no model's code runs."""
     transfer: bool = False
     """With the ``single`` mixture: evaluate each single-capability model on every capability."""
-    resources: dict[Kind, Resources] = Field(default_factory=dict)
-    """Per stage kind, layered over the defaults (model stages: one GPU where there is one),
+    resources: dict[str, Resources] = Field(default_factory=dict)
+    """Per stage kind (data, train, decode, supervise, grade, score, select), layered over the
+    defaults (model stages: one GPU where there is one),
     e.g. ``{train: {ranks: 2}}`` to launch training as two processes."""
     min_gap: float | Literal["auto"] = "auto"
     """PGR is reported only where the ceiling beats the weak model by at least this much

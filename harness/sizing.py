@@ -39,7 +39,8 @@ from harness.launch import SHARDED
 from harness.planner import SPLIT_FILES
 from harness.footprint import Footprint, footprint_of
 from harness.registry import Registry
-from harness.runners import DataParams, DecodeParams, Ref, SelectParams, TrainParams, params_of
+from harness.runners import KINDS, DataParams, DecodeParams, Ref, SelectParams, TrainParams, \
+    params_of
 from harness.store import Store
 from harness.tokens import chars_as_tokens, counter
 
@@ -292,17 +293,17 @@ class Sizer:
 
     def estimate(self, node: str) -> Estimate:
         spec = self.graph.stages[node]
-        if spec.kind in ("data", "supervise", "grade") or (spec.kind == "select"
-                                                            and not spec.resources.gpus):
+        sizing = KINDS[spec.kind].sizing
+        if sizing == "none" or (sizing == "select" and not spec.resources.gpus):
             return Estimate(node=node, kind=spec.kind, label=spec.label, model="", launch="cpu",
                             gpus=0, memory_gib=0, fits=True, hours=0.0)
         model = self.model_of(spec)
         s = self.shape(model)
-        if spec.kind == "train":
+        if sizing == "train":
             n, splits = self._examples(spec)
             fp = self._footprint("trainers", TrainParams.of(spec).trainer)
             return self._train(node, spec, s, fp, n, splits)
-        if spec.kind == "select":  # a selector that trains a scalar-head model on the pool
+        if sizing == "select":  # a selector that trains a scalar-head model on the pool
             chosen = SelectParams.of(spec)
             splits = self._rows(chosen.capability_names(), "unlabeled")
             est = self._train(node, spec, s, self._footprint("selectors", chosen.selector),
@@ -311,10 +312,10 @@ class Sizer:
             est.hours += forward / self._rate(est.gpus, self.m.mfu)
             return est  # its reward model lives in the stage's scratch: no checkpoint
         labelled = DecodeParams.of(
-            self.graph.stages[spec.inputs["labels"]] if spec.kind == "score" else spec)
+            self.graph.stages[spec.inputs["labels"]] if sizing == "score" else spec)
         caps = labelled.capabilities
         splits = self._rows(caps, labelled.split)
-        if spec.kind == "score":
+        if sizing == "score":
             prefill = sum(t.rows * (t.prompt + t.target) for t in splits)
             generated = 0.0
         else:
