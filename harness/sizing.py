@@ -25,8 +25,12 @@ Every figure here is an estimate, and says so where it is shown. The assumptions
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import io
 import json
 import statistics
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
@@ -34,11 +38,14 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from harness.errors import HarnessError
+from harness.executors import Executor
 from harness.graph import Graph, Resources, StageSpec
+from harness.jobs import Job, Outcome
 from harness.launch import SHARDED
 from harness.planner import SPLIT_FILES
 from harness.footprint import Footprint, footprint_of
 from harness.registry import Registry
+from harness.scheduler import run_graph
 from harness.runners import KINDS, DataParams, DecodeParams, Ref, SelectParams, TrainParams, \
     params_of
 from harness.store import Store
@@ -413,35 +420,61 @@ class Sizer:
         return {node: self.estimate(node) for node in self.graph.stages}
 
 
-def schedule(graph: Graph, est: dict[str, Estimate], machine: Machine) -> float:
-    """Wall-clock hours of the graph on ``machine``: whenever GPUs (and a job slot) free up,
-    the ready stages start in planned order, as the executors start them."""
-    import heapq
+class Clock(Executor):
+    """An executor that runs nothing: each stage it is given takes its estimated hours on a
+    clock, with the GPUs (and job slots) of ``machine``. ``schedule`` hands it to the
+    scheduler, so the plan's wall-clock comes from the very policy a run follows."""
 
-    capacity, slots = max(machine.gpus, 1), machine.jobs or 10**9
-    pending = list(graph.stages)
-    done: dict[str, float] = {}
-    running: list[tuple[float, str, int]] = []
-    now, free = 0.0, capacity
-    while pending or running:
-        for node in list(pending):
-            spec, e = graph.stages[node], est[node]
-            if not all(u in done for u in spec.inputs.values()):
-                continue
-            need = min(e.gpus, capacity)
-            if not need:
-                done[node] = now
-                pending.remove(node)
-            elif need <= free and len(running) < slots:
-                heapq.heappush(running, (now + e.hours, node, need))
-                free -= need
-                pending.remove(node)
-        if not running:
-            break  # nothing left that can start: every input of what remains is missing
-        now, node, need = heapq.heappop(running)
-        done[node] = now
-        free += need
-    return max(done.values(), default=0.0)
+    name = "clock"
+
+    def __init__(self, est: dict[str, Estimate], machine: Machine) -> None:
+        self.est = est
+        self.capacity, self.slots = max(machine.gpus, 1), machine.jobs or 10**9
+        self.free, self.now = self.capacity, 0.0
+        self.running: list[tuple[float, str, Job, int]] = []
+        self.finished: list[Outcome] = []
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def _need(self, spec: StageSpec) -> int:
+        return min(self.est[spec.id].gpus, self.capacity)
+
+    def can_take(self, spec: StageSpec) -> bool:
+        need = self._need(spec)
+        return not need or (need <= self.free and len(self.running) < self.slots)
+
+    def submit(self, job: Job) -> None:
+        need = self._need(job.spec)
+        if not need:  # a CPU stage: done at once, as the estimate has it
+            self.finished.append(self._outcome(job))
+            return
+        heapq.heappush(self.running, (self.now + self.est[job.spec.id].hours, job.spec.id,
+                                      job, need))
+        self.free -= need
+
+    def wait(self) -> list[Outcome]:
+        if not self.finished:
+            self.now, _, job, need = heapq.heappop(self.running)
+            self.free += need
+            self.finished.append(self._outcome(job))
+        done, self.finished = self.finished, []
+        return done
+
+    def _outcome(self, job: Job) -> Outcome:
+        return Outcome.of(job.spec, key=job.key, digest=job.key, started=self.now,
+                          finished=self.now)
+
+
+def schedule(graph: Graph, est: dict[str, Estimate], machine: Machine) -> float:
+    """Wall-clock hours of the graph on ``machine``: the scheduler's own policy (ready stages
+    start in planned order whenever GPUs and a job slot are free) run on a ``Clock``, with an
+    empty store, so every stage counts."""
+    clock = Clock(est, machine)
+    with tempfile.TemporaryDirectory(prefix="harness-plan-") as tmp, \
+            contextlib.redirect_stderr(io.StringIO()):  # the scheduler's status lines
+        run_graph(clock, graph, Store(Path(tmp)), set(), Path(tmp))
+    return clock.now
 
 
 def critical_path(graph: Graph, est: dict[str, Estimate]) -> float:
