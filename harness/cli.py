@@ -216,6 +216,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from harness import devices, sizing
     from harness.planner import plan
     from harness.plugins import registry
+    from harness.preflight import data_entries
     from harness.store import Store
 
     reg = registry()
@@ -238,7 +239,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     calibration = sizing.Calibration.read(Path(args.calibration)) if args.calibration else None
     machine = sizing.Machine(gpus=gpus, gpu_memory=memory, tflops=args.tflops, mfu=args.mfu,
                              jobs=args.jobs, calibration=calibration)
-    est = sizing.size(graph, Store(), machine, suite.strong, reg)
+    est = sizing.size(graph, data_entries(graph, Store()), machine, suite.strong, reg)
     print(f"suite {suite.name}: weak {suite.supervised_by}, strong {suite.strong}, backend {backend}, "
           f"{len(graph.stages)} stages; sized for {gpus} x {memory:g} GiB (estimates)")
     if calibration:

@@ -113,7 +113,7 @@ CPU suites (quickstart, controls, science, smollm, controls-smollm) plan at unde
 paper's at 44."""
 
 
-def sized(graph: Graph, store: Store, tokenizer_of: str, entries: dict[str, Path],
+def sized(graph: Graph, tokenizer_of: str, entries: dict[str, Path],
           plugins: Registry, suite: str, cpu: bool) -> Graph:
     """On a machine with GPUs: each stage's launch and GPUs sized for them, and a stage that
     cannot fit refused before any compute. On a CPU the graph is run as planned, unless it
@@ -122,11 +122,10 @@ def sized(graph: Graph, store: Store, tokenizer_of: str, entries: dict[str, Path
     gpus, memory = gpu_ids(), gpu_memory()
     if not gpus or not memory:
         if not cpu:
-            needs_gpus(suite, sizing.size(graph, store, REFERENCE, tokenizer_of, plugins,
-                                          entries))
+            needs_gpus(suite, sizing.size(graph, entries, REFERENCE, tokenizer_of, plugins))
         return graph
     machine = sizing.Machine(gpus=len(gpus), gpu_memory=memory)
-    return sizing.fit(graph, sizing.size(graph, store, machine, tokenizer_of, plugins, entries))
+    return sizing.fit(graph, sizing.size(graph, entries, machine, tokenizer_of, plugins))
 
 
 REFERENCE = sizing.Machine(gpus=1, gpu_memory=80)
@@ -307,6 +306,6 @@ def checked(graph: Graph, entries: dict[str, Path], planner: Planner, store: Sto
     check_context(graph, entries, models)
     check_targets(graph, entries, planner.capabilities, planner.decode_config, models,
                   warn_only=suite.target_check == "warn")
-    graph = sized(graph, store, models[-1], entries, planner.registry, suite.name, cpu=cpu)
+    graph = sized(graph, models[-1], entries, planner.registry, suite.name, cpu=cpu)
     write_json(record.dir / "graph.json", graph.model_dump(mode="json"))
     return graph

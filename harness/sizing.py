@@ -497,14 +497,12 @@ def summary_rows(est: dict[str, Estimate]) -> list[list[Any]]:
             for (kind, model, launch, note), es in groups.items()]
 
 
-def size(graph: Graph, store: Store, machine: Machine, tokenizer_of: str, plugins: Registry,
-         entries: dict[str, Path] | None = None) -> dict[str, Estimate]:
-    """Every stage's estimate, token counts from the data (the first seed's data stages,
-    ``entries`` when already at hand) with ``tokenizer_of``'s tokenizer; each trainer and
+def size(graph: Graph, entries: dict[str, Path], machine: Machine, tokenizer_of: str,
+         plugins: Registry) -> dict[str, Estimate]:
+    """Every stage's estimate, token counts from the data (``entries``: the data stages' cache
+    entries, which the caller has run) with ``tokenizer_of``'s tokenizer; each trainer and
     selector is made from ``plugins`` to say its footprint."""
-    from harness.preflight import data_entries
-
-    tokens = token_stats(graph, entries or data_entries(graph, store), counter(tokenizer_of))
+    tokens = token_stats(graph, entries, counter(tokenizer_of))
     return Sizer(graph, tokens, machine, plugins).all()
 
 

@@ -69,4 +69,4 @@ def test_allow_cpu_runs_the_graph_as_planned_without_sizing_it(monkeypatch):
     monkeypatch.setattr(runs, "gpu_ids", lambda: [])
     monkeypatch.setattr(runs.sizing, "size", lambda *a, **k: pytest.fail("sized on a CPU run"))
     graph = object()
-    assert runs.sized(graph, None, "m", {}, None, "big", cpu=True) is graph
+    assert runs.sized(graph, "m", {}, None, "big", cpu=True) is graph

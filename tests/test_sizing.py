@@ -177,6 +177,7 @@ def test_fit_gives_each_stage_its_launch(tmp_path):
     from harness.planner import plan
     from harness.plugins import registry
     from harness.runs import apply_overrides, find_suite
+    from harness.preflight import data_entries
     from harness.store import Store
 
     reg = registry()
@@ -185,7 +186,7 @@ def test_fit_gives_each_stage_its_launch(tmp_path):
     paper = {**suite.train.params, "batch_size": 40, "micro_batch_size": 4}
     suite = suite.model_copy(update={"train": suite.train.model_copy(update={"params": paper})})
     _, graph = plan(suite, reg, "vllm")
-    est = sizing.size(graph, Store(tmp_path), sizing.Machine(gpus=8, gpu_memory=80),
+    est = sizing.size(graph, data_entries(graph, Store(tmp_path)), sizing.Machine(gpus=8, gpu_memory=80),
                       suite.strong, reg)
     full = [e for e in est.values() if e.kind == "train" and e.model.endswith("7B")]
     fitted = sizing.fit(graph, est)
@@ -195,7 +196,7 @@ def test_fit_gives_each_stage_its_launch(tmp_path):
     suite = suite.model_copy(update={"train": suite.train.model_copy(
         update={"params": {**paper, "lora": {}}})})
     _, graph = plan(suite, reg, "vllm")
-    est = sizing.size(graph, Store(tmp_path), sizing.Machine(gpus=1, gpu_memory=80),
+    est = sizing.size(graph, data_entries(graph, Store(tmp_path)), sizing.Machine(gpus=1, gpu_memory=80),
                       suite.strong, reg)
     seven = [e for e in est.values() if e.kind == "train" and e.model.endswith("7B")]
     assert seven and all(e.fits and e.launch == "LoRA, 1 GPU" for e in seven)
@@ -213,6 +214,7 @@ def test_sizing_asks_the_trainer_for_its_footprint_and_reads_none_of_its_params(
     from harness.plugins import registry
     from harness.runs import apply_overrides, find_suite
     from harness.schemas import Suite
+    from harness.preflight import data_entries
     from harness.store import Store
     from harness_plugins.trainers.sft import SFT
 
@@ -221,7 +223,7 @@ def test_sizing_asks_the_trainer_for_its_footprint_and_reads_none_of_its_params(
                             weak=PAPER[1], strong=PAPER[3])
     _, graph = plan(suite, reg, "vllm")
     monkeypatch.setattr(SFT, "footprint", lambda self: Footprint(lora_rank=8))
-    est = sizing.size(graph, Store(tmp_path), sizing.Machine(gpus=1, gpu_memory=80),
+    est = sizing.size(graph, data_entries(graph, Store(tmp_path)), sizing.Machine(gpus=1, gpu_memory=80),
                       suite.strong, reg)
     seven = [e for e in est.values() if e.kind == "train" and e.model.endswith("7B")]
     assert seven and all(e.launch == "LoRA, 1 GPU" for e in seven)
