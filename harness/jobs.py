@@ -43,6 +43,8 @@ class Outcome(BaseModel):
     finished: float = 0.0
     pid: int = 0
     host: str = ""
+    cluster_node: str = ""
+    """The Ray node that ran it (its node id), on a Ray cluster."""
     threads: int = 0
     device: str = ""
     log: str = ""

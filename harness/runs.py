@@ -222,6 +222,7 @@ class Record:
             stage=o.kind, key=o.key, label=o.label, cached=o.cached, seconds=o.seconds,
             node=o.node, error=o.error, started=o.started or None,
             finished=o.finished or None, pid=o.pid or None, host=o.host,
+            cluster_node=o.cluster_node,
             threads=o.threads, device=o.device, log=o.log, launch=o.launch))
         self.save()
 

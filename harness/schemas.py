@@ -221,6 +221,8 @@ class StageRecord(BaseModel):
     """Wall-clock seconds since the epoch, so overlapping stages can be seen."""
     pid: int | None = None
     host: str = ""
+    cluster_node: str = ""
+    """The Ray node that computed it, on a Ray cluster (its node id)."""
     threads: int = 0
     device: str = ""
     log: str = ""

@@ -166,5 +166,9 @@ def child_main(job_json: str, result: str) -> None:
 
 
 def ray_stage(job_json: str) -> Outcome:
-    """A Ray task: the job as the scheduler made it, once its inputs were done."""
-    return run_logged(Job.model_validate_json(job_json))
+    """A Ray task: the job as the scheduler made it, once its inputs were done; its outcome
+    names the node that ran it (several may share one host)."""
+    import ray
+
+    outcome = run_logged(Job.model_validate_json(job_json))
+    return outcome.model_copy(update={"cluster_node": ray.get_runtime_context().get_node_id()})
