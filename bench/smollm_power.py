@@ -77,6 +77,7 @@ def seconds_per_seed(strong_step: float, weak_step: float, items: int, caps: int
 
 def main() -> None:
     from harness.power import Noise, items_needed
+    from recipes import STRONG, best  # bench/, this script's folder
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", type=Path, required=True)
@@ -89,23 +90,20 @@ def main() -> None:
         rows.append({"model": "tfidf", "capability": cap, "train_seconds": 0.0, "steps": 1,
                      "accuracy": fmean(r["accuracy"] for r in classical
                                        if r["capability"] == cap)})
-    strong = [r for r in rows if r["model"] == "smollm2-135m"]
-    points: dict[tuple, list[dict]] = {}
-    for r in strong:
-        points.setdefault((r["lr"], r["epochs"]), []).append(r)
-    chosen = max(points.values(), key=lambda rs: fmean(r["accuracy"] for r in rs))
-    ceiling = {r["capability"]: r["accuracy"] for r in chosen}
+    lr, epochs = best(rows, STRONG)  # the sweep's own rule
+    ceiling = {r["capability"]: r["accuracy"] for r in rows
+               if (r["model"], r.get("lr"), r.get("epochs")) == (STRONG, lr, epochs)}
     step: dict[str, float] = {}
     for r in rows:  # each model's fastest point: some shared the cores with other work
         step[r["model"]] = min(step.get(r["model"], 1e9), r["train_seconds"] / r["steps"])
     out = []
-    print(f"strong recipe: lr {chosen[0]['lr']:g}, {chosen[0]['epochs']:g} epochs; validation "
+    print(f"strong recipe: lr {lr:g}, {epochs:g} epochs; validation "
           f"accuracy {ceiling}")
     print("| capability | supervisor | validation accuracy | gap | item var | seeds: test items "
           "a seed needs (pool) -> suite wall time, 2 cores |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        if r["model"] == "smollm2-135m":
+        if r["model"] == STRONG:
             continue
         cap = r["capability"]
         item, seed_var = noise(cap)
@@ -116,8 +114,8 @@ def main() -> None:
                           seeds=k, items=item.items)
             n = items_needed(sized, TARGET, k) if gap > 0 else None
             minutes = None if n is None else k * seconds_per_seed(
-                step["smollm2-135m"], step[r["model"]], n, len(TEST_POOL), args.unlabeled,
-                args.unlabeled, chosen[0]["epochs"], 3) / 60
+                step[STRONG], step[r["model"]], n, len(TEST_POOL), args.unlabeled,
+                args.unlabeled, epochs, 3) / 60
             cells.append({"seeds": k, "items": n, "in_pool": n is not None and n <= TEST_POOL[cap],
                           "minutes": minutes})
         out.append({"capability": cap, "supervisor": r["model"], "accuracy": r["accuracy"],

@@ -26,7 +26,8 @@ from harness.errors import HarnessError, one_line
 from harness.findings import Finding, findings
 from harness.findings import table as findings_table
 from harness.schemas import CapabilityResult, Manifest, TransferResult
-from harness.report import md_table, ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, summarise
+from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, md_table, \
+    summarise
 from harness.stats import VERDICT_SEEDS, Estimate, provisional
 from harness.store import read_jsonl
 

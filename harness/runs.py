@@ -282,8 +282,8 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
 
     try:
         early = scheduled(graph, only=data_stages(graph))
-        graph = checked(graph, {n: Path(o.entry) for n, o in early.items()}, planner, store,
-                        record, cpu=cpu)
+        graph = checked(graph, {n: Path(o.entry) for n, o in early.items()}, planner, record,
+                        cpu=cpu)
         outcomes = scheduled(graph, done=early)
         collector = Collector(graph, {n: Path(o.entry) for n, o in outcomes.items()}, suite,
                               {n: type(c).chance for n, c in planner.capabilities.items()})
@@ -294,8 +294,8 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     return record.dir, record.finished(results, transfer, collector)
 
 
-def checked(graph: Graph, entries: dict[str, Path], planner: Planner, store: Store,
-            record: Record, cpu: bool) -> Graph:
+def checked(graph: Graph, entries: dict[str, Path], planner: Planner, record: Record,
+            cpu: bool) -> Graph:
     """The first seed's data (``entries``) checked before any model runs: the splits (counted
     in the record), prompts against the models' context, gold targets against decoding, and
     the graph sized for this machine's GPUs (or refused on a CPU when it needs them)."""

@@ -118,8 +118,8 @@ class Suite(Strict):
     """With the ``single`` mixture: evaluate each single-capability model on every capability."""
     resources: dict[str, Resources] = Field(default_factory=dict)
     """Per stage kind (data, train, decode, supervise, grade, score, select), layered over the
-    defaults (model stages: one GPU where there is one),
-    e.g. ``{train: {ranks: 2}}`` to launch training as two processes."""
+    defaults (model stages: one GPU where there is one), e.g. ``{train: {ranks: 2}}`` to launch
+    training as two processes."""
     min_gap: float | Literal["auto"] = "auto"
     """PGR is reported only where the ceiling beats the weak model by at least this much
     accuracy; ``auto``: two binomial standard errors of the difference of the two accuracies on

@@ -45,9 +45,9 @@ from harness.launch import SHARDED
 from harness.planner import SPLIT_FILES
 from harness.footprint import Footprint, footprint_of
 from harness.registry import Registry
-from harness.scheduler import run_graph
 from harness.runners import KINDS, DataParams, DecodeParams, Ref, SelectParams, TrainParams, \
     params_of
+from harness.scheduler import run_graph
 from harness.store import Store
 from harness.tokens import chars_as_tokens, counter
 
