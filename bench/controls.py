@@ -2,7 +2,8 @@
 
     python bench/controls.py A=bench/results/controls/A B=bench/results/controls/B ...
 
-Each folder holds a run's ``results.jsonl`` (copied from ``runs/<id>/``). One row per variant
+Each folder holds a run's record (``record.json``, or the earlier layout's ``manifest.json``
+and ``results.jsonl``, copied from ``runs/<id>/``; ``harness.record.load`` reads both). One row per variant
 and arm: the supervisor's test accuracy ("weak"), the W2S student, the ceiling, the best
 untuned strong model, the format-only control, chance, W2S - weak, the PGR and the verdict, each with
 its 95% interval (``harness.report.summarise``, the board's own numbers).
@@ -13,15 +14,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness.record import load
 from harness.report import summarise
-from harness.schemas import FORMAT, CapabilityResult
-from harness.store import read_jsonl
+from harness.schemas import FORMAT
 
 
 def rows(variant: str, folder: Path) -> list[str]:
-    results = [CapabilityResult.model_validate(r) for r in read_jsonl(folder / "results.jsonl")]
     out = []
-    for s in summarise(results):
+    for s in summarise(load(folder).results):
         strong = max((v for k, v in s.baselines.items() if k.startswith("strong_")
                       and k != FORMAT), key=lambda e: e.mean)
         fmt = s.baselines.get(FORMAT)

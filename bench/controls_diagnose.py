@@ -12,13 +12,13 @@ were right; one that generalises by surface copies its nearest neighbour's label
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 from statistics import fmean
 
 from harness import outputs
+from harness.record import load
 from harness.store import home
 
 
@@ -34,7 +34,7 @@ def nearest_label(prompt: str, train: list[tuple[set[str], str]]) -> str:
 
 
 def main(run_dir: Path) -> None:
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = load(run_dir).model_dump(mode="json")["manifest"]
     cache = home() / "cache"
     at = {s["label"]: cache / s["stage"] / s["key"] for s in manifest["stages"]}
     rows: dict[tuple[str, str], list[float]] = defaultdict(list)

@@ -82,15 +82,15 @@ def suite_for(values: dict):
 def point(values: dict, data_dir: str, home: Path) -> list[dict]:
     """Run the suite with ``values``; one row per capability."""
     from harness.executors import LocalExecutor
-    from harness.schemas import CapabilityResult
     from harness.plugins import registry
+    from harness.record import load
     from harness.report import difference, summarise
     from harness.runs import apply_overrides, run_suite
-    from harness.store import Store, read_jsonl
+    from harness.store import Store
 
     suite = apply_overrides(suite_for(values), registry(), data_dir=data_dir)
     run_dir, _ = run_suite(suite, registry(), Store(home), "hf", set(), LocalExecutor())
-    results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
+    results = load(run_dir).results
     rows = []
     for s in summarise(results):
         rs = [r for r in results if r.capability == s.capability]

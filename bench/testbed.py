@@ -55,7 +55,8 @@ def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
     from harness.plugins import registry
     from harness.report import summarise
     from harness.runs import find_suite, run_suite
-    from harness.store import Store, read_jsonl
+    from harness.record import load
+    from harness.store import Store
 
     weak, strong = tinymodels.TINY["testbed-weak"], tinymodels.TINY["testbed-strong"]
     width = values["strong_width"]
@@ -76,9 +77,7 @@ def point(values: dict, seeds: list[int], home: Path) -> list[dict]:
                                LocalExecutor(in_process=True))
     finally:
         tinymodels.TINY["testbed-weak"], tinymodels.TINY["testbed-strong"] = weak, strong
-    from harness.schemas import CapabilityResult
-
-    results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
+    results = load(run_dir).results
     return [{"method": s.method, "capability": s.capability, "chance": s.chance,
              "base": s.baselines[s.strong_base].mean if s.strong_base else None,
              "weak": s.weak.mean, "ceiling": s.ceiling.mean, "w2s": s.w2s.mean,

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from harness.bases import SINGULAR
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
 
 KIND_NAMES = ("capabilities", "selectors", "trainers", "backends", "supervisors")
 
@@ -187,7 +187,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness import executors
     from harness.planner import plan
     from harness.plugins import registry, snapshot
-    from harness.runs import describe_plan, resolve_backend, run_suite
+    from harness.plans import describe_plan
+    from harness.runs import resolve_backend, run_suite
     from harness.store import Store
 
     reg = registry()
@@ -215,6 +216,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     from harness import devices, sizing
     from harness.planner import plan
+    from harness.plans import sizing_report
     from harness.plugins import registry
     from harness.preflight import data_entries
     from harness.store import Store
@@ -245,7 +247,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if calibration:
         print(calibration.describe(Path(args.calibration)))
     print()
-    print(sizing.report(graph, est, machine))
+    print(sizing_report(graph, est, machine))
     return 0
 
 
@@ -359,23 +361,23 @@ def _power(suite, pilot: str, target: float) -> str:
 
     from harness import controls, power
     from harness.history import find_run
-    from harness.schemas import CapabilityResult
-    from harness.store import Store, read_jsonl
+    from harness.record import load
+    from harness.store import Store
 
     if not 0 < target:
         raise HarnessError(f"--detect-pgr {target:g}: give a PGR above 0, such as 0.3")
-    if pilot.endswith(".json") and Path(pilot).is_file():
-        from harness.leaderboard import Entry
+    from harness.leaderboard import read_entry
 
-        entry = Entry.model_validate_json(Path(pilot).read_text())
-        name, results = entry.id, entry.results
-    else:
-        path = find_run(Store(), pilot)
-        if not (path / "results.jsonl").is_file():
-            raise HarnessError(f"pilot run {path.name} has no results; finish it first (run "
-                               "the same command again)")
-        name = path.name
-        results = [CapabilityResult.model_validate(r) for r in read_jsonl(path / "results.jsonl")]
+    entry = pilot.endswith(".json") and Path(pilot).is_file()
+    try:
+        run = read_entry(Path(pilot)) if entry else load(find_run(Store(), pilot))
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot read pilot {pilot}: {one_line(exc)}; give a finished run "
+                           "or a published entry's .json") from None
+    name, results = run.manifest.run_id, run.results
+    if not results:
+        raise HarnessError(f"pilot run {name} has no results; finish it first (run the same "
+                           "command again)")
     method = (controls.roles(suite).get("naive") or [suite.methods[0].name])[0]
     found = power.noise(results, method)
     if not found:

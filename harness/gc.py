@@ -3,7 +3,7 @@
 Results, predictions, selections and every entry's metadata are kept. What goes:
 - temporaries left by writers that died;
 - model checkpoints (a train entry's ``model/``) whose readers have all finished, in every
-  run that planned them (from each run's ``graph.json`` and manifest). The entry stays, with
+  run that planned them (from each run's record: its graph and stages). The entry stays, with
   its digest, so every stage built on it is still served; a new stage that needs the weights
   recomputes them first. A checkpoint no run's graph accounts for is kept.
 
@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness import outputs
-from harness.graph import Graph
-from harness.schemas import Manifest
+from harness.record import load
 from harness.store import Store
 
 
@@ -33,12 +32,14 @@ class Freed:
 def droppable(store: Store) -> set[str]:
     """Train keys whose readers all finished in every run that planned them."""
     verdict: dict[str, bool] = {}
-    for run in sorted((store.root / "runs").glob("*/graph.json")):
+    for run in sorted((store.root / "runs").glob("*/")):
         try:
-            graph = Graph.model_validate_json(run.read_text())
-            manifest = Manifest.model_validate_json((run.parent / "manifest.json").read_text())
+            record = load(run)
         except (OSError, ValueError):
-            continue  # a run from an older layout, or one that is being written
+            continue  # not a run, or one that is being written
+        if record.graph is None:
+            continue  # stopped before its graph was sized: it planned nothing to keep
+        graph, manifest = record.graph, record.manifest
         keys = {s.node: s.key for s in manifest.stages if s.error is None and s.key}
         for node, spec in graph.stages.items():
             if spec.kind != "train" or node not in keys:

@@ -8,16 +8,16 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import ValidationError
 from tabulate import tabulate
 
-from harness.errors import SuiteError
+from harness.errors import HarnessError, SuiteError, one_line
 from harness.findings import findings
 from harness.findings import table as findings_table
 from harness.outputs import SplitAccount
 from harness.report import report
+from harness.record import is_run, load
 from harness.schemas import CapabilityResult, Manifest, Suite, TransferResult
-from harness.store import Store, read_jsonl
+from harness.store import Store
 
 
 def _alive(pid: int | None, host: str) -> bool:
@@ -45,14 +45,16 @@ def past_runs(store: Store) -> list[tuple[Path, Manifest]]:
     """Every readable run, oldest first by its manifest's start time: a run id's stamp has
     whole seconds and a random tail, so two runs in one second do not sort by name."""
     runs = []
-    for path in (store.root / "runs").glob("*/manifest.json"):
+    for path in (store.root / "runs").glob("*/"):
+        if not is_run(path):
+            continue
         try:
-            manifest = Manifest.model_validate_json(path.read_text())
+            manifest = load(path).manifest
             started = datetime.fromisoformat(manifest.started)
-        except (ValidationError, ValueError):
-            continue  # a run directory from an older schema: not listed
+        except (OSError, ValueError):
+            continue  # unreadable: being written by another process, or damaged
         started = started if started.tzinfo else started.replace(tzinfo=timezone.utc)
-        runs.append((started, path.parent.name, path.parent, manifest))
+        runs.append((started, path.name, path, manifest))
     return [(path, manifest) for *_, path, manifest in sorted(runs, key=lambda r: r[:2])]
 
 
@@ -74,7 +76,7 @@ def runs_table(store: Store) -> str:
 
 def find_run(store: Store, ref: str) -> Path:
     """A run by path, id, unique id prefix or suffix, or ``latest``."""
-    if Path(ref).is_dir() and (Path(ref) / "manifest.json").is_file():
+    if Path(ref).is_dir() and is_run(Path(ref)):
         return Path(ref)
     runs = [p for p, _ in past_runs(store)]
     if ref == "latest" and runs:
@@ -101,16 +103,15 @@ def show(store: Store, ref: str) -> str:
     """A run's report, rendered again from its stored results (so it shows the current
     statistics and verdicts), or where it stopped when it did not finish."""
     path = find_run(store, ref)
-    m = Manifest.model_validate_json((path / "manifest.json").read_text())
+    try:
+        run = load(path)
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot read run {path.name}: {one_line(exc)}") from None
+    m = run.manifest
     done = sum(s.error is None for s in m.stages)
     head = f"run {m.run_id}: suite {m.suite.name}, {status(m)}, {done} stages done"
-    if (path / "results.jsonl").is_file() and status(m) == "finished":
-        results = [CapabilityResult.model_validate(r) for r in read_jsonl(path / "results.jsonl")]
-        transfer = [TransferResult.model_validate(r) for r in read_jsonl(path / "transfer.jsonl")] \
-            if (path / "transfer.jsonl").is_file() else []
-        return f"{head}\n\n{render(m.suite, results, transfer, m.splits)}"
-    if (path / "report.md").is_file():
-        return f"{head}\n\n{(path / 'report.md').read_text().rstrip()}"
+    if status(m) == "finished":
+        return f"{head}\n\n{render(m.suite, run.results, run.transfer, m.splits)}"
     tail = f"\nerror: {m.error}" if m.error else ""
     last = f"\nlast stage: {m.stages[-1].label}" if m.stages else ""
     hint = "" if status(m) == "running" else "\nrun the same command again to resume it"

@@ -1,8 +1,9 @@
 """The published leaderboard: entries recorded from finished runs, rendered to Markdown, JSON and
 a static HTML page.
 
-An entry is one run (``leaderboard/entries/<suite>/<run id>.json``): its manifest (models,
-seeds, versions, commit) and its results over seeds. The board has one section per suite, since
+An entry is one run (``leaderboard/entries/<suite>/<run id>.json``): its record
+(``harness.record``: the manifest with models, seeds, versions and commit; the graph; the
+results over seeds) and when it was added. The board has one section per suite, since
 only runs of one suite share data and models; each method of each entry is a row. The rendered
 files depend on the entries alone (no clock, no environment), so ``build --check`` can tell a
 stale board from a current one. The HTML page draws its plots as inline SVG: it loads nothing
@@ -19,33 +20,33 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
-
 from harness.bases import SINGULAR
 from harness.errors import HarnessError, one_line
 from harness.findings import Finding, findings
 from harness.findings import table as findings_table
-from harness.schemas import CapabilityResult, Manifest, TransferResult
+from harness.record import FILE, RunRecord, is_run, load, migrate
 from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, md_table, \
     summarise
 from harness.stats import VERDICT_SEEDS, Estimate, provisional
-from harness.store import read_jsonl
 
-ENTRY_SCHEMA = 1
+BOARD_SCHEMA = 1
+"""``leaderboard.json``'s layout."""
 
 
-class Entry(BaseModel):
-    """One run as published: enough to rebuild every table without the run directory."""
+class Entry(RunRecord):
+    """One run as published: its record (manifest, graph, results), when it was added, and
+    whether it is a smoke run, which the board marks on every line."""
 
-    schema_version: int = ENTRY_SCHEMA
-    id: str
-    suite: str
     added: str
-    manifest: Manifest
-    results: list[CapabilityResult]
-    transfer: list[TransferResult] = []
     smoke: list[str] = []
-    """Why this is a smoke run (``Suite.smoke``); the board marks such an entry on every line."""
+
+    @property
+    def id(self) -> str:
+        return self.manifest.run_id
+
+    @property
+    def suite(self) -> str:
+        return self.manifest.suite.name
 
     @cached_property
     def summaries(self) -> list[Summary]:
@@ -62,35 +63,26 @@ def add(run_dir: Path, root: Path, allow_smoke: bool = False) -> Path:
     """Record a finished run as an entry under ``root/entries``; return the entry's path.
     A smoke run (``--limit``, ``target_check: warn``) is refused unless ``allow_smoke``, and
     then marked as one wherever the board shows it."""
-    manifest_path = run_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise HarnessError(f"{run_dir} is not a run directory (no manifest.json); "
+    if not is_run(run_dir):
+        raise HarnessError(f"{run_dir} is not a run directory (no {FILE}); "
                            "see `harness runs` for the runs there are")
     try:
-        manifest = Manifest.model_validate_json(manifest_path.read_text())
-    except (ValidationError, ValueError, OSError) as exc:
+        run = load(run_dir)
+    except (ValueError, OSError) as exc:
         raise HarnessError(f"cannot read run {run_dir.name}: {one_line(exc)}") from None
     from harness.history import status
 
+    manifest = run.manifest
     if status(manifest) != "finished":
         raise HarnessError(f"run {manifest.run_id} is {status(manifest)}, not finished; "
                            "run the same command again to finish it, then add it")
-    try:
-        results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
-        transfer_path = run_dir / "transfer.jsonl"
-        transfer = [TransferResult.model_validate(r) for r in read_jsonl(transfer_path)] \
-            if transfer_path.is_file() else []
-    except (ValidationError, ValueError, OSError) as exc:
-        raise HarnessError(f"cannot read run {run_dir.name}: {one_line(exc)}") from None
     smoke = manifest.suite.smoke()
     if smoke and not allow_smoke:
         raise HarnessError(f"run {manifest.run_id} is a smoke run ({'; '.join(smoke)}), not a "
                            "benchmark result; rerun without those settings, or add it marked "
                            "as a smoke run with --allow-smoke")
-    entry = Entry(smoke=smoke, id=manifest.run_id, suite=manifest.suite.name,
-                  added=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  manifest=manifest, results=results,
-                  transfer=transfer)
+    entry = Entry(**dict(run), smoke=smoke,
+                  added=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     problem = unrenderable(entry)
     if problem:
         raise HarnessError(f"run {manifest.run_id} cannot go on a board: {problem}")
@@ -98,6 +90,12 @@ def add(run_dir: Path, root: Path, allow_smoke: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(entry.model_dump_json(indent=1) + "\n")
     return path
+
+
+def read_entry(path: Path) -> Entry:
+    """A published entry, of this record version or migrated from an older one. Raises
+    OSError or ValueError (pydantic's ValidationError is one)."""
+    return Entry.model_validate(migrate(json.loads(path.read_text())))
 
 
 def board(root: Path) -> Path:
@@ -134,13 +132,9 @@ def entries(root: Path, skipped: list[str] | None = None) -> list[Entry]:
     out = []
     for path in sorted((root / "entries").glob("*/*.json")):
         try:
-            data = json.loads(path.read_text())
-            if data.get("schema_version") != ENTRY_SCHEMA:
-                raise ValueError(f"schema_version {data.get('schema_version')} is not "
-                                 f"{ENTRY_SCHEMA}")
-            entry = Entry.model_validate(data)
+            entry = read_entry(path)
             problem = unrenderable(entry)
-        except (ValidationError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             problem = f"invalid ({one_line(exc)}); re-add its run with `harness leaderboard add`"
         if problem:
             if skipped is None:
@@ -305,7 +299,7 @@ def markdown(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
 
 def board_json(found: list[Entry]) -> str:
     """The board as data: per suite, every method's per-capability estimates and provenance."""
-    data = {"schema_version": ENTRY_SCHEMA, "suites": {}}
+    data = {"schema_version": BOARD_SCHEMA, "suites": {}}
     for suite, es in _by_suite(found).items():
         data["suites"][suite] = [
             {"entry": e.id, "smoke": e.smoke, "method": method, "mixture": mixture,

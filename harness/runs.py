@@ -13,7 +13,6 @@ from importlib import metadata
 from pathlib import Path
 
 from pydantic import ValidationError
-from tabulate import tabulate
 
 from harness.collect import Collector
 from harness import sizing
@@ -25,13 +24,14 @@ from harness.schemas import (CapabilityResult, Manifest, MethodSpec, PluginRef, 
                              Suite, TransferResult)
 from harness.planner import Planner, plan
 from harness.preflight import check_context, check_splits, check_targets, data_stages
-from harness.scheduler import cached_prefix, key_after, schedule
+from harness.scheduler import schedule
 from harness.progress import log_only, log_to, say
 from harness.registry import Registry
 from harness.resolver import available, built_here
 from harness.history import render
-from harness.report import summarise
-from harness.store import Store, write_json, write_jsonl
+from harness.record import RunRecord
+from harness.record import save as write_record
+from harness.store import Store
 from harness.jobs import Outcome
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -147,29 +147,6 @@ def needs_gpus(suite: str, est: dict[str, sizing.Estimate]) -> None:
         "--allow-cpu to run it on this CPU anyway")
 
 
-def describe_plan(planner: Planner, graph: Graph, store: Store) -> str:
-    """The plan, with the cache key of every stage whose inputs are already cached."""
-    rows = []
-    for name, cap in planner.capabilities.items():
-        p = cap.params
-        rows.append([name, planner.sources[name] or "(generated)", p.labeled, p.unlabeled,
-                     p.test])
-    caps = tabulate(rows, headers=["capability", "source", "labeled", "unlabeled", "test"])
-    done, refill = cached_prefix(graph, store, set())
-    stages = []
-    for i, (node, spec) in enumerate(graph.stages.items(), 1):
-        key, status = "(after inputs)", "to run"
-        if node in done:
-            key, status = done[node].key, "cached"
-        elif all(n in done for n in spec.inputs.values()):
-            key = key_after(spec, done)
-            status = "recompute (gc dropped its checkpoint)" if node in refill else "to run"
-        stages.append([i, spec.kind, spec.label, key, status])
-    todo = sum(1 for s in stages if s[-1] != "cached")
-    table = tabulate(stages, headers=["#", "stage", "what", "key", "status"])
-    return f"{caps}\n\n{table}\n\n{todo} of {len(stages)} stages to run"
-
-
 def _git() -> dict:
     if not (PROJECT_ROOT / ".git").exists() or not shutil.which("git"):
         return {}
@@ -190,15 +167,16 @@ def _packages() -> dict[str, str]:
     return out
 
 
-class Record:
-    """A run's record as it happens: its manifest, saved at every stage's outcome, its log, and
-    what it leaves when it finishes, fails or is stopped."""
+class Recorder:
+    """Writes a run's record (``harness.record``) as the run happens: at every stage's outcome,
+    when its graph is sized, and with its results when it finishes, fails or is stopped; and
+    beside it the run's log, its Markdown report and its predictions."""
 
     def __init__(self, store: Store, suite: Suite, planner: Planner, backend: str,
                  executor: Executor) -> None:
         self.run_id, self.dir = store.new_run_dir(re.sub(r"[^\w.-]", "_", suite.name))
         registry = planner.registry
-        self.manifest = Manifest(
+        manifest = Manifest(
             run_id=self.run_id, suite=suite, argv=sys.argv,
             started=datetime.now(timezone.utc).isoformat(), git=_git(),
             python=platform.python_version(), packages=_packages(), device="",
@@ -209,13 +187,20 @@ class Record:
             extraction={name: cap.extraction() for name, cap in planner.capabilities.items()},
             executor=executor.describe(),
         )
+        self.record = RunRecord(manifest=manifest)
+        self.manifest = manifest
         self.save()
         log_to(self.dir / "log.txt")
 
     def save(self) -> None:
         m = self.manifest
         m.device = "; ".join(sorted({s.device for s in m.stages if s.device}))
-        write_json(self.dir / "manifest.json", m.model_dump(mode="json"))
+        write_record(self.dir, self.record)
+
+    def planned(self, graph: Graph) -> None:
+        """The graph as it will run, sized for this machine."""
+        self.record.graph = graph
+        self.save()
 
     def stage(self, o: Outcome) -> None:
         self.manifest.stages.append(StageRecord(
@@ -238,9 +223,7 @@ class Record:
 
     def finished(self, results: list[CapabilityResult], transfer: list[TransferResult],
                  collector: Collector) -> str:
-        write_jsonl(self.dir / "results.jsonl", [r.model_dump() for r in results])
-        write_jsonl(self.dir / "transfer.jsonl", [r.model_dump() for r in transfer])
-        write_json(self.dir / "summary.json", [s.model_dump() for s in summarise(results)])
+        self.record.results, self.record.transfer = results, transfer
         text = render(self.manifest.suite, results, transfer, self.manifest.splits)
         (self.dir / "report.md").write_text(text + "\n")
         collector.copy_predictions(self.dir / "predictions")
@@ -269,7 +252,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     # Models built here (tiny, converted) are CPU-sized by construction; sizing one would
     # import torch into this process to make its skeleton.
     cpu = allow_cpu or executor.name != "local" or not loads or all(map(built_here, models))
-    record = Record(store, suite, planner, backend, executor)
+    record = Recorder(store, suite, planner, backend, executor)
     say(f"run {record.run_id}: suite {suite.name}, {len(graph.stages)} stages, backend "
         f"{backend}, executor {executor.name}")
 
@@ -294,7 +277,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     return record.dir, record.finished(results, transfer, collector)
 
 
-def checked(graph: Graph, entries: dict[str, Path], planner: Planner, record: Record,
+def checked(graph: Graph, entries: dict[str, Path], planner: Planner, record: Recorder,
             cpu: bool) -> Graph:
     """The first seed's data (``entries``) checked before any model runs: the splits (counted
     in the record), prompts against the models' context, gold targets against decoding, and
@@ -308,5 +291,5 @@ def checked(graph: Graph, entries: dict[str, Path], planner: Planner, record: Re
     check_targets(graph, entries, planner.capabilities, planner.decode_config, models,
                   warn_only=suite.target_check == "warn")
     graph = sized(graph, models[-1], entries, planner.registry, suite.name, cpu=cpu)
-    write_json(record.dir / "graph.json", graph.model_dump(mode="json"))
+    record.planned(graph)
     return graph

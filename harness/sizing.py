@@ -31,7 +31,6 @@ import io
 import json
 import statistics
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -486,17 +485,6 @@ def critical_path(graph: Graph, est: dict[str, Estimate]) -> float:
     return max(finish.values(), default=0.0)
 
 
-def summary_rows(est: dict[str, Estimate]) -> list[list[Any]]:
-    """One row per (kind, model, launch): count, memory per GPU, GPU-hours, fit."""
-    groups: dict[tuple, list[Estimate]] = defaultdict(list)
-    for e in est.values():
-        if e.kind != "data" and e.gpus:
-            groups[(e.kind, e.model, e.launch, e.note)].append(e)
-    return [[kind, model, len(es), launch, f"{max(e.memory_gib for e in es):.1f}",
-             f"{sum(e.gpu_hours for e in es):.1f}", note or "fits"]
-            for (kind, model, launch, note), es in groups.items()]
-
-
 def size(graph: Graph, entries: dict[str, Path], machine: Machine, tokenizer_of: str,
          plugins: Registry) -> dict[str, Estimate]:
     """Every stage's estimate, token counts from the data (``entries``: the data stages' cache
@@ -515,29 +503,3 @@ def fit(graph: Graph, est: dict[str, Estimate]) -> Graph:
     stages = {n: s.model_copy(update={"resources": est[n].resources})
               if est[n].resources is not None else s for n, s in graph.stages.items()}
     return graph.model_copy(update={"stages": stages})
-
-
-def report(graph: Graph, est: dict[str, Estimate], machine: Machine) -> str:
-    """The plan as people read it: per stage kind, then totals (all estimates)."""
-    from tabulate import tabulate
-
-    table = tabulate(summary_rows(est), headers=["stage", "model", "count", "launch",
-                                                 "GiB/GPU", "GPU-h", "fit"],
-                     disable_numparse=True)
-    disk = sum(e.checkpoint_bytes for e in est.values())
-    gpu_hours = sum(e.gpu_hours for e in est.values())
-    slots = f"{machine.jobs} jobs" if machine.jobs else "as many stages as GPUs allow"
-    lines = [
-        f"GPU-hours: {gpu_hours:,.0f} (at {machine.mfu:.0%} MFU of {machine.tflops:g} TFLOP/s "
-        f"for training and prefill, {machine.decode_mfu:.0%} for generation)",
-        f"checkpoints: {disk / 1e12:,.2f} TB written without gc; 0 after `harness cache gc` "
-        f"(results, predictions and metadata stay)",
-        f"critical path: {critical_path(graph, est):,.1f} h; wall-clock on "
-        f"{machine.gpus} x {machine.gpu_memory:g} GiB, {slots}: "
-        f"{schedule(graph, est, machine):,.1f} h",
-    ]
-    unfit = [e for e in est.values() if not e.fits]
-    if unfit:
-        lines.append(f"{len(unfit)} stages do not fit: `harness run` refuses them before "
-                     "compute")
-    return f"{table}\n\n" + "\n".join(lines)

@@ -241,21 +241,23 @@ def run_dir_of(proc) -> Path:
 
 def run_tiny(suite: Path, home: Path, *extra: str, env: dict | None = None):
     """`harness run` in a subprocess; returns the run directory and its manifest."""
-    import json
-
     proc = harness_cli("run", "--suite", str(suite), *extra,
                        env={"HARNESS_HOME": str(home), **(env or {})})
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = run_dir_of(proc)
-    return run_dir, json.loads((run_dir / "manifest.json").read_text())
+    return run_dir, record_of(run_dir)["manifest"]
+
+
+def record_of(run_dir: Path) -> dict:
+    """A run's record (``harness.record``) as JSON data: its manifest, graph and results."""
+    from harness.record import load
+
+    return load(run_dir).model_dump(mode="json")
 
 
 def results_of(run_dir: Path) -> list[dict]:
     """A run's result rows without the run id, for comparing runs."""
-    import json
-
-    rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k != "run_id"} for r in rows]
+    return [{k: v for k, v in r.items() if k != "run_id"} for r in record_of(run_dir)["results"]]
 
 
 FAKE_SUITE = """
@@ -288,7 +290,6 @@ def run_fake(suite: Path, home: Path, *extra: str) -> tuple[Path, dict]:
     """`harness run --in-process` in this process; the run directory and its manifest."""
     import contextlib
     import io
-    import json
 
     from harness import cli
 
@@ -305,4 +306,4 @@ def run_fake(suite: Path, home: Path, *extra: str) -> tuple[Path, dict]:
             os.environ["HARNESS_HOME"] = old
     assert code == 0, out.getvalue()[-3000:]
     run_dir = Path(out.getvalue().rsplit("run: ", 1)[1].strip())
-    return run_dir, json.loads((run_dir / "manifest.json").read_text())
+    return run_dir, record_of(run_dir)["manifest"]

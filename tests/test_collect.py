@@ -115,15 +115,13 @@ def test_the_collector_runs_no_plugin_code(tmp_path, monkeypatch):
     """A finished run's results come from its grade entries alone: with every capability's
     ``answer_of`` and ``score`` broken after the stages, collecting still gives the figures
     (the agreement with the supervisor from the answers the grade stages recorded)."""
-    import json
-
-    from conftest import fake_suite, run_fake
+    from conftest import fake_suite, record_of, run_fake
     from harness.bases import Capability
     from harness.graph import Graph
     from harness.schemas import Suite
 
     run_dir, manifest = run_fake(fake_suite(tmp_path), tmp_path / "home")
-    graph = Graph.model_validate_json((run_dir / "graph.json").read_text())
+    graph = Graph.model_validate(record_of(run_dir)["graph"])
     home = tmp_path / "home" / "cache"
     entries = {s["node"]: home / s["stage"] / s["key"] for s in manifest["stages"]}
 
@@ -134,7 +132,7 @@ def test_the_collector_runs_no_plugin_code(tmp_path, monkeypatch):
     monkeypatch.setattr(Capability, "score", broken)
     rows = Collector(graph, entries, Suite.model_validate(manifest["suite"]),
                      {c: None for c in ("fake_lookup", "synth_arith")}).results("again")
-    written = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    written = record_of(run_dir)["results"]
     assert [r.model_dump(exclude={"run_id"}) for r in rows] == \
         [{k: v for k, v in r.items() if k != "run_id"} | {"chance": None} for r in written]
     assert all("supervisor_agreement" in r.analysis for r in rows)

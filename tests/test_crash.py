@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from harness.store import Store, read_jsonl
+from conftest import ROOT, record_of
+from harness.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def _finish(proc: subprocess.Popen) -> Path:
 
 def _results(run_dir: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "run_id"}
-            for r in read_jsonl(run_dir / "results.jsonl")]
+            for r in record_of(run_dir)["results"]]
 
 
 def _wait(condition, proc: subprocess.Popen, what: str) -> None:
@@ -67,11 +67,11 @@ def _wait(condition, proc: subprocess.Popen, what: str) -> None:
 
 
 def _stages_done(home: Path) -> int:
-    manifests = list((home / "runs").glob("*/manifest.json"))
+    manifests = list((home / "runs").glob("*/record.json"))
     counts = []
     for m in manifests:
         try:
-            counts.append(len(json.loads(m.read_text())["stages"]))
+            counts.append(len(json.loads(m.read_text())["manifest"]["stages"]))
         except (ValueError, KeyError):
             counts.append(0)
     return max(counts, default=0)
@@ -114,7 +114,7 @@ def test_sigkill_at_several_points_then_resume_gives_identical_results(reference
     entries = [p for p in (home / "cache").glob("*/*") if p.is_dir() and not p.name.startswith(".")]
     assert entries and all(store.problem(p.parent.name, p.name) is None for p in entries)
     assert not list((home / "cache").glob("*/.tmp-*")), "no temporary may outlive the runs"
-    statuses = [json.loads(m.read_text())["status"] for m in (home / "runs").glob("*/manifest.json")]
+    statuses = [json.loads(m.read_text())["manifest"]["status"] for m in (home / "runs").glob("*/record.json")]
     assert statuses.count("finished") == 1 and statuses.count("running") == 3
     shown = subprocess.run([str(Path(sys.executable).with_name("harness")), "runs"], cwd=ROOT,
                            env={**os.environ, "HARNESS_HOME": str(home)}, capture_output=True,
@@ -130,7 +130,7 @@ def test_two_runs_sharing_a_home_compute_each_stage_once(reference, tmp_path):
     assert _results(dirs[0]) == _results(dirs[1]) == results
     computed: dict[str, int] = {}
     for d in dirs:
-        for s in json.loads((d / "manifest.json").read_text())["stages"]:
+        for s in record_of(d)["manifest"]["stages"]:
             computed[s["key"]] = computed.get(s["key"], 0) + (not s["cached"])
     assert set(computed.values()) == {1}, "every stage computed by exactly one of the runs"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import harness_cli, plugin_site
+from conftest import harness_cli, plugin_site, record_of
 from harness.history import find_run
 from harness.store import Store
 
@@ -66,7 +66,7 @@ def _run(suite: Path, home: Path, site: Path, *extra: str):
 def _manifest(home: Path) -> dict:
     """The last run's manifest: the one ``harness show latest`` reads (runs in one second
     do not sort by id)."""
-    return json.loads((find_run(Store(home), "latest") / "manifest.json").read_text())
+    return record_of(find_run(Store(home), "latest"))["manifest"]
 
 
 def _site(tmp_path: Path, body: str) -> Path:
@@ -229,7 +229,7 @@ def test_a_fault_in_any_plugin_method_is_one_line_and_keeps_finished_stages(faul
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith("error: ") and says in line and stage in line, line
     if stage.startswith("planning"):  # refused before the run began: nothing of it is left
-        assert not list((home / "runs").glob("*/manifest.json"))
+        assert not list((home / "runs").glob("*/record.json"))
         return
     assert _entries(home, stage) == 0, "the failed stage left an entry"
     finished = {s["key"] for s in _manifest(home)["stages"] if s["error"] is None}

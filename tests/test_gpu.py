@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import harness_cli, run_dir_of
+from conftest import harness_cli, record_of, run_dir_of
 
 
 def _cuda() -> bool:
@@ -59,7 +59,7 @@ def test_a_bf16_sft_stage_through_a_worker_keeps_bf16(tiny_models, tmp_path):
     suite.write_text(SUITE.format(strong=strong))
     proc = harness_cli("run", "--suite", str(suite), env={"HARNESS_HOME": str(tmp_path / "h")})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    manifest = json.loads((run_dir_of(proc) / "manifest.json").read_text())
+    manifest = record_of(run_dir_of(proc))["manifest"]
     (ceiling,) = [s for s in manifest["stages"] if s["label"].startswith("train ceiling")]
     assert "cuda" in ceiling["device"].lower() or "nvidia" in ceiling["device"].lower(), ceiling
     entry = tmp_path / "h" / "cache" / "train" / ceiling["key"]

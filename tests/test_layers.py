@@ -10,14 +10,14 @@ grimp = pytest.importorskip("grimp", reason="grimp is a dev dependency (pip inst
 
 LAYERS = [
     ("cli", {"cli"}),
-    ("run", {"runs", "history", "leaderboard", "reference", "testing", "power", "gc"}),
+    ("run", {"runs", "plans", "history", "leaderboard", "reference", "testing", "power", "gc"}),
     ("checks before compute", {"sizing", "preflight"}),
     ("execution", {"scheduler", "executors", "worker", "launch", "jobs", "_preload"}),
     ("planning and stage kinds", {"planner", "runners", "resolver", "tinymodels", "converted",
                                   "tokens", "code"}),
     ("results", {"collect", "findings", "report", "analysis", "stats", "controls"}),
-    ("records and plugins", {"schemas", "graph", "outputs", "footprint", "store", "bases", "rows",
-                             "extract", "scoring", "sources", "hookspecs", "registry",
+    ("records and plugins", {"record", "schemas", "graph", "outputs", "footprint", "store",
+                             "bases", "rows", "extract", "scoring", "sources", "hookspecs", "registry",
                              "plugins", "faults", "guard", "trust", "errors", "progress",
                              "devices"}),
 ]

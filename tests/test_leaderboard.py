@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import harness_cli
-from harness import leaderboard
+from harness import leaderboard, record
 from harness.errors import HarnessError
+from harness.record import RunRecord
 from harness.report import ANALYSIS_COLUMNS
 from harness.schemas import CapabilityResult, Manifest, Suite
 from harness.store import write_json, write_jsonl
@@ -30,8 +31,11 @@ def _items(*accuracies: float, n: int = 100) -> dict[str, list[float]]:
 
 
 def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
-              status: str = "finished", dirty: bool = False, limit: int | None = None) -> Path:
-    """A run directory as `harness run` leaves it (results written here, not computed)."""
+              status: str = "finished", dirty: bool = False, limit: int | None = None,
+              legacy: bool = False) -> Path:
+    """A run directory as `harness run` leaves it (results written here, not computed); with
+    ``legacy``, in the layout before the one record file (version 0: a manifest.json and a
+    results.jsonl)."""
     run = home / "runs" / run_id
     run.mkdir(parents=True)
     results = [
@@ -43,7 +47,6 @@ def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
                          analysis={"weak_label_acc": 0.2, "train_n": 50.0})
         for seed in (0, 1, 2) for k, m in enumerate(METHODS) for c in CAPS
     ]
-    write_jsonl(run / "results.jsonl", [r.model_dump() for r in results])
     manifest = Manifest(run_id=run_id, suite=Suite(name=suite, weak="w", strong="s",
                                                    seeds=[0, 1, 2], limit=limit,
                                                    capabilities=[{"name": c} for c in CAPS]),
@@ -54,7 +57,11 @@ def _fake_run(home: Path, suite: str, run_id: str, shift: float = 0.0,
                                   "owner": "mine", "dist": "my-w2s", "dist_version": "1.4"},
                                  {"kind": "trainers", "name": "sft", "version": 1,
                                   "owner": "sft", "dist": "w2s-harness", "dist_version": "0.1.0"}])
-    write_json(run / "manifest.json", manifest.model_dump(mode="json"))
+    if legacy:
+        write_jsonl(run / "results.jsonl", [r.model_dump() for r in results])
+        write_json(run / "manifest.json", manifest.model_dump(mode="json"))
+    else:
+        record.save(run, RunRecord(manifest=manifest, results=results))
     return run
 
 
@@ -265,12 +272,12 @@ def test_runs_counts_only_the_stages_that_finished(tmp_path):
     from harness.store import Store
 
     run = _fake_run(tmp_path, "quick", "20261123T000000_quick_abc123", status="failed")
-    manifest = Manifest.model_validate_json((run / "manifest.json").read_text())
-    manifest.stages = [StageRecord(stage="train", key="k1", label="train weak", cached=False,
-                                   seconds=1.0),
-                       StageRecord(stage="train", key="k2", label="train ceiling", cached=False,
-                                   seconds=1.0, error="boom")]
-    write_json(run / "manifest.json", manifest.model_dump(mode="json"))
+    done = record.load(run)
+    done.manifest.stages = [
+        StageRecord(stage="train", key="k1", label="train weak", cached=False, seconds=1.0),
+        StageRecord(stage="train", key="k2", label="train ceiling", cached=False, seconds=1.0,
+                    error="boom")]
+    record.save(run, done)
     store = Store(tmp_path)
     assert "1 (1 computed), 1 failed" in runs_table(store)
     assert show(store, "latest").startswith(
@@ -287,9 +294,9 @@ def test_latest_is_the_run_that_started_last_even_within_one_second(tmp_path):
            "2026-11-23T00:00:00.900000+00:00": "20261123T000000_quick_000000"}
     for started, run_id in ids.items():
         run = _fake_run(tmp_path, "quick", run_id)
-        manifest = Manifest.model_validate_json((run / "manifest.json").read_text())
-        write_json(run / "manifest.json", manifest.model_copy(update={"started": started})
-                   .model_dump(mode="json"))
+        done = record.load(run)
+        done.manifest.started = started
+        record.save(run, done)
     store = Store(tmp_path)
     assert find_run(store, "latest").name == "20261123T000000_quick_000000"
     table = runs_table(store)

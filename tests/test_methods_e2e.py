@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import harness_cli
+from conftest import harness_cli, record_of
+from harness.record import load
+from harness.report import summarise
 from harness.store import Store, read_jsonl, write_jsonl
 
 SUITE = """
@@ -59,7 +61,7 @@ def test_every_method_runs_reports_and_never_reads_the_unlabeled_gold(tmp_path):
     suite, home = tmp_path / "s.yaml", tmp_path / "home"
     suite.write_text(SUITE)
     run_dir = _run(suite, home)
-    results = read_jsonl(run_dir / "results.jsonl")
+    results = record_of(run_dir)["results"]
     assert {r["method"] for r in results} == METHODS
     assert len(results) == len(METHODS) * 2  # methods x capabilities
     for r in results:
@@ -108,10 +110,10 @@ def test_two_seeds_and_both_mixtures_give_intervals_transfer_and_every_report_se
     suite.write_text(suite.read_text() + "transfer: true\n")
     run_dir, _ = run_fake(suite, tmp_path / "home")
     methods = {"naive", "confidence", "two-stage", "boot"}
-    results = read_jsonl(run_dir / "results.jsonl")
+    results = record_of(run_dir)["results"]
     assert {r["method"] for r in results} == methods
     assert len(results) == len(methods) * 2 * 2 * 2  # methods x capabilities x mixtures x seeds
-    transfer = read_jsonl(run_dir / "transfer.jsonl")
+    transfer = record_of(run_dir)["transfer"]
     assert len(transfer) == len(methods) * 2 * 2 * 2  # x trained on x evaluated on x seeds
     # Per-item scores, aligned with the evaluated capability's own results (finding 2 pairs
     # them with the untuned strong model's).
@@ -126,8 +128,8 @@ def test_two_seeds_and_both_mixtures_give_intervals_transfer_and_every_report_se
     boot = next(r for r in results if r["method"] == "boot" and r["mixture"] == "single"
                 and r["capability"] == "fake_lookup")
     assert (boot["analysis"]["train_examples"], boot["analysis"]["train_steps"]) == (160, 20)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert all(s["seeds"] == [0, 1] and s["w2s"]["low"] is not None for s in summary)
+    summary = summarise(load(run_dir).results)
+    assert all(s.seeds == [0, 1] and s.w2s.low is not None for s in summary)
     report = (run_dir / "report.md").read_text()
     for title in ("Results", "Weak labels", "Joint vs single", "Transfer"):
         assert f"## {title}" in report

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from conftest import harness_cli
+from conftest import harness_cli, record_of
 from harness.store import read_jsonl
 
 pytestmark = pytest.mark.slow
@@ -43,7 +42,7 @@ def _run(tmp_path: Path, methods: str, home: Path):
     proc = harness_cli("run", "--suite", str(suite), env={"HARNESS_HOME": str(home)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = Path(proc.stdout.strip().splitlines()[-1].split("run: ", 1)[1])
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = record_of(run_dir)["manifest"]
     return proc, run_dir, manifest
 
 
@@ -63,7 +62,7 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
     # both mixtures)
     assert len(computed) == 46
     assert sum(label.startswith("train ") for label in computed) == 9
-    results = read_jsonl(run_dir / "results.jsonl")
+    results = record_of(run_dir)["results"]
     assert {(r["mixture"], r["capability"]) for r in results} == {
         (m, c) for m in ("joint", "single") for c in ("synth_scan", "synth_arith")
     }
@@ -79,7 +78,7 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
     _, run_dir2, manifest2 = _run(tmp_path, NAIVE, home)
     assert _computed(manifest2) == []
     strip = lambda rows: [{k: v for k, v in r.items() if k != "run_id"} for r in rows]  # noqa
-    assert strip(read_jsonl(run_dir2 / "results.jsonl")) == strip(results)
+    assert strip(record_of(run_dir2)["results"]) == strip(results)
 
     # A new method reuses the weak model, the labels, the ceilings and (same selector) the
     # selection: only its training, evaluation and grading run, once per group. A grade is

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_fake
+from conftest import record_of, run_fake
 from harness.report import summarise
 from harness.schemas import CapabilityResult
-from harness.store import read_jsonl
 
 SUITE = """name: control
 weak: fake-weak
@@ -39,7 +38,7 @@ def test_the_harness_finds_weak_to_strong_generalization_where_it_is_built_in(
     suite.write_text(SUITE.format(vote=str(vote).lower()))
     run_dir, _ = run_fake(suite, tmp_path / "home")
     (s,) = summarise([CapabilityResult.model_validate(r)
-                      for r in read_jsonl(run_dir / "results.jsonl")])
+                      for r in record_of(run_dir)["results"]])
     assert s.generalizes.startswith(expected), s.generalizes
     if vote:  # and the PGR's interval is above 0
         assert s.pgr is not None and s.pgr.low > 0, s.pgr_text(reason=True)
@@ -72,7 +71,7 @@ def test_the_format_only_control_trains_on_the_weak_labels_shuffled(tmp_path):
         assert sorted(trained[i["prompt"]] for i in mine) == sorted(i["label"] for i in mine)
         moved = sum(trained[i["prompt"]] != i["label"] for i in mine)
         assert moved > len(mine) / 3, (cap, moved)  # the pairing is gone
-    results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
+    results = [CapabilityResult.model_validate(r) for r in record_of(run_dir)["results"]]
     assert all("strong_format" in r.baselines and r.items["strong_format"] for r in results)
     assert "format-only control" in (run_dir / "report.md").read_text()
 
@@ -104,7 +103,7 @@ def test_simulated_supervisors_give_the_controls_their_verdicts(tmp_path, errors
     labels = [s["label"] for s in manifest["stages"]]
     assert not any(label.startswith("train weak") for label in labels)
     assert any(label.startswith("label simulated") for label in labels)
-    results = [CapabilityResult.model_validate(r) for r in read_jsonl(run_dir / "results.jsonl")]
+    results = [CapabilityResult.model_validate(r) for r in record_of(run_dir)["results"]]
     assert all(abs(r.weak - 0.6) < 0.15 for r in results), [r.weak for r in results]
     assert not any(k.startswith("weak_") for r in results for k in r.baselines)
     (s,) = summarise(results)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, results_of, run_dir_of, run_tiny, tiny_suite
+from conftest import ROOT, record_of, results_of, run_dir_of, run_tiny, tiny_suite
 from harness.devices import cores
 
 pytestmark = pytest.mark.slow
@@ -118,8 +118,8 @@ def test_a_two_node_cluster_that_loses_a_node_gives_the_local_outputs(reference,
     deadline, victims = time.monotonic() + 600, []
     while not victims:
         assert proc.poll() is None and time.monotonic() < deadline, "node 2 never got 2 stages"
-        manifests = list((home / "runs").glob("*/manifest.json"))
-        done = json.loads(manifests[0].read_text())["stages"] if manifests else []
+        manifests = list((home / "runs").glob("*/record.json"))
+        done = json.loads(manifests[0].read_text())["manifest"]["stages"] if manifests else []
         nodes = {s["cluster_node"] for s in done if s["cluster_node"]}
         busy = [pid for pid in _children(second)
                 if _stat(Path(f"/proc/{pid}/stat"))[0].startswith(("ray::train", "ray::eval"))]
@@ -133,7 +133,7 @@ def test_a_two_node_cluster_that_loses_a_node_gives_the_local_outputs(reference,
     assert proc.returncode == 0, err[-3000:]
     run_dir = run_dir_of(subprocess.CompletedProcess([], 0, out, err))
 
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = record_of(run_dir)["manifest"]
     assert manifest["executor"] == {"name": "ray", "address": address, "retries": 3}
     ran = [s for s in manifest["stages"] if not s["cached"] and s["pid"] != manifest["pid"]]
     assert len({s["cluster_node"] for s in ran}) == 2, "stages ran on both nodes"

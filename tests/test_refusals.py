@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, harness_cli, plugin_site
+from conftest import ROOT, harness_cli, plugin_site, record_of
 from test_bad_input import _error_line
 
 CAPS = '''
@@ -114,7 +114,7 @@ def test_rows_shared_between_pools_are_counted_in_the_record_and_the_report(tmp_
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "0 repeated rows and 7 train rows that the test split holds" in proc.stderr
     run_dir = next((tmp_path / "home" / "runs").iterdir())
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = record_of(run_dir)["manifest"]
     assert manifest["splits"]["cap_shared"]["overlap"] == 7
     assert manifest["splits"]["cap_shared"]["rows"] == {"labeled": 10, "unlabeled": 20, "test": 10}
     report = (run_dir / "report.md").read_text()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from conftest import harness_cli
-from harness.store import read_jsonl
+from conftest import harness_cli, record_of
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +33,13 @@ def test_the_smollm_suite_runs_a_real_lm_through_every_stage(shared_data, smollm
                        "--limit", "4", env={"HARNESS_HOME": str(tmp_path / "home")})
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = Path(proc.stdout.strip().splitlines()[-1].split("run: ", 1)[1])
-    results = read_jsonl(run_dir / "results.jsonl")
+    results = record_of(run_dir)["results"]
     assert sorted(r["capability"] for r in results) == ["creak", "esnli"]
     for r in results:
         assert set(r["baselines"]) == {"strong_0shot", "strong_3shot", "weak_0shot", "weak_3shot",
                                        "strong_format"}
         assert set(r["empty"]) == {"weak", "w2s", "ceiling", *r["baselines"]}
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = record_of(run_dir)["manifest"]
     assert manifest["suite"]["weak"] == "smollm2-135m-l4"
     assert "Baselines" in (run_dir / "report.md").read_text()
 
@@ -56,11 +54,11 @@ def test_smoke_run_on_real_files(shared_data, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = Path(proc.stdout.strip().splitlines()[-1].split("run: ", 1)[1])
-    results = read_jsonl(run_dir / "results.jsonl")
+    results = record_of(run_dir)["results"]
     assert sorted(r["capability"] for r in results) == sorted(NAMES)
     assert all(r["n_test"] >= 6 for r in results)
     mctaco = next(r for r in results if r["capability"] == "mctaco")
     assert "w2s_em" in mctaco["metrics"]
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = record_of(run_dir)["manifest"]
     assert manifest["status"] == "finished"
     assert manifest["suite"]["capabilities"][0]["source"] == str(shared_data.resolve() / "gsm8k")

@@ -3,7 +3,6 @@ concurrent workers get their share of the cores, and a stage can launch several 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_dir_of, run_tiny, tiny_suite
+from conftest import ROOT, record_of, run_dir_of, run_tiny, tiny_suite
 from harness.devices import cores
 from harness.store import Store
 from harness.worker import cpu_kind
@@ -36,7 +35,7 @@ def test_the_parent_imports_neither_torch_nor_vllm_and_each_worker_gets_its_core
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "HEAVY []" in proc.stdout, proc.stdout[-500:]
-    manifest = json.loads((run_dir_of(proc) / "manifest.json").read_text())
+    manifest = record_of(run_dir_of(proc))["manifest"]
     assert manifest["extraction"]["synth_scan"] == ["match"]
     assert manifest["executor"] == {**manifest["executor"], "name": "local", "jobs": 2,
                                     "threads_per_stage": max(1, cores() // 2)}
