@@ -212,8 +212,7 @@ backend: hf
 seeds: {seeds}
 mixtures: [joint]
 capabilities:
-  - {{name: synth_scan, params: {{labeled: 60, unlabeled: 80, test: 24}}}}
-  - {{name: synth_arith, params: {{labeled: 60, unlabeled: 80, test: 24}}}}
+{capabilities}
 methods:
 {methods}
 train:
@@ -222,14 +221,23 @@ train:
 decode: {{max_new_tokens: 24}}  # short for speed: some targets are cut, so
 target_check: warn              # the preflight only warns
 format_control: false  # for speed: the fake suite and the testbed run it
-"""
+{extra}"""
+TINY_CAPABILITIES = ("synth_scan", "synth_arith")
+SMALL = {"capabilities": ("synth_scan",), "extra": "baseline_shots: [0]\n"}
+"""``tiny_suite(..., **SMALL)``: one capability and 0-shot baselines only, for tests of the
+machinery (workers, executors) rather than of results: fewer stages, each still a process."""
 
 
 def tiny_suite(folder: Path, methods: str = "  - {name: naive}", seeds: str = "[0]",
-               steps: int = 3) -> Path:
-    """A suite of the two generated capabilities small enough to run in seconds per stage."""
+               steps: int = 3, capabilities: tuple[str, ...] = TINY_CAPABILITIES,
+               extra: str = "") -> Path:
+    """A suite of the generated capabilities small enough to run in seconds per stage;
+    ``extra``, more suite lines."""
     path = folder / "tiny.yaml"
-    path.write_text(TINY_SUITE.format(methods=methods, seeds=seeds, steps=steps))
+    caps = "\n".join(f"  - {{name: {c}, params: {{labeled: 60, unlabeled: 80, test: 24}}}}"
+                      for c in capabilities)
+    path.write_text(TINY_SUITE.format(methods=methods, seeds=seeds, steps=steps,
+                                      capabilities=caps, extra=extra))
     return path
 
 

@@ -187,4 +187,4 @@ def test_an_entry_that_cannot_render_is_refused_and_never_stops_the_board(board)
     warned = [x for x in proc.stderr.splitlines() if x.startswith("warning:")]
     assert len(warned) == 2 and any("bad.json" in x and "no test items" in x for x in warned)
     assert json.loads((board / "leaderboard.json").read_text())  # the good entry is there
-    assert data["id"] in (board / "README.md").read_text()
+    assert data["manifest"]["run_id"] in (board / "README.md").read_text()

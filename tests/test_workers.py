@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, record_of, run_dir_of, run_tiny, tiny_suite
+from conftest import ROOT, SMALL, record_of, run_dir_of, run_tiny, tiny_suite
 from harness.devices import cores
 from harness.store import Store
 from harness.worker import cpu_kind
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def test_the_parent_imports_neither_torch_nor_vllm_and_each_worker_gets_its_cores(tmp_path):
     """One run with two stages at a time: the harness process never imports torch or vllm,
     and each stage runs in a fresh worker with its share of the cores."""
-    suite = tiny_suite(tmp_path, steps=2)
+    suite = tiny_suite(tmp_path, steps=2, **SMALL)
     script = (
         "import sys\n"
         "from harness.cli import main\n"
@@ -72,7 +72,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_killed_worker_is_one_error_line_with_its_log_and_leaves_no_entry(tmp_path):
-    suite = tiny_suite(tmp_path, steps=40)
+    suite = tiny_suite(tmp_path, steps=40, **SMALL)
     home = tmp_path / "home"
     exe = Path(sys.executable).with_name("harness")
     proc = subprocess.Popen([str(exe), "run", "--suite", str(suite)], cwd=ROOT, text=True,
