@@ -161,6 +161,10 @@ class TrainContext(BaseModel):
     seed: int
     work_dir: Path
     progress_label: str = "train"
+    history: Path | None = None
+    """Where a trainer may append its training curve, one JSON object a logged optimizer step
+    (``step``, ``epoch``, ``loss``, ``learning_rate``; deterministic fields only, since the
+    file is part of the stage's output): `harness show --html` draws it."""
 
 
 # --------------------------------------------------------------------------- kinds

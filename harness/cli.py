@@ -122,6 +122,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("runs", help="list past runs under $HARNESS_HOME with their status")
     show = sub.add_parser("show", help="print a run's tables")
     show.add_argument("run", nargs="?", default="latest", help="run id, prefix, path or latest")
+    show.add_argument("--html", action="store_true",
+                      help="write the run's page (plots with intervals, training curves, "
+                           "tables) instead; needs the plots extra")
+    show.add_argument("--out", help="where --html writes the page (default: page.html in the "
+                                    "run's directory)")
 
     board = sub.add_parser("leaderboard", help="record runs and render the published board")
     bsub = board.add_subparsers(dest="board_command", required=True)
@@ -390,6 +395,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     from harness.history import show
     from harness.store import Store
 
+    if args.html:
+        from pathlib import Path
+
+        from harness import runpage
+
+        print(runpage.write(Store(), args.run, Path(args.out) if args.out else None))
+        return 0
+    if args.out:
+        raise HarnessError("--out goes with --html: add --html to write the run's page")
     print(show(Store(), args.run))
     return 0
 

@@ -6,20 +6,21 @@ An entry is one run (``leaderboard/entries/<suite>/<run id>.json``): its record
 results over seeds) and when it was added. The board has one section per suite, since
 only runs of one suite share data and models; each method of each entry is a row. The rendered
 files depend on the entries alone (no clock, no environment), so ``build --check`` can tell a
-stale board from a current one. The HTML page draws its plots as inline SVG: it loads nothing
-from the network and runs no script.
+stale board from a current one. The HTML page draws its plots with ``harness.plots``
+(matplotlib, as inline SVG; the ``plots`` extra), which a run's own page shares: it loads
+nothing from the network and runs no script.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
 import html
-from math import ceil, floor
 import json
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness import plots
 from harness.bases import SINGULAR
 from harness.errors import HarnessError, one_line
 from harness.findings import Finding, findings
@@ -27,6 +28,7 @@ from harness.findings import table as findings_table
 from harness.record import FILE, RunRecord, is_run, load, migrate
 from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, md_table, \
     summarise
+from harness.schemas import FORMAT
 from harness.stats import VERDICT_SEEDS, Estimate, provisional
 
 BOARD_SCHEMA = 1
@@ -120,6 +122,8 @@ def unrenderable(entry: Entry) -> str | None:
         markdown([entry], verdicts)
         board_json([entry])
         page([entry], verdicts)
+    except HarnessError:
+        raise  # this machine's problem (no matplotlib), not the entry's
     except Exception as exc:  # a board must never fail on one entry; this says why
         return f"its tables do not render ({type(exc).__name__}: {one_line(exc)})"
     return None
@@ -234,7 +238,7 @@ def _detail_table(rows: list[tuple[Entry, str, str, dict[str, Summary]]], cap: s
              for _, mixture, method, by_cap in rows if cap in by_cap])
 
 
-def _models(e: Entry) -> str:
+def models_line(e: Entry) -> str:
     """Provenance of an entry: models, seeds, commit, device, and where its plugins came from."""
     seeds = ",".join(map(str, e.manifest.suite.seeds))
     commit = (e.manifest.git.get("commit") or "")[:8] or "unknown"
@@ -285,7 +289,7 @@ def markdown(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
         parts.append("No entries yet: `harness leaderboard add RUN`.")
     for suite, es in _by_suite(found).items():
         caps = _capabilities(es)
-        parts += [f"## {suite}", "", *[f"- {_models(e)}" for e in es], "",
+        parts += [f"## {suite}", "", *[f"- {models_line(e)}" for e in es], "",
                   "### PGR by method and capability", ""]
         parts += [md_table(*_pgr_table(es, caps)), ""]
         for e in es:
@@ -316,16 +320,13 @@ def board_json(found: list[Entry]) -> str:
 
 # --------------------------------------------------------------------------- HTML
 
-PALETTE = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2",
-           "#97bbf5", "#9c6b4e", "#9498a0"]
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border-bottom: 1px solid #ddd; padding: 3px 9px; text-align: right; }
 th:first-child, td:first-child, td.name { text-align: left; }
-.legend span { display: inline-block; margin-right: 1em; }
-.swatch { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.3em; }
-svg text { font: 11px system-ui, sans-serif; fill: #333; }
+figure { margin: 0.5em 0 1.5em; } figure svg { max-width: 100%; height: auto; }
+pre { font-size: 12px; overflow-x: auto; }
 """.strip()
 
 
@@ -339,50 +340,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _bars(title: str, groups: list[str], series: list[tuple[str, list[Estimate | None]]],
-          lo: float, hi: float) -> str:
-    """A grouped bar chart as inline SVG: one group per label, one bar per series, each bar
-    with its 95% interval as a whisker where it has one."""
-    width, height, left, bottom = 1000, 260, 50, 40
-    plot_h = height - bottom - 20
-    group_w = (width - left - 10) / max(1, len(groups))
-    bar_w = group_w * 0.8 / max(1, len(series))
-    y = lambda v: 20 + plot_h * (hi - v) / (hi - lo)  # noqa: E731
-    out = [f'<svg role="img" aria-label="{_e(title)}" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
-    step = 0.25 if hi - lo <= 2 else 1.0
-    for tick in [k * step for k in range(ceil(lo / step), floor(hi / step) + 1)]:
-        out.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
-                   f'stroke="#eee"/><text x="{left - 6}" y="{y(tick) + 4:.1f}" '
-                   f'text-anchor="end">{tick:.2f}</text>')
-    out.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(0):.1f}" y2="{y(0):.1f}" '
-               'stroke="#888"/>')
-    for g, name in enumerate(groups):
-        x0 = left + g * group_w + group_w * 0.1
-        for k, (label, values) in enumerate(series):
-            est = values[g]
-            if est is None:
-                continue
-            v = max(lo, min(hi, est.mean))
-            top, base = (y(v), y(0)) if v >= 0 else (y(0), y(v))
-            x = x0 + k * bar_w
-            out.append(f'<rect x="{x:.1f}" y="{top:.1f}" width="{bar_w * 0.9:.1f}" '
-                       f'height="{max(0.5, base - top):.1f}" fill="{PALETTE[k % len(PALETTE)]}">'
-                       f'<title>{_e(label)} on {_e(name)}: {est.bracket()}</title></rect>')
-            if est.low is not None and est.high is not None:
-                mid = x + bar_w * 0.45
-                a, b = y(max(lo, min(hi, est.high))), y(max(lo, min(hi, est.low)))
-                out.append(f'<path class="whisker" d="M{mid:.1f} {a:.1f}V{b:.1f}'
-                           f'M{mid - 3:.1f} {a:.1f}h6M{mid - 3:.1f} {b:.1f}h6" stroke="#222"/>')
-        out.append(f'<text x="{x0 + group_w * 0.4:.1f}" y="{height - bottom + 16}" '
-                   f'text-anchor="middle">{_e(name)}</text>')
-    out.append("</svg>")
-    legend = "".join(f'<span><i class="swatch" style="background:{PALETTE[k % len(PALETTE)]}">'
-                     f"</i>{_e(label)}</span>" for k, (label, _) in enumerate(series))
-    return f'<figure><figcaption>{_e(title)}</figcaption>{"".join(out)}' \
-           f'<div class="legend">{legend}</div></figure>'
-
-
 def page(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
     body = ["<h1>W2S leaderboard</h1>",
             *[f"<p>{_e(line)}</p>" for line in HEADER],
@@ -390,38 +347,57 @@ def page(found: list[Entry], verdicts: dict[str, list[Finding]]) -> str:
     if not found:
         body.append("<p>No entries yet.</p>")
     for suite, es in _by_suite(found).items():
-        caps = _capabilities(es)
-        rows = _rows(es)
-        body.append(f'<section id="{_e(suite)}"><h2>{_e(suite)}</h2><ul>'
-                    + "".join(f"<li>{_e(_models(e))}</li>" for e in es) + "</ul>")
-        body.append("<h3>PGR by method and capability</h3>" + _table(*_pgr_table(es, caps)))
-        for e in es:
-            found = verdicts[e.id]
-            if found:
-                body.append(f"<h3>The paper's findings ({_e(e.id)})</h3><ol>" + "".join(
-                    f"<li><b>{_e(f.claim)}</b>: {_e(f.headline())}<ul>"
-                    + "".join(f"<li>{_e(line)}</li>" for line in f.evidence) + "</ul></li>"
-                    for f in found) + "</ol>")
-        series = [(f"{method} ({mixture})", [by_cap[c].pgr if c in by_cap else None
-                                              for c in caps])
-                  for e, mixture, method, by_cap in rows]
-        values = [v for _, vs in series for est in vs if est
-                  for v in (est.mean, est.low, est.high) if v is not None] or [0.0]
-        body.append(_bars(f"{suite}: PGR per capability and method, with 95% paired "
-                          "intervals", caps, series,
-                          max(-2.0, min(-0.25, min(values))), min(3.0, max(1.0, max(values)))))
-        for cap in caps:
-            picked = [(f"{method} ({mixture})", by_cap[cap]) for e, mixture, method, by_cap in rows
-                      if cap in by_cap]
-            body.append(f"<h3>{_e(cap)}</h3>" + _table(*_detail_table(rows, cap)))
-            body.append(_bars(f"{cap}: the best untuned strong model, weak, W2S and ceiling "
-                              "accuracy (95% intervals over seeds)", [p[0] for p in picked],
-                              [("strong base", [s.baselines.get(s.strong_base or "")
-                                                for _, s in picked]),
-                               *[(role, [getattr(s, role) for _, s in picked])
-                                 for role in ("weak", "w2s", "ceiling")]], 0.0, 1.0))
-        body.append("</section>")
+        body += section(suite, es, verdicts)
+    return html_page("W2S leaderboard", body)
+
+
+def _untuned(s: Summary) -> Estimate | None:
+    """The best untuned strong model's accuracy (0- or k-shot), the format control aside."""
+    found = [v for k, v in s.baselines.items() if k.startswith("strong_") and k != FORMAT]
+    return max(found, key=lambda e: e.mean, default=None)
+
+
+def html_page(title: str, body: list[str]) -> str:
+    """A self-contained page: inline CSS and SVG, no script, nothing from the network."""
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>W2S leaderboard</title>"
+            f"<title>{_e(title)}</title>"
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
+
+def section(suite: str, es: list[Entry], verdicts: dict[str, list[Finding]]) -> list[str]:
+    """One suite's part of a page (the board's, or one run's): models, the PGR table and
+    plot, the findings, and per capability the detail table and the accuracy plot."""
+    caps = _capabilities(es)
+    rows = _rows(es)
+    body = [f'<section id="{_e(suite)}"><h2>{_e(suite)}</h2><ul>'
+            + "".join(f"<li>{_e(models_line(e))}</li>" for e in es) + "</ul>",
+            "<h3>PGR by method and capability</h3>" + _table(*_pgr_table(es, caps))]
+    for e in es:
+        found = verdicts[e.id]
+        if found:
+            body.append(f"<h3>The paper's findings ({_e(e.id)})</h3><ol>" + "".join(
+                f"<li><b>{_e(f.claim)}</b>: {_e(f.headline())}<ul>"
+                + "".join(f"<li>{_e(line)}</li>" for line in f.evidence) + "</ul></li>"
+                for f in found) + "</ol>")
+    series = [(f"{method} ({mixture})", [by_cap[c].pgr if c in by_cap else None for c in caps])
+              for e, mixture, method, by_cap in rows]
+    values = [v for _, vs in series for est in vs if est
+              for v in (est.mean, est.low, est.high) if v is not None] or [0.0]
+    body.append(plots.bars(f"{suite}: PGR per capability and method, with 95% paired "
+                           "intervals", caps, series,
+                           max(-2.0, min(-0.25, min(values))), min(3.0, max(1.0, max(values))),
+                           gid=f"pgr-{suite}"))
+    for k, cap in enumerate(caps):
+        picked = [(f"{method} ({mixture})", by_cap[cap]) for e, mixture, method, by_cap in rows
+                  if cap in by_cap]
+        body.append(f"<h3>{_e(cap)}</h3>" + _table(*_detail_table(rows, cap)))
+        body.append(plots.bars(
+            f"{cap}: the best untuned strong model, the format-only control, weak, W2S and "
+            "ceiling accuracy (95% intervals over seeds)", [p[0] for p in picked],
+            [("untuned strong", [_untuned(s) for _, s in picked]),
+             ("format control", [s.baselines.get(FORMAT) for _, s in picked]),
+             *[(role, [getattr(s, role) for _, s in picked])
+               for role in ("weak", "w2s", "ceiling")]], 0.0, 1.0,
+            gid=f"accuracy-{suite}-{k}"))
+    body.append("</section>")
+    return body

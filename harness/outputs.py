@@ -111,6 +111,18 @@ def model_dir(entry: Path) -> Path:
 
 # decode ----------------------------------------------------------------------------------
 
+def history_file(entry: Path) -> Path:
+    """A train entry's training curve (``TrainContext.history``); kept when gc drops the
+    weights."""
+    return entry / "history.jsonl"
+
+
+def history(entry: Path) -> list[dict[str, float]]:
+    """The curve a trainer logged, ``[]`` where it logged none."""
+    path = history_file(entry)
+    return read_jsonl(path) if path.is_file() else []
+
+
 def write_completions(entry: Path, completions: list[Completion]) -> None:
     write_jsonl(entry / "completions.jsonl", [c.model_dump() for c in completions])
 

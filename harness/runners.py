@@ -158,7 +158,8 @@ def train(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry
     with blame(trainer, stage_where(spec, p), "train()"):
         trainer.train(base, examples, outputs.model_dir(out),
                       TrainContext(seed=p.seed, work_dir=out / "work",
-                                   progress_label=spec.label))
+                                   progress_label=spec.label,
+                                   history=outputs.history_file(out)))
 
 
 class DecodeParams(Loads):

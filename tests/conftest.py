@@ -315,3 +315,42 @@ def run_fake(suite: Path, home: Path, *extra: str) -> tuple[Path, dict]:
     assert code == 0, out.getvalue()[-3000:]
     run_dir = Path(out.getvalue().rsplit("run: ", 1)[1].strip())
     return run_dir, record_of(run_dir)["manifest"]
+
+
+def browser(tmp_path: Path):
+    """Headless Debian Chromium under selenium, logging the page's console; skips in a user's
+    clone without it, fails in CI (which installs it)."""
+    chromium = shutil.which("chromium")
+    need("Chromium and chromedriver (apt install chromium chromium-driver)",
+         chromium is not None and shutil.which("chromedriver") is not None)
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1200,1800",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options,
+                            service=webdriver.ChromeService(shutil.which("chromedriver")))
+
+
+def errorbars(driver, gid: str) -> list:
+    """The error bars of the page's figure ``gid`` (``harness.plots``), once the figure is
+    shown to be on screen: the bars' group has a size and a screenshot of the figure is not
+    blank. One SVG path per bar with an interval."""
+    import io
+
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    group = driver.find_element(By.ID, f"{gid}-errorbars")
+    figure = group.find_element(By.XPATH, "ancestor::*[local-name()='figure']")
+    driver.execute_script("arguments[0].scrollIntoView()", figure)
+    assert group.size["height"] > 0, f"{gid}: error bars not drawn"
+    shot = Image.open(io.BytesIO(figure.screenshot_as_png)).convert("RGB")
+    colours = shot.getcolors(1 << 16)
+    assert colours is None or len(colours) > 8, f"{gid}: the figure's screenshot is blank"
+    return group.find_elements(By.CSS_SELECTOR, "path")

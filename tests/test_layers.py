@@ -10,16 +10,17 @@ grimp = pytest.importorskip("grimp", reason="grimp is a dev dependency (pip inst
 
 LAYERS = [
     ("cli", {"cli"}),
-    ("run", {"runs", "plans", "history", "leaderboard", "reference", "testing", "power", "gc"}),
+    ("run", {"runpage", "runs", "plans", "history", "leaderboard", "reference", "testing",
+             "power", "gc"}),
     ("checks before compute", {"sizing", "preflight"}),
     ("execution", {"scheduler", "executors", "worker", "launch", "jobs", "_preload"}),
     ("planning and stage kinds", {"planner", "runners", "resolver", "tinymodels", "converted",
                                   "tokens", "code"}),
-    ("results", {"collect", "findings", "report", "analysis", "stats", "controls"}),
+    ("results", {"collect", "findings", "report", "plots", "analysis", "stats", "controls"}),
     ("records and plugins", {"record", "schemas", "graph", "outputs", "footprint", "store",
-                             "bases", "rows", "extract", "scoring", "sources", "hookspecs", "registry",
-                             "plugins", "faults", "guard", "trust", "errors", "progress",
-                             "devices"}),
+                             "bases", "rows", "extract", "scoring", "sources", "hookspecs",
+                             "registry", "plugins", "faults", "guard", "trust", "errors",
+                             "progress", "devices"}),
 ]
 """Top to bottom; docs/architecture.md describes each module."""
 

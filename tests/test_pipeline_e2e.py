@@ -74,11 +74,22 @@ def test_run_then_rerun_does_no_work_then_a_new_method_runs_alone(tmp_path):
     assert len(preds) == 16 and all(  # 12 grade stages and 4 of the baselines
         read_jsonl(p)[0]["completion"] is not None for p in preds)
 
-    # The same command again: nothing is trained or decoded, results are identical.
+    # Each training stage logged its loss at every optimizer step (max_steps: 3).
+    for s in manifest["stages"]:
+        if s["stage"] == "train":
+            curve = read_jsonl(home / "cache" / "train" / s["key"] / "history.jsonl")
+            assert [h["step"] for h in curve] == [1, 2, 3] and all(h["loss"] > 0 for h in curve)
+
+    # The same command again: nothing is trained or decoded, results are identical, and the
+    # cached run's page draws every training stage's curve from the cache.
     _, run_dir2, manifest2 = _run(tmp_path, NAIVE, home)
     assert _computed(manifest2) == []
     strip = lambda rows: [{k: v for k, v in r.items() if k != "run_id"} for r in rows]  # noqa
     assert strip(record_of(run_dir2)["results"]) == strip(results)
+    shown = harness_cli("show", str(run_dir2), "--html", env={"HARNESS_HOME": str(home)})
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    page = (run_dir2 / "page.html").read_text()
+    assert all(f'id="curves-{k}"' in page for k in range(9)) and "train weak [" in page
 
     # A new method reuses the weak model, the labels, the ceilings and (same selector) the
     # selection: only its training, evaluation and grading run, once per group. A grade is

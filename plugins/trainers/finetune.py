@@ -7,6 +7,7 @@ One module, so a fix to how either trains (a dtype, a save, the progress bar) is
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -50,24 +51,35 @@ def arguments(work_dir: Path, *, epochs: float, batch_size: int, micro_batch_siz
         gradient_accumulation_steps=accumulation_steps(batch_size, micro_batch_size,
                                                        world_size()),
         learning_rate=lr, weight_decay=weight_decay, lr_scheduler_type=scheduler, seed=seed,
-        data_seed=seed, save_strategy="no", report_to=[], logging_steps=10, disable_tqdm=True,
+        data_seed=seed, save_strategy="no", report_to=[], logging_steps=1, disable_tqdm=True,
         dataloader_num_workers=0, bf16=bf16, use_cpu=not torch.cuda.is_available(),
     )
 
 
 def fit(trainer, tok, base: str, out_dir: Path, lora: LoraParams | None, model_cls,
-        **config) -> None:
+        history: Path | None = None, **config) -> None:
     """Train, then save ``out_dir`` as an ordinary checkpoint in ``base``'s dtype (merging the
-    adapter into ``base`` under LoRA; ``config`` is how ``base`` is loaded for that)."""
+    adapter into ``base`` under LoRA; ``config`` is how ``base`` is loaded for that); append
+    the loss at every step to ``history`` (``TrainContext.history``) when given."""
     from transformers import PrinterCallback
 
     dtype = stored_dtype(base)
     trainer.remove_callback(PrinterCallback)
     trainer.train()
+    if history is not None and trainer.is_world_process_zero():
+        with history.open("a") as f:
+            for log in trainer.state.log_history:
+                if "loss" in log:  # not the closing summary, whose runtimes vary run to run
+                    f.write(json.dumps({k: log[k] for k in HISTORY if k in log}) + "\n")
     if lora:
         save_merged(trainer, tok, base, out_dir, dtype, model_cls, **config)
     else:
         save(trainer, tok, out_dir, dtype)
+
+
+HISTORY = ("step", "epoch", "loss", "learning_rate")
+"""What a training curve keeps of each logged step: what the run's page draws and the
+trackers log."""
 
 
 def world_size() -> int:

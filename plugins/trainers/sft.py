@@ -95,7 +95,8 @@ class SFT(Trainer):
             data_collator=lambda batch: collate(batch, tok.pad_token_id),
             callbacks=[finetune.ProgressBar(ctx.progress_label)],
         )
-        finetune.fit(trainer, tok, base_model, out_dir, p.lora, AutoModelForCausalLM)
+        finetune.fit(trainer, tok, base_model, out_dir, p.lora, AutoModelForCausalLM,
+                     history=ctx.history)
         return out_dir
 
 

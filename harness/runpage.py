@@ -1,0 +1,57 @@
+"""A run's own page (`harness show RUN --html`): the board's section for this one run (its PGR
+and accuracy plots with their intervals, its tables and findings), the loss curve of each of
+its training stages, and its report as the terminal prints it. One self-contained HTML file,
+drawn with the same code as the board's page."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from harness import outputs, plots
+from harness.errors import HarnessError, one_line
+from harness.findings import findings
+from harness.history import find_run, render, status
+from harness.leaderboard import Entry, models_line, html_page, section
+from harness.record import RunRecord, load
+from harness.store import Store
+
+
+def write(store: Store, ref: str, out: Path | None = None) -> Path:
+    """Write the page of run ``ref`` to ``out`` (default: ``page.html`` in its directory)."""
+    path = find_run(store, ref)
+    try:
+        run = load(path)
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot read run {path.name}: {one_line(exc)}") from None
+    m = run.manifest
+    if status(m) != "finished":
+        raise HarnessError(f"run {m.run_id} is {status(m)}: a page draws a finished run's "
+                           "results; run the same command again to finish it")
+    entry = Entry(**dict(run), added="", smoke=m.suite.smoke())
+    verdicts = {entry.id: findings(m.suite, run.results, run.transfer)}
+    lines = curves(run, store)
+    body = [f"<h1>Run {html.escape(m.run_id)}</h1>", f"<p>{html.escape(models_line(entry))}</p>",
+            *section(m.suite.name, [entry], verdicts), "<h2>Training curves</h2>",
+            plots.curves("Training loss of each training stage, per optimizer step", lines,
+                         gid="curves") if lines else
+            "<p>No training curve is stored for this run's training stages (their trainer "
+            "logged none, or the cache they were in is not this one).</p>",
+            "<h2>Report</h2>",
+            f"<pre>{html.escape(render(m.suite, run.results, run.transfer, m.splits))}</pre>"]
+    target = out or path / "page.html"
+    target.write_text(html_page(f"run {m.run_id}", body))
+    return target
+
+
+def curves(run: RunRecord, store: Store) -> dict[str, list[tuple[float, float]]]:
+    """Each training stage's loss per optimizer step, by its label, from its cache entry."""
+    keys = {s.node: s.key for s in run.manifest.stages if s.error is None}
+    out = {}
+    for node, spec in (run.graph.stages.items() if run.graph else []):
+        if spec.kind == "train" and node in keys:
+            points = [(h["step"], h["loss"])
+                      for h in outputs.history(store.path("train", keys[node]))]
+            if points:
+                out[spec.label] = points
+    return out
