@@ -15,7 +15,7 @@ from harness.findings import findings
 from harness.findings import table as findings_table
 from harness.outputs import SplitAccount
 from harness.report import report
-from harness.record import is_run, load
+from harness.record import RunRecord, is_run, load
 from harness.schemas import CapabilityResult, Manifest, Suite, TransferResult
 from harness.store import Store
 
@@ -99,14 +99,18 @@ def render(suite: Suite, results: list[CapabilityResult], transfer: list[Transfe
     return text
 
 
+def read(path: Path) -> RunRecord:
+    """The record of the run in ``path``, or one error line saying why it cannot be read."""
+    try:
+        return load(path)
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot read run {path.name}: {one_line(exc)}") from None
+
+
 def show(store: Store, ref: str) -> str:
     """A run's report, rendered again from its stored results (so it shows the current
     statistics and verdicts), or where it stopped when it did not finish."""
-    path = find_run(store, ref)
-    try:
-        run = load(path)
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"cannot read run {path.name}: {one_line(exc)}") from None
+    run = read(find_run(store, ref))
     m = run.manifest
     done = sum(s.error is None for s in m.stages)
     head = f"run {m.run_id}: suite {m.suite.name}, {status(m)}, {done} stages done"

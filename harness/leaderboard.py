@@ -25,7 +25,7 @@ from harness.bases import SINGULAR
 from harness.errors import HarnessError, one_line
 from harness.findings import Finding, findings
 from harness.findings import table as findings_table
-from harness.record import FILE, RunRecord, is_run, load, migrate
+from harness.record import FILE, RunRecord, is_run, migrate
 from harness.report import ANALYSIS_COLUMNS, Summary, analysis_cell, chance_cell, md_table, \
     summarise
 from harness.schemas import FORMAT
@@ -68,12 +68,9 @@ def add(run_dir: Path, root: Path, allow_smoke: bool = False) -> Path:
     if not is_run(run_dir):
         raise HarnessError(f"{run_dir} is not a run directory (no {FILE}); "
                            "see `harness runs` for the runs there are")
-    try:
-        run = load(run_dir)
-    except (ValueError, OSError) as exc:
-        raise HarnessError(f"cannot read run {run_dir.name}: {one_line(exc)}") from None
-    from harness.history import status
+    from harness.history import read, status
 
+    run = read(run_dir)
     manifest = run.manifest
     if status(manifest) != "finished":
         raise HarnessError(f"run {manifest.run_id} is {status(manifest)}, not finished; "

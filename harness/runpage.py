@@ -9,21 +9,18 @@ import html
 from pathlib import Path
 
 from harness import outputs, plots
-from harness.errors import HarnessError, one_line
+from harness.errors import HarnessError
 from harness.findings import findings
-from harness.history import find_run, render, status
+from harness.history import find_run, read, render, status
 from harness.leaderboard import Entry, models_line, html_page, section
-from harness.record import RunRecord, load
+from harness.record import RunRecord
 from harness.store import Store
 
 
 def write(store: Store, ref: str, out: Path | None = None) -> Path:
     """Write the page of run ``ref`` to ``out`` (default: ``page.html`` in its directory)."""
     path = find_run(store, ref)
-    try:
-        run = load(path)
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"cannot read run {path.name}: {one_line(exc)}") from None
+    run = read(path)
     m = run.manifest
     if status(m) != "finished":
         raise HarnessError(f"run {m.run_id} is {status(m)}: a page draws a finished run's "
