@@ -1,8 +1,8 @@
 """A run's record: one typed, versioned file, ``record.json``, holding what ran (the manifest and
 the graph as run) and what came out (every result row). The run rewrites it at each stage's
-outcome and when it ends; `harness show`, `harness runs`, gc, the power planner and the
-leaderboard read it through ``load`` and nothing else, as inspect_ai's viewers read its one
-eval log.
+outcome and when it ends; `harness show` (and its page), `harness runs`, gc, the power
+planner and the leaderboard read it through ``load`` and nothing else, as inspect_ai's viewers
+read its one eval log.
 
 Version 0 is the layout before it (``manifest.json``, ``graph.json``, ``results.jsonl``,
 ``transfer.jsonl``, a derived ``summary.json``, and entries with their own ``id``/``suite``
@@ -69,4 +69,5 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def save(run_dir: Path, record: RunRecord) -> None:
+    """Write the record atomically: a reader never sees half of it."""
     write_json(run_dir / FILE, record.model_dump(mode="json"))
