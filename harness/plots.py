@@ -36,10 +36,10 @@ def _pyplot():
     return plt
 
 
-def _svg(fig) -> str:
+def _svg(plt, fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    _pyplot().close(fig)
+    plt.close(fig)
     text = buf.getvalue()
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)  # its RDF block
     return text[text.index("<svg"):]  # inline: no XML prolog or doctype
@@ -77,7 +77,7 @@ def bars(title: str, groups: Sequence[str],
     ax.set_axisbelow(True)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    return _figure(title, _svg(fig))
+    return _figure(title, _svg(plt, fig))
 
 
 def curves(title: str, lines: dict[str, list[tuple[int, float]]], gid: str) -> str:
@@ -92,4 +92,4 @@ def curves(title: str, lines: dict[str, list[tuple[int, float]]], gid: str) -> s
     ax.grid(color="#eee")
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    return _figure(title, _svg(fig))
+    return _figure(title, _svg(plt, fig))
