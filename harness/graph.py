@@ -15,9 +15,10 @@ Two identities:
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, \
+    field_serializer, field_validator
 
 from harness.footprint import Footprint
 from harness.store import content_key
@@ -46,6 +47,49 @@ class Resources(BaseModel):
     memory_gb: float = Field(0.0, ge=0, description="estimate, for the plan; not enforced")
 
 
+class StageParams(BaseModel):
+    """A stage kind's params: what the planner puts in ``StageSpec.params`` and what its
+    runner, sizing and preflight read back, by field. ``spec_params`` dumps only the fields
+    set, so a spec's params (and its id and key) are exactly what the planner gave, and a spec
+    read back from JSON has the same ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    kind: ClassVar[str]
+
+    @classmethod
+    def of(cls: type[P], spec: StageSpec) -> P:
+        """``spec``'s params as this model (a spec of another kind is a bug: it raises)."""
+        if isinstance(spec.params, cls):
+            return spec.params
+        if isinstance(spec.params, Untyped):  # read back untyped: checked now, strictly
+            return cls.model_validate(spec.params.spec_params())
+        raise TypeError(f"{spec.label}: {spec.kind} params are not {cls.__name__}")
+
+    def spec_params(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+    def capability_names(self) -> list[str]:
+        return list(getattr(self, "capabilities", None) or [])
+
+
+P = TypeVar("P", bound=StageParams)
+
+
+class Untyped(StageParams):
+    """Params read back that no registered model takes: a kind not registered in this
+    process (a third-party kind), or a record written by another version of its kind. Kept as
+    given, so the record still loads and re-dumps byte-identically; a runner's ``of``
+    validates them strictly, so none runs on them unchecked."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: ClassVar[str] = ""
+
+
+PARAMS: dict[str, type[StageParams]] = {}
+"""Each registered stage kind's params model (``runners.register`` fills it): what a spec's
+params are validated as."""
+
+
 class StageSpec(BaseModel):
     """One unit of work, as data."""
 
@@ -55,7 +99,8 @@ class StageSpec(BaseModel):
     """A name in ``runners.KINDS``."""
     label: str
     """For people: progress lines, manifests, ``--force LABEL``. Not part of the id or key."""
-    params: dict[str, Any]
+    params: StageParams
+    """Its kind's params model (``PARAMS``); a dict given here is validated as one."""
     inputs: dict[str, str] = Field(default_factory=dict)
     """Role -> upstream stage id (e.g. ``model``, ``labels``, ``data:synth_scan``)."""
     code: str = ""
@@ -65,6 +110,25 @@ class StageSpec(BaseModel):
     """Its kind's output revision (``runners.StageKind.revision``): in the cache key once past
     1, never in the id."""
 
+    @field_validator("params", mode="before")
+    @classmethod
+    def _typed(cls, value: Any, info: ValidationInfo) -> StageParams:
+        model = PARAMS.get(info.data.get("kind", ""))
+        if isinstance(value, StageParams):
+            if model is None or isinstance(value, model):
+                return value
+            value = value.spec_params()
+        if model is not None:
+            try:
+                return model.model_validate(value)
+            except ValidationError:
+                pass  # a record from another version: loads as given, ``of`` checks it
+        return Untyped.model_validate(value)
+
+    @field_serializer("params")
+    def _dump(self, params: StageParams) -> dict[str, Any]:
+        return params.spec_params()
+
     @property
     def slug(self) -> str:
         """The label as a file name."""
@@ -72,8 +136,8 @@ class StageSpec(BaseModel):
 
     @property
     def id(self) -> str:
-        return content_key({"kind": self.kind, "params": self.params, "inputs": self.inputs,
-                            "code": self.code})
+        return content_key({"kind": self.kind, "params": self.params.spec_params(),
+                            "inputs": self.inputs, "code": self.code})
 
     def key(self, digests: dict[str, str]) -> str:
         """The cache key, from the output digests of this stage's inputs (by role)."""
@@ -81,7 +145,8 @@ class StageSpec(BaseModel):
         if missing:
             raise ValueError(f"{self.label}: no digest for inputs {sorted(missing)}")
         revision = {"revision": self.revision} if self.revision > 1 else {}
-        return content_key({"schema": CACHE_SCHEMA, "kind": self.kind, "params": self.params,
+        return content_key({"schema": CACHE_SCHEMA, "kind": self.kind,
+                            "params": self.params.spec_params(),
                             "inputs": {r: digests[r] for r in self.inputs}, "code": self.code,
                             **revision})
 

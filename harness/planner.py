@@ -24,7 +24,7 @@ from harness.graph import EvalRef, Graph, Resources, StageSpec, TransferRef
 from harness.registry import Registry
 from harness.resolver import check as check_model
 from harness.resolver import model_identity
-from harness.runners import KINDS
+from harness.runners import KINDS, DecodeParams, SuperviseParams
 from harness.schemas import FORMAT, PluginRef, Suite
 from harness.tinymodels import seeded
 
@@ -335,7 +335,7 @@ class Planner:
         """A stage, its params checked against its kind's model (``runners.KINDS``): a
         planner bug fails here, at planning, not in a worker."""
         made = KINDS[kind]
-        typed = made.params.model_validate(params).spec_params()
+        typed = made.params.model_validate(params)
         return self.graph.add(StageSpec(kind=kind, label=label, params=typed, inputs=inputs,
                                         code=digest, resources=self._resources(kind, gpus),
                                         revision=made.revision))
@@ -379,11 +379,15 @@ class Planner:
                          code.digest(type(self.backend)))
 
     def _grade(self, decode: str, g: Group) -> str:
-        """The capabilities' scores of a decode stage's completions against the gold answers."""
+        """The capabilities' scores of a decode (or supervise) stage's completions against the
+        gold answers."""
         spec = self.graph.stages[decode]
+        made = spec.params
+        if not isinstance(made, (DecodeParams, SuperviseParams)):
+            raise TypeError(f"{spec.label}: a {spec.kind} stage has no completions to grade")
         caps = {c: self.capabilities[c] for c in g.caps}
         return self._add("grade", f"grade {spec.label}",
-                         {"split": spec.params["split"],
+                         {"split": made.split,
                           "capabilities": {c: ref(cap) for c, cap in caps.items()}},
                          {"completions": decode, **g.data_inputs()},
                          code.digest(*map(type, caps.values())), gpus=0)

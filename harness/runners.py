@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal, TypeVar
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,7 +20,7 @@ from harness import outputs, trust
 from harness.bases import Backend, Capability, Row, SelectContext, Selector, Supervisor, \
     TrainContext, Trainer, TrainExample, WeakItem
 from harness.faults import blame, checked_selection, copies, edits
-from harness.graph import StageSpec
+from harness.graph import PARAMS, StageParams, StageSpec
 from harness.guard import no_gold
 from harness.outputs import Completion, Prediction, Scores
 from harness.progress import say
@@ -36,29 +36,6 @@ class Ref(BaseModel):
     name: str
     version: int = 1
     params: dict[str, Any] = {}
-
-
-class StageParams(BaseModel):
-    """A stage kind's params: what the planner writes into ``StageSpec.params`` (checked
-    against this model when planned) and what its runner, sizing and preflight read back, by
-    field. ``spec_params`` dumps only the fields set, so a spec's params (and its key) are
-    exactly what the planner gave."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
-    kind: ClassVar[str]
-
-    @classmethod
-    def of(cls: type[P], spec: StageSpec) -> P:
-        return cls.model_validate(spec.params)
-
-    def spec_params(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
-
-    def capability_names(self) -> list[str]:
-        return list(getattr(self, "capabilities", None) or [])
-
-
-P = TypeVar("P", bound=StageParams)
 
 
 def params_of(spec: StageSpec) -> StageParams:
@@ -398,6 +375,7 @@ def register(kind: StageKind) -> StageKind:
     if kind.name in KINDS:
         raise ValueError(f"stage kind {kind.name!r} is already registered")
     KINDS[kind.name] = kind
+    PARAMS[kind.name] = kind.params
     return kind
 
 

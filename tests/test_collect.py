@@ -38,7 +38,7 @@ def _selection(entry: Path, ids: list[str], rewards: dict[str, float] | None = N
 def _collector(tmp_path: Path, trained_on: list[str], kinds: dict[str, str]) -> Collector:
     graph = Graph()
     for node, kind in kinds.items():
-        graph.stages[node] = StageSpec(kind=kind, label=node, params={})  # type: ignore[arg-type]
+        graph.stages[node] = StageSpec(kind=kind, label=node, params={})
     ref = EvalRef(seed=0, mixture="joint", capability="c", method="m", weak="t", ceiling="t",
                   w2s="t", labels="labels", select="select", data="data",
                   trained_on=trained_on)

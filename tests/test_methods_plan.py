@@ -9,6 +9,7 @@ import yaml
 
 from harness import Trainer
 from harness.errors import PluginError
+from harness.graph import StageSpec
 from harness.schemas import Suite
 from harness.planner import plan
 from harness.plugins import registry
@@ -81,7 +82,7 @@ def test_two_stage_and_bootstrap_start_from_the_naive_model_trained_once(tmp_pat
     # Epoch-matched trains its second stage on every weak label: naive's own data.
     assert _model_of(plan, "epoch-matched").inputs["selected"] == naive.inputs["selected"]
     # Stage 2 layers its params over the suite's train params.
-    params = _model_of(plan, "rm-two-stage").params["trainer"]["params"]
+    params = _model_of(plan, "rm-two-stage").params.trainer.params
     assert params["epochs"] == 1 and params["lr"] == 1e-3
     # boot-matched adds its second stage, the format-only control its own; everything else is
     # shared as before
@@ -93,10 +94,10 @@ def test_bootstrap_rounds_relabel_with_the_previous_model(tmp_path):
     chain = _chain(plan, _model_of(plan, "boot"))
     for before, after in zip(chain, chain[1:]):
         relabel = plan.stages[after.inputs["self"]]
-        assert relabel.inputs["model"] == before.id and relabel.params["split"] == "unlabeled"
-        assert all(d["temperature"] == 0.7 for d in relabel.params["decode"].values())
+        assert relabel.inputs["model"] == before.id and relabel.params.split == "unlabeled"
+        assert all(d["temperature"] == 0.7 for d in relabel.params.decode.values())
     # restart (the default): every round trains the base model afresh
-    assert all(s.params["base"] == chain[0].params["base"] and "base" not in s.inputs
+    assert all(s.params.base == chain[0].params.base and "base" not in s.inputs
                for s in chain)
 
 
@@ -150,14 +151,14 @@ def test_the_untuned_base_model_answers_after_seeded_solved_examples(tmp_path):
     methods = [{"name": "cons", "selector": {"name": "consistency", "params": {"strong": "base"}}}]
     graph = _plan(tmp_path, _suite(methods))
     (base,) = [s for s in graph.stages.values() if s.label.startswith("answer strong base")]
-    assert (base.params["shots"], base.params["shot_seed"]) == (3, 0)
+    assert (base.params.shots, base.params.shot_seed) == (3, 0)
     # Shots go only to the untuned models: the selector's base answers and the test-split
     # baselines at each of baseline_shots (0 and 3 by default).
     shown = {s.label.split(" [")[0] for s in graph.stages.values()
-             if s.kind == "decode" and "shots" in s.params}
+             if s.kind == "decode" and s.params.shots}
     assert shown == {"answer strong base", "eval strong base 3-shot", "eval weak base 3-shot"}
     zero = _plan(tmp_path, _suite(methods, base_shots=0, baseline_shots=[0]))
-    assert not any("shots" in s.params for s in zero.stages.values())
+    assert not any(getattr(s.params, "shots", 0) for s in zero.stages.values())
     rows = registry().make("capabilities", "synth_scan").load(0).labeled
     head = shots(rows, 3, "0:synth_scan")
     assert head == shots(rows, 3, "0:synth_scan") != shots(rows, 3, "1:synth_scan")
@@ -177,7 +178,10 @@ def test_every_stage_kind_has_a_params_model_that_gives_back_exactly_what_was_pl
     _, graph = plan(_suite(methods=[*METHODS, simulated]), registry(), "hf")
     kinds = set()
     for spec in graph.stages.values():
-        assert params_of(spec).spec_params() == spec.params, spec.label
+        assert params_of(spec) is spec.params, spec.label
+        assert type(spec.params) is KINDS[spec.kind].params, spec.label
+        again = StageSpec.model_validate_json(spec.model_dump_json())
+        assert again.params == spec.params and again.id == spec.id, spec.label
         kinds.add(spec.kind)
     assert kinds == set(KINDS)
     trainer = {"name": "sft", "version": 1, "params": {}}

@@ -62,14 +62,14 @@ def test_remote_code_is_trusted_only_for_opted_in_models_and_their_descendants(t
     for train, expected in (("train weak", False), ("train ceiling", True),
                             ("train naive", True), ("train format control", True)):
         node, spec = stages[train]
-        assert spec.params["trust_remote_code"] is expected, train
+        assert spec.params.trust_remote_code is expected, train
         # The stage that decodes this model loads it trusting exactly as much.
         decode = stages[evals[train]][1]
         trust.reset()
         path = _model(DecodeParams.of(decode), {"model": tmp_path / node}, "model")
         assert trust.trusted(path) is expected, evals[train]
     _, plain = plan(suite(), registry(), "hf")
-    assert not any(s.params.get("trust_remote_code") for s in plain.stages.values())
+    assert not any(getattr(s.params, "trust_remote_code", False) for s in plain.stages.values())
     # Each stage starts trusting nothing, whatever ran before it in the same process.
     trust.allow(str(tmp_path / "leftover"))
     data = next(s for s in plain.stages.values() if s.kind == "data")
