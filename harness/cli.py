@@ -80,6 +80,7 @@ def parser() -> argparse.ArgumentParser:
                           "GPUs (over 0.01 GPU-hours), instead of refusing it")
     run.add_argument("--in-process", action="store_true",
                      help="run stages in this process, not fresh workers (debugging, tests)")
+    _log_to(run)
 
     size = sub.add_parser("plan", help="size a suite for GPUs: memory, launch, GPU-hours, disk, "
                                        "wall-clock (estimates; runs no model)")
@@ -127,6 +128,8 @@ def parser() -> argparse.ArgumentParser:
                            "tables) instead; needs the plots extra")
     show.add_argument("--out", help="where --html writes the page (default: page.html in the "
                                     "run's directory)")
+    _log_to(show, "send the run to experiment trackers instead: comma-separated tensorboard, "
+                  "mlflow, wandb (a finished run, again or for the first time)")
 
     board = sub.add_parser("leaderboard", help="record runs and render the published board")
     bsub = board.add_subparsers(dest="board_command", required=True)
@@ -160,6 +163,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _log_to(p: argparse.ArgumentParser, text: str = "") -> None:
+    p.add_argument("--log-to", type=_csv, metavar="TRACKERS", help=text or (
+        "when the run finishes, send its training curves, accuracies and summary to these "
+        "experiment trackers: comma-separated tensorboard, mlflow, wandb (over the suite's "
+        "log_to; offline by default; needs the track extra)"))
+
+
 def _suite_options(p: argparse.ArgumentParser) -> None:
     """The suite and the options layered over it, shared by ``run`` and ``plan``."""
     p.add_argument("--suite", required=True, help="suite name in leaderboard/suites, or a path")
@@ -189,7 +199,7 @@ def _suite(args: argparse.Namespace, reg):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness import executors
+    from harness import executors, track
     from harness.planner import plan
     from harness.plugins import registry, snapshot
     from harness.plans import describe_plan
@@ -198,6 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     reg = registry()
     suite = _suite(args, reg)
+    trackers = suite.log_to if args.log_to is None else args.log_to
+    track.check(trackers)
     backend = resolve_backend(suite.backend, reg)
     store = Store()
     if args.dry_run:
@@ -212,8 +224,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir, text = run_suite(suite, reg, store, backend, set(args.force), executor,
                                   allow_cpu=args.allow_cpu)
     print(text)
+    _send(store, run_dir, trackers)
     print(f"\nrun: {run_dir}", flush=True)  # before any exit handler of an executor's engine
     return 0
+
+
+def _send(store, run: str, trackers: list[str]) -> None:
+    """Send a finished run to ``trackers``, saying where each wrote; a tracker that fails
+    loses nothing (the run is recorded): the error says how to send it again."""
+    from harness import track
+    from harness.history import find_run, read, status
+    from harness.progress import say
+
+    path = find_run(store, str(run))
+    record = read(path)
+    if status(record.manifest) != "finished":
+        raise HarnessError(f"run {path.name} is {status(record.manifest)}: trackers get a "
+                           "finished run's results; run the same command again to finish it")
+    try:
+        sent = track.send(record, store, trackers)
+    except Exception as exc:  # a tracker's own failure, whatever its type
+        raise HarnessError(f"the run finished and is recorded in {path}, but sending it to a "
+                           f"tracker failed ({type(exc).__name__}: {exc}); send it again with "
+                           f"`harness show {path.name} --log-to {','.join(trackers)}`") from exc
+    for name, where in sent.items():
+        say(f"sent to {name}: {where}")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -395,6 +430,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     from harness.history import show
     from harness.store import Store
 
+    if args.log_to:
+        if args.html or args.out:
+            raise HarnessError("--log-to sends a run to trackers; give --html apart")
+        from harness import track
+
+        track.check(args.log_to)
+        _send(Store(), args.run, args.log_to)
+        return 0
     if args.html:
         from pathlib import Path
 

@@ -17,9 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from harness import outputs
 from harness.graph import Graph
 from harness.schemas import CapabilityResult, Manifest, TransferResult
-from harness.store import read_jsonl, write_json
+from harness.store import Store, read_jsonl, write_json
 
 VERSION = 1
 FILE = "record.json"
@@ -34,6 +35,21 @@ class RunRecord(BaseModel):
     graph: Graph | None = None
     results: list[CapabilityResult] = []
     transfer: list[TransferResult] = []
+
+
+def curves(run: RunRecord, store: Store) -> dict[str, list[dict[str, float]]]:
+    """Each training stage's logged curve (``outputs.history``: step, epoch, loss, learning
+    rate), by its label, from its entry in ``store``: the same for a run that trained it and
+    one served from the cache. A stage whose trainer logged none, or whose entry is not in
+    this store, has none."""
+    keys = {s.node: s.key for s in run.manifest.stages if s.error is None}
+    out = {}
+    for node, spec in (run.graph.stages.items() if run.graph else []):
+        if spec.kind == "train" and node in keys:
+            rows = outputs.history(store.path("train", keys[node]))
+            if rows:
+                out[spec.label] = rows
+    return out
 
 
 def is_run(path: Path) -> bool:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from harness import outputs, plots
+from harness import plots
 from harness.errors import HarnessError
 from harness.findings import findings
 from harness.history import find_run, read, render, status
 from harness.leaderboard import Entry, models_line, html_page, section
-from harness.record import RunRecord
+from harness.record import curves
 from harness.store import Store
 
 
@@ -27,7 +27,8 @@ def write(store: Store, ref: str, out: Path | None = None) -> Path:
                            "results; run the same command again to finish it")
     entry = Entry(**dict(run), added="", smoke=m.suite.smoke())
     verdicts = {entry.id: findings(m.suite, run.results, run.transfer)}
-    lines = curves(run, store)
+    lines = {label: [(h["step"], h["loss"]) for h in rows]
+             for label, rows in curves(run, store).items()}
     body = [f"<h1>Run {html.escape(m.run_id)}</h1>", f"<p>{html.escape(models_line(entry))}</p>",
             *section(m.suite.name, [entry], verdicts), "<h2>Training curves</h2>",
             plots.curves("Training loss of each training stage, per optimizer step", lines,
@@ -39,16 +40,3 @@ def write(store: Store, ref: str, out: Path | None = None) -> Path:
     target = out or path / "page.html"
     target.write_text(html_page(f"run {m.run_id}", body))
     return target
-
-
-def curves(run: RunRecord, store: Store) -> dict[str, list[tuple[float, float]]]:
-    """Each training stage's loss per optimizer step, by its label, from its cache entry."""
-    keys = {s.node: s.key for s in run.manifest.stages if s.error is None}
-    out = {}
-    for node, spec in (run.graph.stages.items() if run.graph else []):
-        if spec.kind == "train" and node in keys:
-            points = [(h["step"], h["loss"])
-                      for h in outputs.history(store.path("train", keys[node]))]
-            if points:
-                out[spec.label] = points
-    return out

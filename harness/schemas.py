@@ -75,6 +75,10 @@ class Suite(Strict):
     ``hf``, ``vllm``, or a plugin's."""
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     """Every result is a mean over these, with a 95% interval; three by default."""
+    log_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+        default_factory=list, exclude_if=lambda v: not v)
+    """Experiment trackers each run of this suite is sent to when it finishes (``harness.track``;
+    ``--log-to`` overrides); none by default. No part of any stage, so of no cache key."""
     mixtures: list[Literal["joint", "single"]] = Field(default_factory=lambda: ["joint"])
     """``joint``: one model over every capability (the paper's multi-capability setting);
     ``single``: one model per capability."""

@@ -11,7 +11,7 @@ grimp = pytest.importorskip("grimp", reason="grimp is a dev dependency (pip inst
 LAYERS = [
     ("cli", {"cli"}),
     ("run", {"runpage", "runs", "plans", "history", "leaderboard", "reference", "testing",
-             "power", "gc"}),
+             "power", "gc", "track"}),
     ("checks before compute", {"sizing", "preflight"}),
     ("execution", {"scheduler", "executors", "worker", "launch", "jobs", "_preload"}),
     ("planning and stage kinds", {"planner", "runners", "resolver", "tinymodels", "converted",

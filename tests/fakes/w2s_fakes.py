@@ -108,6 +108,8 @@ class FakeTrainer(Trainer):
         vote: bool = Field(False, description="answer an unseen prompt with the majority "
                                               "target of its nearest trained prompts")
         noise: float = Field(0.0, ge=0, le=1, description="share of prompts answered wrong")
+        curve: bool = Field(False, description="log a made-up loss curve, one step per batch "
+                                               "of 8, as a real trainer logs its own")
 
     def footprint(self):
         """One pass in batches of 8: what its training budget counts."""
@@ -125,6 +127,11 @@ class FakeTrainer(Trainer):
         if self.params.vote or self.params.noise:
             (out / HABITS).write_text(json.dumps({"vote": self.params.vote,
                                                   "noise": self.params.noise}))
+        if self.params.curve and ctx.history is not None:
+            steps = max(1, -(-len(examples) // 8))
+            ctx.history.write_text("".join(
+                json.dumps({"step": k, "loss": 2.0 / k, "learning_rate": 1e-3 * (1 - k / steps)})
+                + "\n" for k in range(1, steps + 1)))
 
 
 class FakeBackend(Backend):
