@@ -14,6 +14,9 @@ so of no cache key. Each tracker writes locally unless its own settings say othe
 - W&B: offline under ``$HARNESS_HOME/wandb`` unless ``WANDB_MODE`` says otherwise (``wandb
   sync`` uploads an offline run later); project ``WANDB_PROJECT``, default ``w2s-harness``.
 
+A run sent again (``harness show RUN --log-to``) replaces its TensorBoard folder and its
+MLflow run; W&B gets a second run of the same name.
+
 Names are ``train/LABEL/loss`` and ``train/LABEL/learning_rate`` by optimizer step,
 ``eval/MIXTURE/CAPABILITY/METHOD/ROLE`` by seed (the weak model, the ceiling, W2S and each
 untuned baseline), and ``summary/MIXTURE/CAPABILITY/METHOD/...``: the means over seeds with
@@ -25,6 +28,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, Literal
@@ -120,6 +124,7 @@ def _tensorboard(home: Path, curves: Series, totals: dict[str, float],
     from torch.utils.tensorboard import SummaryWriter
 
     where = home / "tensorboard" / about["run_id"]
+    shutil.rmtree(where, ignore_errors=True)  # sent again: replaced, not doubled
     with SummaryWriter(str(where)) as writer:
         writer.add_text("run", "  \n".join(f"{k}: {v}" for k, v in about.items()))
         for name, points in curves.items():
@@ -142,6 +147,9 @@ def _mlflow(home: Path, curves: Series, totals: dict[str, float],
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(about["suite"])
     experiment = found.experiment_id if found else client.create_experiment(about["suite"])
+    for earlier in client.search_runs([experiment],
+                                      f"attributes.run_name = '{about['run_id']}'"):
+        client.delete_run(earlier.info.run_id)  # sent again: replaced, not doubled
     run = client.create_run(experiment, run_name=about["run_id"])
     now = int(time.time() * 1000)
     metrics = [Metric(name, value, now, step) for name, points in curves.items()

@@ -24,17 +24,19 @@ for _client in ("tensorboard", "mlflow", "wandb"):
 def tensorboard(home: Path, run_id: str) -> dict[str, list[tuple[int, float]]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(home / "tensorboard" / run_id), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(home / "tensorboard" / run_id), size_guidance={"scalars": 0},
+                              purge_orphaned_data=False)  # every point written, kept
     events.Reload()
     return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
             for tag in events.Tags()["scalars"]}
 
 
-def mlflow(home: Path, run_id: str, names: list[str]) -> dict[str, list[tuple[int, float]]]:
+def mlflow(home: Path, run_id: str, names: list[str],
+           experiment: str = "fake") -> dict[str, list[tuple[int, float]]]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("fake").experiment_id
+    experiment = client.get_experiment_by_name(experiment).experiment_id
     (run,) = client.search_runs([experiment], filter_string=f"attributes.run_name = '{run_id}'")
     assert run.data.params["run_id"] == run_id and run.info.status == "FINISHED"
     return {n: [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, n)]
@@ -87,10 +89,13 @@ def wandb(home: Path, run_id: str) -> tuple[dict[str, list[tuple[int, float]]], 
     return curves, totals
 
 
-def flat(curves: dict[str, list[tuple[int, float]]]) -> dict[tuple[str, int], float]:
-    """Curves as one mapping per point, to compare with ``pytest.approx`` (TensorBoard keeps
-    32-bit floats)."""
-    return {(name, step): value for name, points in curves.items() for step, value in points}
+def close(read: dict[str, list[tuple[int, float]]], sent: dict[str, list[tuple[int, float]]]):
+    """Whether ``read`` holds exactly ``sent``'s points, step for step, each once (TensorBoard
+    keeps 32-bit floats)."""
+    return ({n: [step for step, _ in read[n]] for n in sent}
+            == {n: [step for step, _ in points] for n, points in sent.items()}
+            and [v for n in sent for _, v in read[n]]
+            == pytest.approx([v for points in sent.values() for _, v in points], rel=1e-6))
 
 
 def suite(tmp_path: Path) -> Path:
@@ -127,13 +132,16 @@ def test_a_run_and_its_cached_rerun_send_the_same_curves_to_all_three(tmp_path, 
     for run in runs:
         run_id = run.manifest.run_id
         read = tensorboard(home, run_id)
-        assert flat({n: read[n] for n in sent[0]}) == pytest.approx(flat(sent[0]))
-        assert flat({n: read[n] for n in totals}) == pytest.approx(
-            {(n, 0): v for n, v in totals.items()})
+        assert close(read, sent[0]) and close(read, {n: [(0, v)] for n, v in totals.items()})
         assert mlflow(home, run_id, list(sent[0])) == sent[0]
         logged, summary = wandb(home, run_id)
         assert logged == sent[0]
         assert {n: summary[n] for n in totals} == pytest.approx(totals)
+    # Sent again, TensorBoard's folder and MLflow's run are replaced, not doubled.
+    harness_cli("show", run_id, "--log-to", "tensorboard,mlflow", check=True,
+                env={"HARNESS_HOME": str(home)})
+    assert close(tensorboard(home, run_id), read)
+    assert mlflow(home, run_id, list(sent[0])) == sent[0]
 
 
 def test_a_tracker_is_named_and_installed_before_any_compute(tmp_path, monkeypatch):
