@@ -4,6 +4,8 @@ whose inputs changed, and a plugin edited without a version bump is recomputed (
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import fake_suite, results_of, run_tiny
 from harness.code import digest
 
@@ -48,6 +50,7 @@ def _computed(manifest) -> list[str]:
     return sorted(s["label"].split(" [")[0] for s in manifest["stages"] if not s["cached"])
 
 
+@pytest.mark.slow  # whole runs in subprocesses, one per edit: the full tier (CI)
 def test_force_and_source_edits_recompute_exactly_what_changed(tmp_path):
     site = tmp_path / "site"
     site.mkdir()

@@ -204,6 +204,7 @@ def test_markdown_and_page_show_the_same_columns():
         assert headers in page, headers
 
 
+@pytest.mark.slow  # a browser, or whole runs: the full tier (CI)
 def test_page_renders_every_entry_without_console_errors(tmp_path):
     from selenium.webdriver.common.by import By
 

@@ -123,6 +123,7 @@ def test_rows_shared_between_pools_are_counted_in_the_record_and_the_report(tmp_
     assert line.split()[-2:] == ["0", "7"]
 
 
+@pytest.mark.slow  # builds a tiny model's skeleton: the full tier (CI)
 def test_a_prompt_longer_than_the_context_names_the_item_and_both_lengths(tmp_path):
     """tiny-weak's config allows 4096 positions; its skeleton (config and tokenizer) is on
     disk in seconds, no weights needed."""

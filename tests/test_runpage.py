@@ -37,6 +37,7 @@ def test_out_without_html_is_one_error_line(run):
     assert proc.returncode == 2 and proc.stderr.startswith("error: --out goes with --html")
 
 
+@pytest.mark.slow  # a browser, or whole runs: the full tier (CI)
 def test_the_pgr_plot_and_its_error_bars_show_in_chromium(run, tmp_path):
     from selenium.webdriver.common.by import By
 

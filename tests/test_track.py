@@ -106,6 +106,7 @@ def suite(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # a browser, or whole runs: the full tier (CI)
 def test_a_run_and_its_cached_rerun_send_the_same_curves_to_all_three(tmp_path, monkeypatch):
     for var in ("MLFLOW_TRACKING_URI", "WANDB_MODE", "WANDB_PROJECT"):
         monkeypatch.delenv(var, raising=False)
