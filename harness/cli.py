@@ -236,6 +236,8 @@ def _send(store, run: str, trackers: list[str]) -> None:
     from harness.history import find_run, read, status
     from harness.progress import say
 
+    if not trackers:
+        return
     path = find_run(store, str(run))
     record = read(path)
     if status(record.manifest) != "finished":
@@ -432,10 +434,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     if args.log_to:
         if args.html or args.out:
-            raise HarnessError("--log-to sends a run to trackers; give --html apart")
-        from harness import track
-
-        track.check(args.log_to)
+            raise HarnessError("--log-to and --html are separate commands: give one of them")
         _send(Store(), args.run, args.log_to)
         return 0
     if args.html:

@@ -169,3 +169,26 @@ def test_a_suite_names_its_trackers_and_an_unset_list_is_not_in_its_dump(tmp_pat
         plain.model_validate({**plain.model_dump(), "log_to": ["neptune"]})
     assert track.metric("train", "train weak [a+b seed 0] (x/y)", "loss") == \
         "train/train weak a b seed 0 x y/loss"
+
+
+def test_a_tracker_that_fails_loses_no_run_and_says_how_to_send_it_again(tmp_path, monkeypatch,
+                                                                          capsys):
+    from harness import cli
+
+    def broken(*_):
+        raise ConnectionError("tracker unreachable")
+
+    monkeypatch.setitem(track.WRITERS, "tensorboard", broken)
+    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
+    code = cli.main(["run", "--suite", str(suite(tmp_path)), "--in-process",
+                     "--log-to", "tensorboard"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    (run,) = (tmp_path / "home" / "runs").iterdir()
+    assert code == 2 and err.startswith(f"error: the run finished and is recorded in {run}")
+    assert err.endswith(f"(ConnectionError: tracker unreachable); send it again with "
+                        f"`harness show {run.name} --log-to tensorboard`")
+    assert load(run).manifest.status == "finished" and load(run).results
+    proc = harness_cli("show", run.name, "--log-to", "mlflow", "--html",
+                       env={"HARNESS_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 2 and proc.stderr.startswith(
+        "error: --log-to and --html are separate commands")
