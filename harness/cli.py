@@ -233,16 +233,12 @@ def _send(store, run: str, trackers: list[str]) -> None:
     """Send a finished run to ``trackers``, saying where each wrote; a tracker that fails
     loses nothing (the run is recorded): the error says how to send it again."""
     from harness import track
-    from harness.history import find_run, read, status
+    from harness.history import finished
     from harness.progress import say
 
     if not trackers:
         return
-    path = find_run(store, str(run))
-    record = read(path)
-    if status(record.manifest) != "finished":
-        raise HarnessError(f"run {path.name} is {status(record.manifest)}: trackers get a "
-                           "finished run's results; run the same command again to finish it")
+    path, record = finished(store, str(run), "trackers get")
     try:
         sent = track.send(record, store, trackers)
     except Exception as exc:  # a tracker's own failure, whatever its type

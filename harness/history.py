@@ -107,6 +107,17 @@ def read(path: Path) -> RunRecord:
         raise HarnessError(f"cannot read run {path.name}: {one_line(exc)}") from None
 
 
+def finished(store: Store, ref: str, needs: str) -> tuple[Path, RunRecord]:
+    """Run ``ref``'s folder and record, or one error line when it has not finished (``needs``:
+    what wants its results, e.g. ``a page draws``)."""
+    path = find_run(store, ref)
+    run = read(path)
+    if status(run.manifest) != "finished":
+        raise HarnessError(f"run {run.manifest.run_id} is {status(run.manifest)}: {needs} a "
+                           "finished run's results; run the same command again to finish it")
+    return path, run
+
+
 def show(store: Store, ref: str) -> str:
     """A run's report, rendered again from its stored results (so it shows the current
     statistics and verdicts), or where it stopped when it did not finish."""

@@ -9,9 +9,8 @@ import html
 from pathlib import Path
 
 from harness import plots
-from harness.errors import HarnessError
 from harness.findings import findings
-from harness.history import find_run, read, render, status
+from harness.history import finished, render
 from harness.leaderboard import Entry, models_line, html_page, section
 from harness.record import curves
 from harness.store import Store
@@ -19,12 +18,8 @@ from harness.store import Store
 
 def write(store: Store, ref: str, out: Path | None = None) -> Path:
     """Write the page of run ``ref`` to ``out`` (default: ``page.html`` in its directory)."""
-    path = find_run(store, ref)
-    run = read(path)
+    path, run = finished(store, ref, "a page draws")
     m = run.manifest
-    if status(m) != "finished":
-        raise HarnessError(f"run {m.run_id} is {status(m)}: a page draws a finished run's "
-                           "results; run the same command again to finish it")
     entry = Entry(**dict(run), added="", smoke=m.suite.smoke())
     verdicts = {entry.id: findings(m.suite, run.results, run.transfer)}
     lines = {label: [(h["step"], h["loss"]) for h in rows]

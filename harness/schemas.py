@@ -54,6 +54,11 @@ class MethodSpec(Strict):
     control pair (random against systematic errors at the same accuracy)."""
 
 
+Tracker = Literal["tensorboard", "mlflow", "wandb"]
+"""The experiment trackers a run can be sent to (``harness.track``); each one's client is the
+module of its name."""
+
+
 class Suite(Strict):
     """A suite file: models, capabilities, methods, training and decoding, seeds."""
 
@@ -75,7 +80,7 @@ class Suite(Strict):
     ``hf``, ``vllm``, or a plugin's."""
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     """Every result is a mean over these, with a 95% interval; three by default."""
-    log_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+    log_to: list[Tracker] = Field(
         default_factory=list, exclude_if=lambda v: not v)
     """Experiment trackers each run of this suite is sent to when it finishes (``harness.track``;
     ``--log-to`` overrides); none by default. No part of any stage, so of no cache key."""

@@ -31,17 +31,16 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, get_args
 
 from harness.errors import HarnessError
 from harness.record import RunRecord, curves
 from harness.report import summarise
+from harness.schemas import Tracker
 from harness.stats import Estimate
 from harness.store import Store
 
-Tracker = Literal["tensorboard", "mlflow", "wandb"]
-TRACKERS: dict[str, str] = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
-"""Each tracker and the module its client comes from."""
+TRACKERS = get_args(Tracker)
 INSTALL = "pip install 'w2s-harness[track]'"
 
 Series = dict[str, list[tuple[int, float]]]
@@ -53,9 +52,9 @@ def check(names: list[str]) -> None:
         if name not in TRACKERS:
             raise HarnessError(f"--log-to: no tracker named {name!r}; the trackers are "
                                f"{', '.join(TRACKERS)}")
-        if importlib.util.find_spec(TRACKERS[name]) is None:
-            raise HarnessError(f"--log-to {name}: its client ({TRACKERS[name]}) is not "
-                               f"installed; {INSTALL}")
+        if importlib.util.find_spec(name) is None:  # each client is the module of its name
+            raise HarnessError(f"--log-to {name}: its client ({name}) is not installed; "
+                               f"{INSTALL}")
 
 
 def metric(*parts: str) -> str:
@@ -183,3 +182,4 @@ def _wandb(home: Path, curves: Series, totals: dict[str, float],
 
 WRITERS: dict[str, Callable[[Path, Series, dict[str, float], dict[str, str]], str]] = {
     "tensorboard": _tensorboard, "mlflow": _mlflow, "wandb": _wandb}
+"""Each tracker's writer (``TRACKERS``, one each: tests/test_track.py checks)."""

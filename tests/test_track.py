@@ -163,6 +163,7 @@ def test_a_tracker_is_named_and_installed_before_any_compute(tmp_path, monkeypat
 def test_a_suite_names_its_trackers_and_an_unset_list_is_not_in_its_dump(tmp_path):
     plain = Suite.from_file(suite(tmp_path))
     assert plain.log_to == [] and "log_to" not in plain.model_dump()
+    assert set(track.WRITERS) == set(track.TRACKERS)  # a writer for each name a suite takes
     named = plain.model_validate({**plain.model_dump(), "log_to": ["wandb"]})
     assert named.model_dump()["log_to"] == ["wandb"]
     with pytest.raises(ValueError, match="log_to"):
@@ -192,3 +193,18 @@ def test_a_tracker_that_fails_loses_no_run_and_says_how_to_send_it_again(tmp_pat
                        env={"HARNESS_HOME": str(tmp_path / "home")})
     assert proc.returncode == 2 and proc.stderr.startswith(
         "error: --log-to and --html are separate commands")
+
+
+def test_the_page_and_the_trackers_refuse_a_run_that_did_not_finish(tmp_path):
+    home = tmp_path / "home"
+    run, _ = run_fake(suite(tmp_path), home)
+    done = load(run)
+    done.manifest.status = "failed"
+    record.save(run, done)
+    for args, needs in ((("--log-to", "tensorboard"), "trackers get"),
+                        (("--html",), "a page draws")):
+        proc = harness_cli("show", run.name, *args, env={"HARNESS_HOME": str(home)})
+        assert proc.returncode == 2 and proc.stderr == (
+            f"error: run {run.name} is failed: {needs} a finished run's results; run the same "
+            "command again to finish it\n"), proc.stderr
+    assert not (home / "tensorboard").exists() and not (run / "page.html").exists()
