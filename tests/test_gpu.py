@@ -1,6 +1,7 @@
 """The GPU path on a GPU: a bf16 ``sft`` stage through a worker, LoRA on CUDA, the ``hf``
-backend's greedy outputs on CUDA against the CPU's, and GPU memory given back when a worker
-exits. Marked ``gpu``; without CUDA each skips, saying so (`pytest -m gpu`)."""
+backend's greedy outputs on CUDA against the CPU's, GPU memory given back when a worker
+exits, and a suite under ``--executor ray`` computing on the GPU with the local executor's
+results. Marked ``gpu``; without CUDA each skips, saying so (`pytest -m gpu`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import harness_cli, record_of, run_dir_of
+from conftest import harness_cli, record_of, results_of, run_dir_of
 
 
 def _cuda() -> bool:
@@ -109,3 +110,25 @@ def test_gpu_memory_is_back_after_a_worker_exits(tiny_models, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     free_after, _ = torch.cuda.mem_get_info()
     assert free_before - free_after < 64 * 2**20, (free_before, free_after)
+
+
+def test_a_suite_under_ray_computes_on_the_gpu_with_the_local_executors_results(
+        tiny_models, tmp_path):
+    """Ray's own GPU accounting (each stage a task with its ``num_gpus``, Ray setting
+    ``CUDA_VISIBLE_DEVICES``) puts every model stage on the GPU, as the local executor does,
+    and the results are the same."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE.format(strong="tiny-strong"))
+    runs = {}
+    for executor in ("local", "ray"):
+        proc = harness_cli("run", "--suite", str(suite), "--executor", executor,
+                           env={"HARNESS_HOME": str(tmp_path / executor)})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[executor] = run_dir_of(proc)
+    for executor, run_dir in runs.items():
+        ran = [s for s in record_of(run_dir)["manifest"]["stages"] if s["device"]]
+        assert ran and all("cuda" in s["device"] for s in ran), (executor, ran)
+    ray_stages = record_of(runs["ray"])["manifest"]["stages"]
+    assert all(s["cluster_node"] for s in ray_stages if s["device"]), ray_stages
+    assert results_of(runs["ray"]) == results_of(runs["local"])
