@@ -126,9 +126,10 @@ def test_a_suite_under_ray_computes_on_the_gpu_with_the_local_executors_results(
                            env={"HARNESS_HOME": str(tmp_path / executor)})
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs[executor] = run_dir_of(proc)
-    for executor, run_dir in runs.items():
-        ran = [s for s in record_of(run_dir)["manifest"]["stages"] if s["device"]]
+    for executor, run_dir in runs.items():  # grading and selection need no GPU, and get none
+        ran = [s for s in record_of(run_dir)["manifest"]["stages"]
+               if s["stage"] in ("train", "decode") and not s["cached"]]
         assert ran and all("cuda" in s["device"] for s in ran), (executor, ran)
-    ray_stages = record_of(runs["ray"])["manifest"]["stages"]
-    assert all(s["cluster_node"] for s in ray_stages if s["device"]), ray_stages
+        if executor == "ray":
+            assert all(s["cluster_node"] for s in ran), ran
     assert results_of(runs["ray"]) == results_of(runs["local"])
