@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import harness_cli, record_of, results_of, run_dir_of
+from conftest import harness_cli, record_of, results_of, run_dir_of, run_tiny
 
 
 def _cuda() -> bool:
@@ -120,16 +120,12 @@ def test_a_suite_under_ray_computes_on_the_gpu_with_the_local_executors_results(
     pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE.format(strong="tiny-strong"))
-    runs = {}
-    for executor in ("local", "ray"):
-        proc = harness_cli("run", "--suite", str(suite), "--executor", executor,
-                           env={"HARNESS_HOME": str(tmp_path / executor)})
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs[executor] = run_dir_of(proc)
-    for executor, run_dir in runs.items():  # grading and selection need no GPU, and get none
-        ran = [s for s in record_of(run_dir)["manifest"]["stages"]
+    runs = {executor: run_tiny(suite, tmp_path / executor, "--executor", executor)
+            for executor in ("local", "ray")}
+    for executor, (_, manifest) in runs.items():  # grading and selection need no GPU, get none
+        ran = [s for s in manifest["stages"]
                if s["stage"] in ("train", "decode") and not s["cached"]]
         assert ran and all("cuda" in s["device"] for s in ran), (executor, ran)
         if executor == "ray":
             assert all(s["cluster_node"] for s in ran), ran
-    assert results_of(runs["ray"]) == results_of(runs["local"])
+    assert results_of(runs["ray"][0]) == results_of(runs["local"][0])
