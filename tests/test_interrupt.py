@@ -46,7 +46,10 @@ def test_stopping_a_run_during_vllm_decoding_stops_everything_quickly(tmp_path, 
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("harness")), "run", "--suite", str(suite)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-        env={**os.environ, "HARNESS_HOME": str(home)}, start_new_session=True)
+        # vLLM's engine core in processes of its own, as on a GPU (on a CPU the backend keeps
+        # it in the stage's process): the stop must reach them too
+        env={**os.environ, "HARNESS_HOME": str(home), "VLLM_ENABLE_V1_MULTIPROCESSING": "1"},
+        start_new_session=True)
     try:
         deadline = time.time() + 600
         while not any("VLLM::" in line for line in _session(proc.pid)):

