@@ -5,7 +5,8 @@ Both hand every stage to ``harness.worker`` as a ``Job`` (data), so they differ 
 the worker lives:
 
 - ``local``: this machine. Each stage runs in a fresh process forked from a forkserver that has
-  imported torch and transformers once (so a stage starts in well under a second), and exits
+  built the plugin registry and imported torch and transformers once (so a stage starts in well
+  under a second), and exits
   when the stage is done, giving its GPU and host memory back. Up to ``jobs`` stages run at once
   where the graph allows, each with ``cores // jobs`` CPU threads and its GPUs
   (``CUDA_VISIBLE_DEVICES``) to itself. Stages of a kind marked ``here`` (``runners.KINDS``: data,
@@ -158,7 +159,8 @@ def stop(processes: list, grace: float = 3.0) -> None:
 
 
 def _forkserver():
-    """The forkserver context, preloading torch and transformers once for every worker."""
+    """The forkserver context, preloading the registry, torch and transformers once for every
+    worker (``harness._preload``)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["harness._preload"])
     return context

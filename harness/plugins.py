@@ -104,8 +104,8 @@ def plugin_manager(broken: dict[str, str] | None = None,
                 took = time.perf_counter() - started
                 if took > SLOW_IMPORT:
                     notes.setdefault(ep.name, []).append(
-                        f"took {took:.1f} s to import, which every stage that loads plugins "
-                        "pays again; defer heavy imports into the functions that need them")
+                        f"took {took:.1f} s to import, which every run (and every stage under "
+                        "Ray) pays again; defer heavy imports into the functions that need them")
                 unknown = _unknown_hooks(pm, module)
             except Exception as exc:
                 message = f"{where} failed to import: {type(exc).__name__}: {exc}; {fix}"
