@@ -99,11 +99,19 @@ def imports(name: str, source: bytes, package: bool) -> set[str]:
     return {n for n in out | parents if n}
 
 
+@lru_cache(maxsize=1)
+def _owners(path: tuple[str, ...]) -> dict[str, list[str]]:
+    """Top-level package -> the distributions installing it, on the module search ``path``:
+    read once for a path, as the scan reads every installed distribution's file list (about a
+    second beside torch and vLLM, which a run's plugins would otherwise pay each)."""
+    return metadata.packages_distributions()
+
+
 @lru_cache(maxsize=None)
 def _distribution_tops(top: str) -> frozenset[str]:
     """The top-level packages installed by the distribution that installs ``top`` (``top``
     alone for a module on the path without one)."""
-    owners = metadata.packages_distributions()
+    owners = _owners(tuple(sys.path))
     dists = set(owners.get(top, []))
     tops = {t for t, ds in owners.items() if dists & set(ds)} | {top}
     return frozenset(tops)

@@ -101,15 +101,27 @@ def test_arith_scorer_reads_the_final_number():
     assert cap.score(row, f" the answer is {ans}.") == 1.0
 
 
-def test_synth_scan_samples_every_command_the_grammar_has_or_its_pool():
-    """Sampling stops at every command there is (a brute-force count) or at ``pool``."""
+def test_synth_scan_pools_every_command_sampling_reaches_or_samples_its_pool():
+    """With room for all, the pool is every command the grammar has within ``max_actions`` (a
+    brute-force count), each with the actions that sampling until none is new gives; a
+    smaller ``pool`` is sampled."""
     from harness_plugins.capabilities.quick import PHRASES
+    from harness_plugins.capabilities.scan import scan_row
 
     for limit in (4, 12):
         every = {left for left, act in PHRASES if len(act) <= limit} | {
             f"{left} {conj} {right}" for left, a in PHRASES for right, b in PHRASES
             for conj in ("and", "after") if len(a) + len(b) <= limit}
         cap = registry().make("capabilities", "synth_scan", {"max_actions": limit})
-        assert len(cap.pools(None, 0)["train"]) == len(every), limit
+        pool = {r.prompt: r.target for r in cap.pools(None, 0)["train"]}
+        assert len(pool) == len(every), limit
+        if limit == 4:
+            rng, sampled = random.Random(0), {}
+            while len(sampled) < len(every):
+                cmd, act = scan_example(rng)
+                if len(act.split()) <= limit:
+                    sampled[cmd] = act
+            rows = [scan_row("", cmd, act) for cmd, act in sampled.items()]
+            assert {r.prompt: r.target for r in rows} == pool
     small = registry().make("capabilities", "synth_scan", {"pool": 500})
     assert len(small.pools(None, 0)["train"]) == 500

@@ -7,6 +7,7 @@ worked solution ending in ``#### <answer>``, the GSM8K convention.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from pydantic import Field
@@ -66,27 +67,33 @@ class SynthScan(ScanAnswers):
 
     def pools(self, source: str | None, seed: int) -> dict[str, list[Row]]:
         # The pool does not depend on the split seed: splits are drawn from one fixed pool.
-        rng = random.Random(1234)
-        seen: dict[str, str] = {}
-        attempts = 0
-        # Sampling stops once it has every command there is: later draws add nothing, and
-        # with the defaults (11,870 commands, fewer than ``pool``) that saves 2 of 3 draws.
-        wanted = min(self.params.pool, self._commands())
-        while len(seen) < wanted and attempts < self.params.pool * 50:
-            attempts += 1
-            cmd, act = scan_example(rng)
-            if len(act.split()) <= self.params.max_actions:
-                seen.setdefault(cmd, act)
+        every = self._commands()
+        if self.params.pool >= len(every):
+            # Sampling would stop once it had them all (about 330,000 draws with the
+            # defaults' 11,870 commands, seconds a data stage): the same pool, listed.
+            seen = every
+        else:
+            rng = random.Random(1234)
+            seen = {}
+            attempts = 0
+            while len(seen) < self.params.pool and attempts < self.params.pool * 50:
+                attempts += 1
+                cmd, act = scan_example(rng)
+                if len(act.split()) <= self.params.max_actions:
+                    seen.setdefault(cmd, act)
         rows = [scan_row(f"scan-{i}", cmd, act)
                 for i, (cmd, act) in enumerate(sorted(seen.items()))]
         return {"train": rows}
 
-    def _commands(self) -> int:
-        """How many distinct commands ``scan_example`` can give within ``max_actions``."""
-        sizes = [len(act) for _, act in PHRASES]
+    def _commands(self) -> dict[str, str]:
+        """Every command ``scan_example`` can give within ``max_actions``, with its actions."""
         limit = self.params.max_actions
-        return sum(a <= limit for a in sizes) + 2 * sum(a + b <= limit for a in sizes
-                                                      for b in sizes)
+        out = {cmd: " ".join(act) for cmd, act in PHRASES if len(act) <= limit}
+        for (left, a), (right, b) in itertools.product(PHRASES, repeat=2):
+            if len(a) + len(b) <= limit:
+                out[f"{left} and {right}"] = " ".join(a + b)
+                out[f"{left} after {right}"] = " ".join(b + a)
+        return out
 
     def corpus(self) -> list[str]:
         """Background text for tiny pretrained models: what each single phrase means."""
