@@ -20,9 +20,8 @@ process as a plugin distribution on the path."""
 
 ALL_CORES = frozenset(os.sched_getaffinity(0))
 """The cores this session was given, before an xdist worker pins itself to its share."""
-HEAVY = ("test_ray.py", "test_smoke_real.py", "test_backends.py",
-         "test_methods_e2e.py", "test_crash.py", "test_workers.py", "test_pretrained.py",
-         "test_interrupt.py")
+HEAVY = ("test_smoke_real.py", "test_crash.py", "test_workers.py", "test_interrupt.py",
+         "test_backends.py", "test_ray.py", "test_methods_e2e.py", "test_pretrained.py")
 """Files that take a minute or more (``--durations`` in a fresh clone, 2 cores), longest
 first: xdist hands out whole files in collection order, so starting these first keeps one
 long file from running alone at the end."""

@@ -1,7 +1,14 @@
 """`--executor ray --ray-address` on a cluster of two nodes started on this machine as the Slurm
 recipe starts them: stages run on both, a node killed mid-stage loses nothing (its stage is
 retried on the other), and the outputs are the local executor's, byte for byte, at the same
-threads per stage."""
+threads per stage.
+
+The suite runs on the ``fake`` backend and trainer (``tests/fakes``), whose training sleeps a
+few seconds: what is tested is the executor (placement, retries, records, the store), and each
+Ray stage is a fresh process, which with real models spends most of its time importing torch
+and transformers (about 100 s of a core for this suite on 2 EPYC cores, against the 15-minute
+budget of the README's test command). Real models under Ray run in ``tests/test_gpu.py`` on a
+GPU machine."""
 
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SMALL, record_of, results_of, run_dir_of, run_tiny, tiny_suite
+from conftest import ROOT, fake_suite, record_of, results_of, run_dir_of, run_tiny
 from harness.devices import cores
 
 pytestmark = pytest.mark.slow
@@ -36,12 +43,15 @@ def _threads(manifest) -> set[int]:
 
 @pytest.fixture(scope="module")
 def reference(whole_machine, tmp_path_factory):
-    """The local executor with one thread per stage, as each Ray task has (its ``num_cpus``).
-    Training's bytes can depend on the thread count: on a Xeon with AVX-512 (2026-12-02) one
-    and two threads gave other weights, so comparing Ray's one thread with the local default
-    (all cores to one stage) failed there and passed on other CPUs."""
+    """The local executor with one thread per stage, as each Ray task has (its ``num_cpus``):
+    with real models training's bytes can depend on the thread count (on a Xeon with AVX-512,
+    2026-12-02, one and two threads gave other weights)."""
     folder = tmp_path_factory.mktemp("local")
-    suite = tiny_suite(folder, steps=8, **SMALL)  # one seed, method, capability: few Ray tasks
+    suite = fake_suite(folder)
+    slow = "{name: fake, params: {seconds: 2}}"  # a window in which to kill a training node
+    suite.write_text(suite.read_text().replace("train: {name: fake}", f"train: {slow}")
+                     .replace("{name: fake, params: {memory: 15}}",
+                              "{name: fake, params: {memory: 15, seconds: 2}}"))
     run_dir, manifest = run_tiny(suite, folder / "home", "--jobs", str(cores()))
     assert _threads(manifest) == {1}
     return suite, run_dir, manifest

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 from pathlib import Path
 
 from pydantic import Field
@@ -110,12 +111,16 @@ class FakeTrainer(Trainer):
         noise: float = Field(0.0, ge=0, le=1, description="share of prompts answered wrong")
         curve: bool = Field(False, description="log a made-up loss curve, one step per batch "
                                                "of 8, as a real trainer logs its own")
+        seconds: float = Field(0.0, ge=0, description="sleep this long first: training's time "
+                                                      "without its work, so a test can stop a "
+                                                      "stage (or a node) while it trains")
 
     def footprint(self):
         """One pass in batches of 8: what its training budget counts."""
         return Footprint(epochs=1, batch_size=8)
 
     def train(self, base, examples, out_dir, ctx):
+        time.sleep(self.params.seconds)
         learned = table(base)
         kept = sorted(examples, key=lambda e: hashlib.sha256(e.prompt.encode()).hexdigest())
         if self.params.memory:
