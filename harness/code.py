@@ -30,7 +30,8 @@ from pathlib import Path
 CORE = "harness"
 
 NO_OUTPUTS: dict[str, str] = {
-    "harness._preload": "imports heavy modules early, for speed",
+    "harness._preload": "builds the plugin registry early, for speed",
+    "harness._preload_models": "imports heavy modules early, for speed",
     "harness.analysis": "metrics of finished predictions, computed after the stages",
     "harness.cli": "parses the command line; what it decides is in each stage's params",
     "harness.code": "computes these digests",

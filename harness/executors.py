@@ -6,7 +6,7 @@ the worker lives:
 
 - ``local``: this machine. Each stage runs in a fresh process forked from a forkserver that has
   built the plugin registry and imported torch and transformers once (so a stage starts in well
-  under a second), and exits when the stage is done, giving its GPU and host memory back. Up
+  under a second; torch only where the run's plugins load models), and exits when the stage is done, giving its GPU and host memory back. Up
   to ``jobs`` stages run at once where the graph allows, each with ``cores // jobs`` CPU
   threads and its GPUs (``CUDA_VISIBLE_DEVICES``) to itself. Stages of a kind marked
   ``here`` (``runners.KINDS``: data, supervise) run in this process.
@@ -44,6 +44,9 @@ class Executor:
     name: ClassVar[str]
     threads: int = 0
     """CPU threads each stage gets (0: the stage's ``resources.cpus``)."""
+    models: bool = True
+    """Whether the run's plugins load models (set by the run before its first stage): the
+    local executor's workers then start with torch and transformers imported."""
 
     def describe(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -84,7 +87,7 @@ class LocalExecutor(Executor):
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        self.context = None if self.in_process else _forkserver()
+        self.context = None if self.in_process else _forkserver(self.models)
         try:
             yield
         finally:
@@ -157,11 +160,14 @@ def stop(processes: list, grace: float = 3.0) -> None:
         process.join(1.0)
 
 
-def _forkserver():
-    """The forkserver context, preloading the registry, torch and transformers once for every
-    worker (``harness._preload``)."""
+def _forkserver(models: bool):
+    """The forkserver context, preloading the registry once for every worker
+    (``harness._preload``), and torch and transformers with ``models``
+    (``harness._preload_models``). The first session of a process starts the forkserver, and
+    its preloads stay for the process."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["harness._preload"])
+    modules = ["harness._preload", "harness._preload_models"]
+    context.set_forkserver_preload(modules if models else modules[:1])
     return context
 
 

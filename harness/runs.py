@@ -246,6 +246,7 @@ def run_suite(suite: Suite, registry: Registry, store: Store, backend: str, forc
     planner, graph = plan(suite, registry, backend)
     models = [m for m in (suite.weak, suite.strong) if m]
     loads = any(p.hub_models for p in planner.plugins.values())
+    executor.models = loads
     if loads:  # no plugin that loads models by name, no model to look for (or to size)
         for model in dict.fromkeys(models):
             available(model)

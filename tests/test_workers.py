@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SMALL, record_of, run_dir_of, run_tiny, tiny_suite
+from conftest import ROOT, SMALL, fake_suite, record_of, run_dir_of, run_tiny, tiny_suite
 from harness.devices import cores
 from harness.store import Store
 from harness.worker import cpu_kind
@@ -71,8 +71,19 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def test_a_run_whose_plugins_load_no_model_starts_its_workers_without_torch(tmp_path):
+    """The forkserver imports torch and transformers (about 7 s of a core) only for a run
+    whose plugins load models: on the fake backend and trainer no stage's worker has torch,
+    so none records a device (``worker._device``)."""
+    _, manifest = run_tiny(fake_suite(tmp_path), tmp_path / "home")
+    ran = [s for s in manifest["stages"] if not s["cached"] and s["pid"] != manifest["pid"]]
+    assert ran and [s["device"] for s in ran] == [""] * len(ran)
+
+
 def test_a_killed_worker_is_one_error_line_with_its_log_and_leaves_no_entry(tmp_path):
-    suite = tiny_suite(tmp_path, steps=40, **SMALL)
+    suite = fake_suite(tmp_path)  # the weak model's training sleeps: a window for the kill
+    suite.write_text(suite.read_text().replace("params: {memory: 15}",
+                                               "params: {memory: 15, seconds: 3}"))
     home = tmp_path / "home"
     exe = Path(sys.executable).with_name("harness")
     proc = subprocess.Popen([str(exe), "run", "--suite", str(suite)], cwd=ROOT, text=True,
