@@ -6,9 +6,10 @@ the worker lives:
 
 - ``local``: this machine. Each stage runs in a fresh process forked from a forkserver that has
   built the plugin registry and imported torch and transformers once (so a stage starts in well
-  under a second; torch only where the run's plugins load models), and exits when the stage is done, giving its GPU and host memory back. Up
-  to ``jobs`` stages run at once where the graph allows, each with ``cores // jobs`` CPU
-  threads and its GPUs (``CUDA_VISIBLE_DEVICES``) to itself. Stages of a kind marked
+  under a second; torch only where the run's plugins load models), and exits when the stage
+  is done, giving its GPU and host memory back. Up to ``jobs`` stages run at once where the
+  graph allows, each with ``cores // jobs`` CPU threads and its GPUs
+  (``CUDA_VISIBLE_DEVICES``) to itself. Stages of a kind marked
   ``here`` (``runners.KINDS``: data, supervise) run in this process.
   ``in_process`` runs every stage in this process, for fast tests.
 - ``ray``: each stage is a Ray task with the stage's ``num_cpus`` / ``num_gpus``, submitted once
