@@ -279,17 +279,21 @@ capabilities:
   - {{name: synth_arith, params: {{labeled: 40, unlabeled: 60, test: 30}}}}
 methods:
 {methods}
-train: {{name: fake}}
-weak_train: {{name: fake, params: {{memory: 15}}}}
+train: {{name: fake{train}}}
+weak_train: {{name: fake, params: {{memory: 15{weak}}}}}
 baseline_shots: [0]
 """
 
 
 def fake_suite(folder: Path, methods: str = "  - {name: naive}", seeds: str = "[0]",
-               mixtures: str = "[joint]") -> Path:
-    """The tiny suite's shape on the ``fake`` backend and trainer: no torch, seconds a run."""
+               mixtures: str = "[joint]", train: str = "", weak_train: str = "") -> Path:
+    """The tiny suite's shape on the ``fake`` backend and trainer: no torch, seconds a run.
+    ``train`` and ``weak_train``: more of the fake trainer's params for those stages, as YAML
+    (``"seconds: 2"``: training sleeps first, a window in which a test stops its worker)."""
     path = folder / "fake.yaml"
-    path.write_text(FAKE_SUITE.format(methods=methods, seeds=seeds, mixtures=mixtures))
+    path.write_text(FAKE_SUITE.format(methods=methods, seeds=seeds, mixtures=mixtures,
+                                      train=f", params: {{{train}}}" if train else "",
+                                      weak=f", {weak_train}" if weak_train else ""))
     return path
 
 

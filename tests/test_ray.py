@@ -47,11 +47,8 @@ def reference(whole_machine, tmp_path_factory):
     with real models training's bytes can depend on the thread count (on a Xeon with AVX-512,
     2026-12-02, one and two threads gave other weights)."""
     folder = tmp_path_factory.mktemp("local")
-    suite = fake_suite(folder)
-    slow = "{name: fake, params: {seconds: 2}}"  # a window in which to kill a training node
-    suite.write_text(suite.read_text().replace("train: {name: fake}", f"train: {slow}")
-                     .replace("{name: fake, params: {memory: 15}}",
-                              "{name: fake, params: {memory: 15, seconds: 2}}"))
+    # training sleeps: a window in which to kill a training node
+    suite = fake_suite(folder, train="seconds: 2", weak_train="seconds: 2")
     run_dir, manifest = run_tiny(suite, folder / "home", "--jobs", str(cores()))
     assert _threads(manifest) == {1}
     return suite, run_dir, manifest

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_SUITE, harness_cli, run_fake
+from conftest import fake_suite, harness_cli, run_fake
 from harness.errors import HarnessError
 from harness import record, track
 from harness.record import load
@@ -99,11 +99,7 @@ def close(read: dict[str, list[tuple[int, float]]], sent: dict[str, list[tuple[i
 
 
 def suite(tmp_path: Path) -> Path:
-    path = tmp_path / "fake.yaml"
-    path.write_text(FAKE_SUITE.format(methods="  - {name: naive}", seeds="[0, 1]",
-                                      mixtures="[joint]")
-                    .replace("train: {name: fake}", "train: {name: fake, params: {curve: true}}"))
-    return path
+    return fake_suite(tmp_path, seeds="[0, 1]", train="curve: true")
 
 
 @pytest.mark.slow  # a browser, or whole runs: the full tier (CI)

@@ -81,9 +81,8 @@ def test_a_run_whose_plugins_load_no_model_starts_its_workers_without_torch(tmp_
 
 
 def test_a_killed_worker_is_one_error_line_with_its_log_and_leaves_no_entry(tmp_path):
-    suite = fake_suite(tmp_path)  # the weak model's training sleeps: a window for the kill
-    suite.write_text(suite.read_text().replace("params: {memory: 15}",
-                                               "params: {memory: 15, seconds: 3}"))
+    # the weak model's training sleeps: a window for the kill
+    suite = fake_suite(tmp_path, weak_train="seconds: 3")
     home = tmp_path / "home"
     exe = Path(sys.executable).with_name("harness")
     proc = subprocess.Popen([str(exe), "run", "--suite", str(suite)], cwd=ROOT, text=True,
