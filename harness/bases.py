@@ -113,14 +113,19 @@ class WeakItem(BaseModel):
     """The strong model's own greedy answer to ``prompt`` (if a selector needs it)."""
     agree: bool | None = None
     """Whether ``label`` and ``strong_answer`` give the same answer (by the capability's reading)."""
+    answer: str | None = None
+    """The answer ``label`` gives, by the capability's reading (``Capability.answer_of``), when
+    the capability has a label set (``Capability.labels``): what a probe is trained to predict."""
 
 
-Signal = Literal["weak_logprob", "student_answer", "base_answer", "weak_model"]
+Signal = Literal["weak_logprob", "student_answer", "base_answer", "weak_model", "strong_features"]
 """What the pipeline can give a selector, each computed once and cached: the weak model's
 log-probability of its labels (``WeakItem.weak_logprob``); the strong answers of the
 *student* (the strong model fine-tuned on all weak labels, i.e. the naive W2S model) or of the
 *base* strong model (``WeakItem.strong_answer``); the trained weak model itself
-(``SelectContext.weak_model``, a local folder: the supervisor that wrote the labels)."""
+(``SelectContext.weak_model``, a local folder: the supervisor that wrote the labels); the
+untuned strong model's hidden states at each pool prompt's last token
+(``SelectContext.features``, at the layers the selector's ``layers()`` names)."""
 
 
 # --------------------------------------------------------------------------- contexts
@@ -142,8 +147,21 @@ class SelectContext(BaseModel):
     """Local folder of the untuned strong model (reward models are built from it)."""
     weak_path: str | None = None
     """Local folder of the trained weak model, when the selector needs ``"weak_model"``."""
+    features_path: Path | None = None
+    """The features stage's entry, when the selector needs ``"strong_features"``."""
     backend: Any = None
     work_dir: Path
+
+    def features(self) -> Features:
+        """The untuned strong model's hidden states at each pool prompt's last token, by
+        layer (``Features``). Only a selector whose ``needs()`` includes ``"strong_features"``
+        gets them: the stage then waits for the features stage and its key follows it."""
+        if self.features_path is None:
+            raise RuntimeError('ctx.features(): add "strong_features" to the selector\'s '
+                               "needs() to be given the strong model's features")
+        from harness.outputs import features
+
+        return features(self.features_path)
 
     @property
     def weak_model(self) -> str:
@@ -155,6 +173,15 @@ class SelectContext(BaseModel):
             raise RuntimeError("ctx.weak_model: add \"weak_model\" to the selector's needs() "
                                "to be given the trained weak model")
         return self.weak_path
+
+
+class Features(NamedTuple):
+    """Hidden states of a model at the last token of each of a split's prompts: ``ids`` in
+    order, and by layer (0 is the embeddings, ``n`` the output of block ``n``) an array of one
+    row an id (``numpy.ndarray``, float32)."""
+
+    ids: list[str]
+    layers: dict[int, Any]
 
 
 class TrainContext(BaseModel):
@@ -211,6 +238,10 @@ class Capability(Plugin):
     extract: ClassVar[list] = []
     """The extraction pipeline ``answer_of`` runs (``harness.extract``); a suite may override it
     with the ``extract`` param."""
+    labels: ClassVar[bool] = False
+    """Whether every item's answer is one of a label set shared by all items (a class: yes/no,
+    entailment, a city's code), so a read-out of a model's features can predict it (the
+    ``Head`` students, the probe selectors). Open answers and per-item options are not."""
 
     def extraction(self) -> list:
         """The pipeline in force: the suite's ``extract`` param, else the capability's own."""
@@ -314,6 +345,14 @@ class Selector(Plugin):
 
     gpus: ClassVar[int] = 0
     """Devices its selection needs (a selector that trains or runs a model sets 1)."""
+    relabels: ClassVar[bool] = False
+    """Whether it may return items whose ``label`` is another pool item's label (a probe's
+    relabelling). Any other change to an item, and any label the pool does not hold, is
+    refused: a selector can move the weak labels around, never write one."""
+
+    def layers(self) -> list[int]:
+        """The layers of the strong model whose features it needs (``"strong_features"``)."""
+        return []
 
     def needs(self) -> set[Signal]:
         """Signals the pipeline must add to the pool's items before ``select`` (none here)."""
@@ -385,6 +424,26 @@ class Trainer(Plugin):
         keep its effective batch exact over (raise ``HarnessError``)."""
 
 
+class Head(Trainer):
+    """Base: a student that reads its answer off the frozen strong model's features, instead of
+    fine-tuning it (Burns et al. 2023's linear probes; EleutherAI/w2s). The pipeline extracts
+    the features once per model, layer set and split, as a cached stage every head shares,
+    and writes a head's predictions as completions (each the target of the answer it picks),
+    graded like any student's. Only capabilities with a label set (``Capability.labels``)."""
+
+    def layers(self) -> list[int]:
+        """The layers whose features it chooses among (0 is the embeddings)."""
+        raise NotImplementedError
+
+    def fit_predict(self, train: Features, labels: list[str], test: Features,
+                    seed: int) -> tuple[list[str], dict[str, Any]]:
+        """The answer it predicts for each ``test`` id, trained on ``labels`` (one answer each
+        of ``train``'s ids), and a record of what it chose (layer, regularisation) for the
+        run's record. Every choice is made on ``train`` and ``labels`` alone: never on gold
+        beyond what ``labels`` are, never on ``test``."""
+        raise NotImplementedError
+
+
 class Backend(Plugin):
     """Base: greedy decoding of prompts with a model given by hub id or local path."""
 
@@ -426,6 +485,13 @@ class Backend(Plugin):
     def logprobs(self, model: str, prompts: list[str], completions: list[str],
                  batch_size: int = 32) -> list[float]:
         """Mean per-token log-probability of each completion after its prompt (teacher forced)."""
+        raise NotImplementedError
+
+    def hidden_states(self, model: str, prompts: list[str], layers: list[int],
+                      batch_size: int = 32) -> dict[int, Any]:
+        """The model's hidden state at each prompt's last token, by layer (0: the embeddings),
+        one float32 ``numpy`` row a prompt: what a ``Head`` student and the probe selectors
+        read."""
         raise NotImplementedError
 
 

@@ -52,14 +52,19 @@ def copies(pool: list[WeakItem]) -> list[WeakItem]:
     return [i.model_copy(deep=True) for i in pool]
 
 
-def edits(pool: list[WeakItem], given: list[WeakItem], chosen: Any = ()) -> list[str]:
+def edits(pool: list[WeakItem], given: list[WeakItem], chosen: Any = (),
+          relabels: bool = False) -> list[str]:
     """The ids of the items a selector changed: in the copies it was given, or in the items
     it returned (an edited copy of an item: the harness takes the pool's by id, so the edit
-    would be lost without a word)."""
+    would be lost without a word). A relabelling selector's new labels are not edits."""
     by_id = {i.id: i for i in pool}
     returned = [c for c in chosen if isinstance(c, WeakItem)] \
         if isinstance(chosen, (list, tuple)) else []
     changed = [a.id for a, b in zip(pool, given) if a != b]
+    if relabels:  # a new label is the selection itself (checked in checked_selection)
+        returned = [c.model_copy(update={"label": by_id[c.id].label,
+                                         "answer": by_id[c.id].answer})
+                    if c.id in by_id else c for c in returned]
     changed += [c.id for c in returned if c.id in by_id and c != by_id[c.id]]
     return list(dict.fromkeys(changed))
 
@@ -87,4 +92,20 @@ def checked_selection(selector: Selector, where: str, pool: list[WeakItem],
     if not ids:
         raise PluginFault(f"{who} kept none of the {len(pool)} weak labels; a selection "
                           "keeps at least one (check the selector's params in the suite)")
-    return [by_id[i] for i in ids]
+    if not selector.relabels:
+        return [by_id[i] for i in ids]
+    return [_relabelled(who, pool, by_id[getattr(c, "id", c)], c) for c in chosen]
+
+
+def _relabelled(who: str, pool: list[WeakItem], item: WeakItem, returned: Any) -> WeakItem:
+    """A relabelling selector's item: the pool's, with the label it returned, which must be
+    the label of a pool item of the same capability (with that item's answer)."""
+    label = getattr(returned, "label", item.label)
+    if label == item.label:
+        return item
+    donor = next((i for i in pool if i.capability == item.capability and i.label == label),
+                 None)
+    if donor is None:
+        raise PluginFault(f"{who} relabelled {item.id!r} as {label!r}, which no weak label of "
+                          f"{item.capability} is; relabel only to the pool's own labels")
+    return item.model_copy(update={"label": label, "answer": donor.answer})

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness.bases import Row, Splits, TrainExample, WeakItem
+from harness.bases import Features, Row, Splits, TrainExample, WeakItem
 from harness.store import read_jsonl, write_json, write_jsonl
 
 
@@ -163,6 +163,36 @@ def write_signal(entry: Path, values: dict[str, float]) -> None:
 
 def signal(entry: Path) -> dict[str, float]:
     return {r["id"]: r["value"] for r in read_jsonl(entry / "signal.jsonl")}
+
+
+# features --------------------------------------------------------------------------------
+
+def write_features(entry: Path, found: Features) -> None:
+    """One ``.npy`` a layer (``numpy.save``'s raw format: the same array gives the same bytes,
+    so the entry's digest follows the values) and the ids they are rows of."""
+    import numpy as np
+
+    write_json(entry / "features.json", {"ids": found.ids, "layers": sorted(found.layers)})
+    for layer, values in found.layers.items():
+        np.save(entry / f"layer-{layer}.npy", np.ascontiguousarray(values, dtype=np.float32))
+
+
+def features(entry: Path) -> Features:
+    import numpy as np
+
+    index = json.loads((entry / "features.json").read_text())
+    return Features(ids=index["ids"], layers={layer: np.load(entry / f"layer-{layer}.npy")
+                                              for layer in index["layers"]})
+
+
+def write_choices(entry: Path, choices: dict[str, Any]) -> None:
+    """What a head student chose on its weak labels (layer, regularisation): its record."""
+    write_json(entry / "choices.json", choices)
+
+
+def choices(entry: Path) -> dict[str, Any] | None:
+    path = entry / "choices.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 # select ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from harness import code, controls
-from harness.bases import Capability, DecodeConfig, Plugin, Selector, Signal, Step, \
+from harness.bases import Capability, DecodeConfig, Head, Plugin, Selector, Signal, Step, \
     Supervisor, Trainer
 from harness.errors import HarnessError, PluginError
 from harness.faults import ABOVE, blame
@@ -24,7 +24,7 @@ from harness.graph import EvalRef, Graph, Resources, StageSpec, TransferRef
 from harness.registry import Registry
 from harness.resolver import check as check_model
 from harness.resolver import model_identity
-from harness.runners import KINDS, DecodeParams, SuperviseParams
+from harness.runners import KINDS, DecodeParams, HeadParams, SelectParams, SuperviseParams
 from harness.schemas import FORMAT, PluginRef, Suite
 from harness.tinymodels import seeded
 
@@ -126,6 +126,13 @@ class Planner:
                                                       m.selector.params)),
                 self._steps(m.name, trainer),
             )
+        for m in suite.methods:
+            self._check_features(m.name, *self.methods[m.name])
+        if isinstance(self.trainer, Head) or isinstance(self.weak_trainer, Head):
+            raise HarnessError(f"suite {suite.name}: trainer {suite.train.name} reads the "
+                               "strong model's features and trains no weights, so it cannot be "
+                               "the suite's `train` (the ceiling and weak model of every "
+                               "method); name it in a method's `trainer:`")
         if suite.weak and any(s.model for s in self.supervised.values()):
             check_model(suite.weak)
         check_model(suite.strong)
@@ -139,6 +146,28 @@ class Planner:
                                "suite's weak model, and the suite names none; add `weak:` (a "
                                "model), or name a supervisor that writes its own labels")
         return made
+
+    def _check_features(self, method: str, selector: Selector,
+                        steps: list[tuple[Step, Trainer]]) -> None:
+        """Refuse, at planning, a head student or probe selector on a capability without a
+        label set (its features can only be read into classes), or a head chained with
+        other training runs (it trains no weights to chain from)."""
+        heads = [t for _, t in steps if isinstance(t, Head)]
+        if heads and len(steps) > 1:
+            raise PluginError(f"method {method}: trainer {heads[0].name} reads the strong "
+                              "model's features and trains no weights, so it cannot be a step "
+                              "of a chain; use it alone")
+        with blame(selector, self.where, "needs()", ABOVE):
+            reads = "strong_features" in selector.needs()
+        users = [f"trainer {heads[0].name}"] if heads else []
+        users += [f"selector {selector.name}"] if reads else []
+        open_ = [c for c, cap in self.capabilities.items() if not cap.labels]
+        if users and open_:
+            raise HarnessError(f"method {method}: {users[0]} reads the strong model's features "
+                               f"into classes, and capability {open_[0]} has no label set "
+                               "shared by its items (open answers or per-item options); use it "
+                               "on classification capabilities (fact_city, fact_sum, creak, "
+                               "esnli, mctaco) or drop it from this suite")
 
     def _made(self, kind: str, plugin: P) -> P:
         """``plugin``, recorded as one this plan runs."""
@@ -187,7 +216,8 @@ class Planner:
         for method, (selector, steps) in self.methods.items():
             weak, weak_eval, labels = sides[method]
             pool = self._select("all", self.all, g, labels, {})
-            arm = {**bases, **self._format_control(self.supervised[method], g, pool)}
+            head = steps[0][1] if isinstance(steps[0][1], Head) else None
+            arm = {**bases, **self._format_control(self.supervised[method], g, pool, head)}
             with blame(selector, self.where, "needs()", ABOVE):
                 needs = sorted(selector.needs())
             modelled = [n for n in needs if n in ("weak_model", "weak_logprob")]
@@ -196,18 +226,25 @@ class Planner:
                                   f"weak model ({modelled[0]}), and supervisor "
                                   f"{self.supervised[method].name} has none; use the model "
                                   "supervisor, or a selector that does not need it")
-            signals = {s: self._signal(s, g, weak, labels, pool) for s in needs}
+            signals = {s: self._signal(s, g, weak, labels, pool, selector) for s in needs}
             select = self._select(method, selector, g, labels, signals)
-            model, trained_on = self._chain(method, steps, select, pool, g)
-            w2s_eval = self._grade(self._decode(f"eval {method}", model, g, "test"), g)
+            if head is not None:  # read off the strong model's features: no weights, no decode
+                w2s_eval = self._grade(self._head(f"{method}", head, g, "selected",
+                                                  {"selected": select}), g)
+                trained_on = [self._trained(selector, select, g)]
+                method_ceiling = self._grade(self._head("ceiling", head, g, "gold", {}), g)
+            else:
+                model, trained_on = self._chain(method, steps, select, pool, g, selector)
+                w2s_eval = self._grade(self._decode(f"eval {method}", model, g, "test"), g)
+                method_ceiling = ceil_eval
             graded = self._grade(labels, g)
             for cap in g.caps:
                 self.graph.evals.append(EvalRef(
                     seed=g.seed, mixture=g.mixture, capability=cap, method=method,
-                    weak=weak_eval, ceiling=ceil_eval, w2s=w2s_eval,
+                    weak=weak_eval, ceiling=method_ceiling, w2s=w2s_eval,
                     labels=graded, select=select, data=g.data[cap],
                     baselines=arm, trained_on=trained_on, shapes=[shape(t) for _, t in steps]))
-            if g.mixture == "single" and self.suite.transfer:
+            if g.mixture == "single" and self.suite.transfer and head is None:
                 for other in self.capabilities:
                     target = Group(g.seed, g.mixture, [other], g.data, g.weak, g.strong)
                     stage = self._grade(self._decode(f"transfer {method} from {g.caps[0]}",
@@ -234,19 +271,29 @@ class Planner:
                         for what, split in (("eval supervisor", "test"), ("label", "unlabeled")))
         return Model(), self._grade(test, g), labels
 
-    def _format_control(self, supervisor: Supervisor, g: Group, pool: str) -> dict[str, str]:
+    def _format_control(self, supervisor: Supervisor, g: Group, pool: str,
+                        head: Head | None = None) -> dict[str, str]:
         """The format-only control of a supervisor's labels (``Suite.format_control``): the
-        strong model trained on them shuffled across items, graded on the test split."""
+        strong model trained on them shuffled across items, graded on the test split; for a
+        head student, the same head fitted on the shuffled labels."""
         if not self.suite.format_control:
             return {}
         of = "" if supervisor.model else f" of {described(supervisor)}"
+        if head is not None:
+            return {FORMAT: self._grade(self._head(f"format control{of}", head, g, "shuffled",
+                                                   {"selected": pool}), g)}
         shuffled = self._train(f"train format control{of} [{g.tag}]", g.strong, self.trainer,
                                g, {"examples": "shuffled"}, {"selected": pool})
         return {FORMAT: self._grade(self._decode(f"eval format control{of}", shuffled, g,
                                                  "test"), g)}
 
+    def _trained(self, selector: Selector, select: str, g: Group) -> str:
+        """What a method trained on, for its scores against gold: the select stage, or where
+        the selector relabels, that selection's grade stage (its labels are its own)."""
+        return self._grade(select, g) if selector.relabels else select
+
     def _chain(self, method: str, steps: list[tuple[Step, Trainer]], select: str, pool: str,
-               g: Group) -> tuple[Model, list[str]]:
+               g: Group, selector: Selector) -> tuple[Model, list[str]]:
         """Chain the method's training runs, each a cached stage of its own; return the last
         model and what each run trained on (a select stage, or a relabelling's grade stage)."""
         model: Model | None = None
@@ -262,7 +309,8 @@ class Planner:
             else:
                 data = {"examples": "selected"}
                 inputs = {"selected": select if step.data == "selected" else pool}
-                trained_on.append(inputs["selected"])
+                trained_on.append(self._trained(selector, select, g)
+                                  if step.data == "selected" else pool)
             base = g.strong if model is None or step.restart else model
             what = method if len(steps) == 1 else f"{method} step {i}/{len(steps)}"
             model = self._train(f"train {what} [{g.tag}]", base, inner, g, data, inputs)
@@ -304,8 +352,16 @@ class Planner:
             out.append((step, inner))
         return out
 
-    def _signal(self, signal: Signal, g: Group, weak: Model, labels: str, pool: str) -> str:
+    def _signal(self, signal: Signal, g: Group, weak: Model, labels: str, pool: str,
+                selector: Selector) -> str:
         """The stage whose output answers a selector's need, planned (and cached) once."""
+        if signal == "strong_features":
+            if len(g.caps) > 1:
+                raise PluginError(f"selector {selector.name} reads the strong model's features, "
+                                  "one capability at a time; use the `single` mixture")
+            with blame(selector, self.where, "layers()", ABOVE):
+                layers = sorted(selector.layers())
+            return self._features(g, g.caps[0], "unlabeled", layers)
         if signal == "weak_model":
             assert weak.stage is not None  # refused above for a supervisor with no model
             return weak.stage
@@ -346,6 +402,32 @@ class Planner:
                          {"capability": ref(cap), "source": self.sources[name], "seed": seed},
                          {}, code.digest(type(cap)), gpus=0)
 
+    def _features(self, g: Group, cap: str, split: str, layers: list[int]) -> str:
+        """The untuned strong model's hidden states at ``layers`` on one capability's split:
+        one stage shared by every head and probe selector that reads them."""
+        return self._add("features", f"features {split} layers {','.join(map(str, layers))} "
+                         f"[{cap} seed {g.seed}]",
+                         {**g.strong.params("model"), "split": split, "capability": cap,
+                          "layers": layers, "backend": ref(self.backend)},
+                         {**g.strong.inputs("model"), f"data:{cap}": g.data[cap]},
+                         code.digest(type(self.backend)))
+
+    def _head(self, what: str, head: Head, g: Group, examples: str,
+              inputs: dict[str, str]) -> str:
+        """A head student's answers to the test split: fitted on the unlabeled split's
+        features with ``examples`` (gold, the selection, or its labels shuffled)."""
+        with blame(head, self.where, "layers()", ABOVE):
+            layers = sorted(head.layers())
+        feats = {f"features:{c}:{split}": self._features(g, c, split, layers)
+                 for c in g.caps for split in ("unlabeled", "test")}
+        caps = {c: ref(self.capabilities[c]) for c in g.caps}
+        return self._add("head", f"head {what} [{g.tag}] (test)",
+                         {"trainer": ref(head), "seed": g.seed, "split": "test",
+                          "capabilities": caps, "examples": examples},
+                         {**inputs, **feats, **g.data_inputs()},
+                         code.digest(type(head), *map(type, (self.capabilities[c]
+                                                             for c in g.caps))), gpus=0)
+
     def _train(self, label: str, base: Model, trainer: Trainer, g: Group,
                data: dict[str, Any], inputs: dict[str, str]) -> Model:
         try:
@@ -379,15 +461,16 @@ class Planner:
                          code.digest(type(self.backend)))
 
     def _grade(self, decode: str, g: Group) -> str:
-        """The capabilities' scores of a decode (or supervise) stage's completions against the
-        gold answers."""
+        """The capabilities' scores of a decode (or supervise, head, or relabelling select)
+        stage's completions against the gold answers."""
         spec = self.graph.stages[decode]
         made = spec.params
-        if not isinstance(made, (DecodeParams, SuperviseParams)):
+        if not isinstance(made, (DecodeParams, SuperviseParams, HeadParams, SelectParams)):
             raise TypeError(f"{spec.label}: a {spec.kind} stage has no completions to grade")
         caps = {c: self.capabilities[c] for c in g.caps}
+        split = "unlabeled" if isinstance(made, SelectParams) else made.split
         return self._add("grade", f"grade {spec.label}",
-                         {"split": made.split,
+                         {"split": split,
                           "capabilities": {c: ref(cap) for c, cap in caps.items()}},
                          {"completions": decode, **g.data_inputs()},
                          code.digest(*map(type, caps.values())), gpus=0)

@@ -17,9 +17,9 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict
 
 from harness import outputs, trust
-from harness.bases import Backend, Capability, Row, SelectContext, Selector, Supervisor, \
-    TrainContext, Trainer, TrainExample, WeakItem
-from harness.faults import blame, checked_selection, copies, edits
+from harness.bases import Backend, Capability, Features, Head, Row, SelectContext, Selector, \
+    Supervisor, TrainContext, Trainer, TrainExample, WeakItem
+from harness.faults import PluginFault, blame, checked_selection, copies, edits
 from harness.graph import PARAMS, StageParams, StageSpec
 from harness.guard import no_gold
 from harness.outputs import Completion, Prediction, Scores
@@ -258,6 +258,109 @@ def score(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry
     outputs.write_signal(out, {q.id: v for q, v in zip(preds, values)})
 
 
+class FeaturesParams(Loads):
+    kind = "features"
+    model: str | None = None
+    model_identity: str | None = None
+    split: str
+    capability: str
+    layers: list[int]
+    backend: Ref
+
+    def capability_names(self) -> list[str]:
+        return [self.capability]
+
+
+def features(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
+    """A model's hidden states at each prompt's last token of one capability's split: read
+    once, shared by every head student and probe selector that reads these layers."""
+    p = FeaturesParams.of(spec)
+    backend: Backend = _make(plugins, "backends", p.backend)
+    rows = _rows(inputs, p.capability, p.split)
+    with blame(backend, stage_where(spec, p), "hidden_states()"):
+        found = backend.hidden_states(_model(p, inputs, "model"), [r.prompt for r in rows],
+                                      p.layers)
+    outputs.write_features(out, Features(ids=[r.id for r in rows], layers=found))
+
+
+class HeadParams(StageParams):
+    kind = "head"
+    trainer: Ref
+    seed: int
+    split: str
+    """The split it answers (its predictions are graded like a decode's)."""
+    capabilities: dict[str, Ref]
+    examples: Literal["gold", "selected", "shuffled"]
+    """As a train stage's: the unlabeled split's gold (the ceiling), a selection of weak
+    labels, or those labels shuffled across items (the format-only control)."""
+
+
+def head(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry) -> None:
+    """A head student (``harness.Head``): fitted on the unlabeled split's features and
+    labels, it answers ``split``; each answer is written as the target of a labeled row that
+    gives it, so the grade stage reads it as any student's completion."""
+    p = HeadParams.of(spec)
+    trainer = _make(plugins, "trainers", p.trainer)
+    assert isinstance(trainer, Head), trainer.name  # the planner plans heads only for heads
+    where = stage_where(spec, p)
+    labelled = _labelled(p, inputs)
+    records: list[Completion] = []
+    chosen: dict[str, Any] = {}
+    for name, cap in _capabilities(plugins, p.capabilities).items():
+        train, test = (outputs.features(inputs[f"features:{name}:{split}"])
+                       for split in ("unlabeled", p.split))
+        rows = {r.id: r for r in _rows(inputs, name, "unlabeled")}
+        with blame(cap, where, "answer_of()"):
+            answers = {i: cap.answer_of(rows[i], text) for i, text in labelled[name].items()}
+        known = [i for i in train.ids if answers.get(i) is not None]
+        at = {i: n for n, i in enumerate(train.ids)}
+        kept = Features(ids=known, layers={n: v[[at[i] for i in known]]
+                                           for n, v in train.layers.items()})
+        with blame(trainer, where, "fit_predict()"):
+            said, chosen[name] = trainer.fit_predict(kept, [answers[i] for i in known], test,
+                                                     p.seed)
+        targets = _targets(cap, _rows(inputs, name, "labeled"), rows, labelled[name])
+        unknown = sorted({a for a in said if a not in targets})
+        if unknown:
+            raise PluginFault(f"trainer {trainer.name} [{where}] predicted {unknown[0]!r}, "
+                              "which none of its training labels gives; predict one of them")
+        by_id = {r.id: r for r in _rows(inputs, name, p.split)}
+        records += [Completion(id=i, capability=name, prompt=by_id[i].prompt,
+                               completion=targets[a]) for i, a in zip(test.ids, said)]
+    outputs.write_completions(out, records)
+    outputs.write_choices(out, chosen)
+
+
+def _labelled(p: HeadParams, inputs: dict[str, Path]) -> dict[str, dict[str, str]]:
+    """Per capability, the label text a head trains on, by unlabeled item id."""
+    out: dict[str, dict[str, str]] = {c: {} for c in p.capabilities}
+    if p.examples == "gold":
+        for c in p.capabilities:
+            out[c] = {r.id: r.target for r in _rows(inputs, c, "unlabeled")}
+        return out
+    items = outputs.selected(inputs["selected"])
+    texts = [e.target for e in outputs.shuffled_as_examples(inputs["selected"], p.seed)] \
+        if p.examples == "shuffled" else [i.label for i in items]
+    for item, text in zip(items, texts):
+        out[item.capability][item.id] = text
+    return out
+
+
+def _targets(cap: Capability, labeled: list[Row], rows: dict[str, Row],
+             labelled: dict[str, str]) -> dict[str, str]:
+    """Each answer a head may give, with a completion that gives it: a labeled row's gold
+    target (ground truth the weak side trains on anyway), else the first training label
+    that gives it (by item id)."""
+    out: dict[str, str] = {}
+    for r in labeled:
+        out.setdefault(cap.gold_of(r), r.target)
+    for i in sorted(labelled):
+        answer = cap.answer_of(rows[i], labelled[i])
+        if answer is not None:
+            out.setdefault(answer, labelled[i])
+    return out
+
+
 class SelectParams(StageParams):
     kind = "select"
     selector: Ref
@@ -281,18 +384,23 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registr
     weak = inputs.get("signal:weak_model")
     ctx = SelectContext(seed=p.seed, strong_model=strong,
                         weak_path=str(outputs.model_dir(weak)) if weak else None,
+                        features_path=inputs.get("signal:strong_features"),
                         backend=_make(plugins, "backends", p.backend), work_dir=out)
     gold = [e for role, e in inputs.items() if role.startswith("data:")]
     given = copies(pool)
     with blame(selector, where, "select()"), no_gold(*gold, out.parent.parent / "data"):
         returned = selector.select(given, ctx)
     chosen = checked_selection(selector, where, pool, returned)
-    edited = edits(pool, given, returned)
+    edited = edits(pool, given, returned, selector.relabels)
     if edited:
         say(f"warning: selector {selector.name} [{where}] edited {len(edited)} pool items "
             f"(e.g. {edited[0]!r}), in place or in the items it returned; the harness trains "
             "on its own copy of the weak labels, unedited")
     outputs.write_selection(out, chosen, selection_summary(pool, chosen))
+    if selector.relabels:  # graded, so what the student trained on is scored as it was
+        outputs.write_completions(out, [Completion(id=i.id, capability=i.capability,
+                                                   prompt=i.prompt, completion=i.label)
+                                        for i in chosen])
 
 
 def _pool(p: SelectParams, inputs: dict[str, Path], plugins: Registry,
@@ -310,8 +418,11 @@ def _pool(p: SelectParams, inputs: dict[str, Path], plugins: Registry,
     for q in outputs.completions(inputs["labels"]):
         item = WeakItem(id=q.id, capability=q.capability, prompt=q.prompt, label=q.completion,
                         **{k: v[q.id] for k, v in extra.items()})
+        cap, row = caps[item.capability], rows[item.id]
+        if cap.labels and "signal:strong_features" in inputs:  # what a probe learns to predict
+            with blame(cap, where, "answer_of()"):
+                item.answer = cap.answer_of(row, item.label)
         if item.strong_answer is not None:
-            cap, row = caps[item.capability], rows[item.id]
             with blame(cap, where, "answer_of()"):
                 mine = cap.answer_of(row, item.label)
                 item.agree = mine is not None and mine == cap.answer_of(row, item.strong_answer)
@@ -385,6 +496,8 @@ for _kind in (StageKind(DataParams, data, here=True),
               StageKind(SuperviseParams, supervise, here=True),
               StageKind(GradeParams, grade, revision=2),
               StageKind(ScoreParams, score, sizing="score"),
+              StageKind(FeaturesParams, features),
+              StageKind(HeadParams, head, here=True),
               StageKind(SelectParams, select, sizing="select")):
     register(_kind)
 

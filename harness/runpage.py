@@ -22,7 +22,7 @@ def write(store: Store, ref: str, out: Path | None = None) -> Path:
     m = run.manifest
     entry = Entry(**dict(run), added="", smoke=m.suite.smoke())
     verdicts = {entry.id: findings(m.suite, run.results, run.transfer)}
-    lines = {label: [(h["step"], h["loss"]) for h in rows]
+    lines = {label: [(h["step"], h["loss"]) for h in rows if "loss" in h]
              for label, rows in curves(run, store).items()}
     body = [f"<h1>Run {html.escape(m.run_id)}</h1>", f"<p>{html.escape(models_line(entry))}</p>",
             *section(m.suite.name, [entry], verdicts), "<h2>Training curves</h2>",

@@ -215,7 +215,7 @@ def _selection(sel: Selector, seed: int, home: Path) -> tuple[list[str], list[st
     with no_gold(home / "cache" / "data"):
         chosen = sel.select(given, ctx)
     kept = [i.id for i in checked_selection(sel, "harness check", pool, chosen)]
-    return kept, edits(pool, given, chosen)
+    return kept, edits(pool, given, chosen, sel.relabels)
 
 
 def selector_checks(sel: Selector) -> list[tuple[str, Callable]]:

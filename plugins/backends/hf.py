@@ -4,6 +4,7 @@ matches, and the teacher-forced log-probabilities both backends report."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from pydantic import Field
 
@@ -76,6 +77,10 @@ class HFBackend(Backend):
                  batch_size: int = 32) -> list[float]:
         return teacher_forced_logprobs(model, prompts, completions, batch_size, self.params.dtype)
 
+    def hidden_states(self, model: str, prompts: list[str], layers: list[int],
+                      batch_size: int = 32) -> dict[int, Any]:
+        return last_token_states(model, prompts, layers, batch_size, self.params.dtype)
+
 
 def _smaller_batch(exc: Exception, size: int, device: str) -> int:
     """After an out-of-memory error, half the batch (the caller retries); else re-raise."""
@@ -146,6 +151,35 @@ def teacher_forced_logprobs(model: str, prompts: list[str], completions: list[st
             bar.update(len(pairs))
     bar.close()
     return out
+
+
+def last_token_states(model: str, prompts: list[str], layers: list[int], batch_size: int = 32,
+                      dtype: str = "auto") -> dict[int, Any]:
+    """Each prompt's hidden states at its last token (right padding, so that token is where
+    its attention mask ends), by layer, as float32 arrays: one forward pass a batch."""
+    import numpy as np
+    import torch
+
+    tok, net, device = load(model, dtype, padding_side="right")
+    depth = net.config.num_hidden_layers
+    wrong = [n for n in layers if not -depth - 1 <= n <= depth]
+    if wrong:
+        raise HarnessError(f"layer {wrong[0]} is not one of {model}'s 0 .. {depth} (0 is the "
+                           "embeddings, -1 the last); name layers it has")
+    out: dict[int, list] = {n: [] for n in layers}
+    bar = progress(total=len(prompts), desc="features (hf)", unit="sample")
+    with torch.inference_mode():
+        for start in range(0, len(prompts), batch_size):
+            enc = tok(prompts[start:start + batch_size], return_tensors="pt",
+                      padding=True).to(device)
+            states = net(**enc, output_hidden_states=True).hidden_states
+            last = enc["attention_mask"].sum(-1) - 1
+            rows = torch.arange(len(last), device=device)
+            for n in layers:
+                out[n].append(states[n][rows, last].float().cpu().numpy())
+            bar.update(len(last))
+    bar.close()
+    return {n: np.concatenate(parts) for n, parts in out.items()}
 
 
 def inference_dtype(name: str, device: str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import Any
 
 from pydantic import Field
 
@@ -21,7 +22,8 @@ from harness import Backend, DecodeConfig, Generation, Params, hookimpl
 from harness.devices import gpu_ids
 from harness.errors import HarnessError
 from harness.trust import trusted
-from harness_plugins.backends.hf import out_of_memory, teacher_forced_logprobs
+from harness_plugins.backends.hf import last_token_states, out_of_memory, \
+    teacher_forced_logprobs
 
 
 class VLLMBackend(Backend):
@@ -118,6 +120,12 @@ class VLLMBackend(Backend):
         """Scored by transformers, so both backends report identical numbers: scoring is one
         forward pass, where vLLM has no advantage."""
         return teacher_forced_logprobs(model, prompts, completions, batch_size)
+
+    def hidden_states(self, model: str, prompts: list[str], layers: list[int],
+                      batch_size: int = 32) -> dict[int, Any]:
+        """Read by transformers: vLLM's engine returns no hidden states, and features are one
+        forward pass a prompt."""
+        return last_token_states(model, prompts, layers, batch_size)
 
 
 @hookimpl

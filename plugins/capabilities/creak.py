@@ -26,6 +26,7 @@ class Creak(Capability):
 
     name = "creak"
     chance = 0.5
+    labels = True
     version = 1
     default_source = "amydeng2000/CREAK"
     decode = DecodeConfig(max_new_tokens=64, stop=["\n"])

@@ -28,6 +28,7 @@ class ESNLI(Capability):
 
     name = "esnli"
     chance = 1 / 3
+    labels = True
     version = 1
     default_source = "esnli"
     decode = DecodeConfig(max_new_tokens=96, stop=["\n"])

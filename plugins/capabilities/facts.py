@@ -75,6 +75,7 @@ class FactSum(Capability):
     version = 2
     generated = True
     chance = 1 / 39
+    labels = True
     """A guess among the 39 sums 0 .. 38 of the default operands."""
     decode = DecodeConfig(max_new_tokens=8, stop=["\n", "."])
     extract = ["match"]
@@ -125,6 +126,7 @@ class FactCity(Capability):
     version = 2
     generated = True
     chance = 1 / len(CITIES)
+    labels = True
     decode = DecodeConfig(max_new_tokens=6, stop=["\n", "."])
     extract = ["match"]
 

@@ -26,6 +26,7 @@ class MCTaco(Capability):
 
     name = "mctaco"
     chance = 0.5
+    labels = True
     version = 1
     default_source = "CogComp/mc_taco"
     decode = DecodeConfig(max_new_tokens=8, stop=["\n"])

@@ -67,19 +67,25 @@ def fit(trainer, tok, base: str, out_dir: Path, lora: LoraParams | None, model_c
     trainer.remove_callback(PrinterCallback)
     trainer.train()
     if history is not None and trainer.is_world_process_zero():
+        state = trainer.state
         with history.open("a") as f:
-            for log in trainer.state.log_history:
-                if "loss" in log:  # not the closing summary, whose runtimes vary run to run
+            for log in state.log_history:
+                # not the closing summary, whose runtimes vary run to run
+                if "loss" in log or "eval_loss" in log:
                     f.write(json.dumps({k: log[k] for k in HISTORY if k in log}) + "\n")
+            if state.best_model_checkpoint is not None:  # early stopping: what it kept
+                f.write(json.dumps({"best_step": state.best_global_step,
+                                    "best_eval_loss": state.best_metric,
+                                    "stopped_step": state.global_step}) + "\n")
     if lora:
         save_merged(trainer, tok, base, out_dir, dtype, model_cls, **config)
     else:
         save(trainer, tok, out_dir, dtype)
 
 
-HISTORY = ("step", "epoch", "loss", "learning_rate")
-"""What a training curve keeps of each logged step: what the run's page draws and the
-trackers log."""
+HISTORY = ("step", "epoch", "loss", "learning_rate", "eval_loss")
+"""What a training curve keeps of each logged step (and, under early stopping, each epoch's
+held-out loss): what the run's page draws and the trackers log."""
 
 
 def world_size() -> int:

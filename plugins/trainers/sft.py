@@ -17,10 +17,22 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from harness import Footprint, Params, TrainContext, Trainer, TrainExample, hookimpl
+from harness.errors import HarnessError
 from harness_plugins.batching import attention_mask, encode, pad_right
 from harness_plugins.trainers import finetune
 from harness_plugins.trainers import lora as adapters
 from harness_plugins.trainers.lora import LoraParams
+
+
+class EarlyStopping(Params):
+    """Stop training when the loss on held-out training examples stops falling, and keep the
+    best epoch's weights. The held-out share is drawn from the trainer's own data, so for a
+    student it is weak labels: no gold, no test item, decides when to stop."""
+
+    holdout: float = Field(0.2, gt=0, lt=0.5, description="the share of the training examples "
+                           "held out (drawn by the seed) to evaluate after every epoch")
+    patience: int = Field(2, ge=1, description="epochs without a lower held-out loss before "
+                          "training stops")
 
 
 class SFT(Trainer):
@@ -46,6 +58,9 @@ class SFT(Trainer):
             False, description="recompute activations in the backward pass, for memory")
         lora: LoraParams | None = Field(
             None, description="train LoRA adapters (merged into the saved model), not all weights")
+        early_stopping: EarlyStopping | None = Field(
+            None, description="hold out a share of the training labels and keep the epoch with "
+                              "the lowest loss on them (weak labels only, for a student)")
 
         @model_validator(mode="after")
         def _divisible(self):
@@ -77,11 +92,13 @@ class SFT(Trainer):
         set_seed(ctx.seed)
         tok = finetune.tokenizer(base_model)
         model = finetune.model(base_model, AutoModelForCausalLM, p.lora, "CAUSAL_LM")
+        settings = finetune.arguments(
+            ctx.work_dir, epochs=p.epochs, batch_size=p.batch_size,
+            micro_batch_size=p.micro_batch_size, lr=p.lr, weight_decay=p.weight_decay,
+            scheduler=p.scheduler, seed=ctx.seed, bf16=finetune.bf16_enabled(p.bf16))
+        data, held, callbacks = self._early_stopping(data, settings, ctx.seed)
         args = TrainingArguments(
-            **finetune.arguments(
-                ctx.work_dir, epochs=p.epochs, batch_size=p.batch_size,
-                micro_batch_size=p.micro_batch_size, lr=p.lr, weight_decay=p.weight_decay,
-                scheduler=p.scheduler, seed=ctx.seed, bf16=finetune.bf16_enabled(p.bf16)),
+            **settings,
             max_steps=p.max_steps or -1,
             warmup_steps=p.warmup_ratio,  # a float below 1 is a ratio of all steps
             optim=p.optimizer,
@@ -92,12 +109,38 @@ class SFT(Trainer):
             model=model,
             args=args,
             train_dataset=encode(tok, data, p.max_length),
+            eval_dataset=encode(tok, held, p.max_length) if held else None,
             data_collator=lambda batch: collate(batch, tok.pad_token_id),
-            callbacks=[finetune.ProgressBar(ctx.progress_label)],
+            callbacks=[finetune.ProgressBar(ctx.progress_label), *callbacks],
         )
         finetune.fit(trainer, tok, base_model, out_dir, p.lora, AutoModelForCausalLM,
                      history=ctx.history)
         return out_dir
+
+
+    def _early_stopping(self, data: list[TrainExample], settings: dict, seed: int
+                        ) -> tuple[list[TrainExample], list[TrainExample], list]:
+        """With ``early_stopping``: the examples trained on and held out (a seeded draw), the
+        ``TrainingArguments`` that evaluate and checkpoint every epoch and reload the best,
+        and the callback that stops; else the data as it is."""
+        import random
+
+        from transformers import EarlyStoppingCallback
+
+        stop = self.params.early_stopping
+        if stop is None:
+            return data, [], []
+        order = random.Random(f"early-stopping:{seed}").sample(range(len(data)), len(data))
+        n = round(stop.holdout * len(data))
+        if n < 1 or n >= len(data):
+            raise HarnessError(f"sft: early_stopping.holdout {stop.holdout} of {len(data)} "
+                               "examples holds out none or all of them; train on more "
+                               "examples or change the share")
+        settings.update(eval_strategy="epoch", save_strategy="epoch", save_total_limit=2,
+                        load_best_model_at_end=True, metric_for_best_model="eval_loss",
+                        greater_is_better=False, save_only_model=True)
+        return ([data[i] for i in sorted(order[n:])], [data[i] for i in sorted(order[:n])],
+                [EarlyStoppingCallback(early_stopping_patience=stop.patience)])
 
 
 def collate(batch: list[dict], pad_id: int) -> dict:
