@@ -207,9 +207,11 @@ class Planner:
 
     def _group(self, g: Group, bases: dict[str, str]) -> None:
         sides = {m: self._weak_side(self.supervised[m], g) for m in self.methods}
-        ceiling = self._train(f"train ceiling [{g.tag}]", g.strong, self.trainer, g,
-                              {"examples": "gold", "split": "unlabeled"}, g.data_inputs())
-        ceil_eval = self._grade(self._decode("eval ceiling", ceiling, g, "test"), g)
+        ceil_eval = ""  # every fine-tuned student's; a head's ceiling is its own (below)
+        if not all(isinstance(steps[0][1], Head) for _, steps in self.methods.values()):
+            ceiling = self._train(f"train ceiling [{g.tag}]", g.strong, self.trainer, g,
+                                  {"examples": "gold", "split": "unlabeled"}, g.data_inputs())
+            ceil_eval = self._grade(self._decode("eval ceiling", ceiling, g, "test"), g)
         controls.check(self.suite, {m: b for m, (s, st) in self.methods.items()
                                     for b in [controls.Budget.of(self._runs(s, st, g.caps))]
                                     if b}, g.tag)
@@ -232,7 +234,8 @@ class Planner:
                 w2s_eval = self._grade(self._head(f"{method}", head, g, "selected",
                                                   {"selected": select}), g)
                 trained_on = [self._trained(selector, select, g)]
-                method_ceiling = self._grade(self._head("ceiling", head, g, "gold", {}), g)
+                method_ceiling = self._grade(self._head(f"{head.name} ceiling", head, g, "gold",
+                                                        {}), g)
             else:
                 model, trained_on = self._chain(method, steps, select, pool, g, selector)
                 w2s_eval = self._grade(self._decode(f"eval {method}", model, g, "test"), g)

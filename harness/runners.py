@@ -497,7 +497,7 @@ for _kind in (StageKind(DataParams, data, here=True),
               StageKind(GradeParams, grade, revision=2),
               StageKind(ScoreParams, score, sizing="score"),
               StageKind(FeaturesParams, features),
-              StageKind(HeadParams, head, here=True),
+              StageKind(HeadParams, head),
               StageKind(SelectParams, select, sizing="select")):
     register(_kind)
 

@@ -25,8 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from harness.bases import KINDS, Backend, Capability, Plugin, Row, SelectContext, Selector, Splits, \
-    Step, Supervisor, Trainer, WeakItem
+from harness.bases import KINDS, Backend, Capability, Features, Plugin, Row, SelectContext, \
+    Selector, Splits, Step, Supervisor, Trainer, WeakItem
 
 JUNK = ["", "   ", "\n", "@@@ ###", "zq"]
 
@@ -201,6 +201,17 @@ def _selection(sel: Selector, seed: int, home: Path) -> tuple[list[str], list[st
     from harness.resolver import resolve
 
     pool, right = _pool()
+    features = None
+    if "strong_features" in sel.needs():  # a label set, and features that carry nothing
+        import numpy as np
+
+        pool = [i.model_copy(update={"label": f" c{n % 4}", "answer": f"c{n % 4}"})
+                for n, i in enumerate(pool)]
+        features = home / "cache" / "features" / "kit"
+        features.mkdir(parents=True)
+        noise = np.random.default_rng(0).normal(size=(len(pool), 8))
+        outputs.write_features(features, Features(ids=[i.id for i in pool],
+                                                  layers={n: noise for n in sel.layers()}))
     data = home / "cache" / "data" / "kit"
     data.mkdir(parents=True)
     outputs.write_rows(data, "unlabeled", [
@@ -210,6 +221,7 @@ def _selection(sel: Selector, seed: int, home: Path) -> tuple[list[str], list[st
     work.mkdir(parents=True)
     ctx = SelectContext(seed=seed, strong_model=resolve("tiny-strong") if type(sel).gpus else "",
                         weak_path=resolve("tiny-weak") if "weak_model" in sel.needs() else None,
+                        features_path=features,
                         backend=registry().make("backends", "hf"), work_dir=work)
     given = copies(pool)
     with no_gold(home / "cache" / "data"):
@@ -223,7 +235,8 @@ def selector_checks(sel: Selector) -> list[tuple[str, Callable]]:
         edited = selection(sel, 0)[1]
         return (f"select() edited {len(edited)} of its pool's items, in place or in the "
                 f"items it returned (e.g. {edited[0]!r}); a selector chooses items and never "
-                "changes them, and the harness trains on its own copy") if edited else None
+                "changes them (a relabelling one only moves the pool's own labels), and the "
+                "harness trains on its own copy") if edited else None
 
     def deterministic() -> str | None:
         first = selection(sel, 0)[0]
