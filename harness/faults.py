@@ -94,7 +94,7 @@ def checked_selection(selector: Selector, where: str, pool: list[WeakItem],
                           "keeps at least one (check the selector's params in the suite)")
     if not selector.relabels:
         return [by_id[i] for i in ids]
-    return [_relabelled(who, pool, by_id[getattr(c, "id", c)], c) for c in chosen]
+    return [_relabelled(who, pool, by_id[i], c) for i, c in zip(ids, chosen)]
 
 
 def _relabelled(who: str, pool: list[WeakItem], item: WeakItem, returned: Any) -> WeakItem:

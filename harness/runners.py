@@ -312,13 +312,12 @@ def head(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry)
         rows = {r.id: r for r in _rows(inputs, name, "unlabeled")}
         with blame(cap, where, "answer_of()"):
             answers = {i: cap.answer_of(rows[i], text) for i, text in labelled[name].items()}
-        known = [i for i in train.ids if answers.get(i) is not None]
+        known = {i: a for i in train.ids if (a := answers.get(i)) is not None}
         at = {i: n for n, i in enumerate(train.ids)}
-        kept = Features(ids=known, layers={n: v[[at[i] for i in known]]
-                                           for n, v in train.layers.items()})
+        kept = Features(ids=list(known), layers={n: v[[at[i] for i in known]]
+                                                 for n, v in train.layers.items()})
         with blame(trainer, where, "fit_predict()"):
-            said, chosen[name] = trainer.fit_predict(kept, [answers[i] for i in known], test,
-                                                     p.seed)
+            said, chosen[name] = trainer.fit_predict(kept, list(known.values()), test, p.seed)
         targets = _targets(cap, _rows(inputs, name, "labeled"), rows, labelled[name])
         unknown = sorted({a for a in said if a not in targets})
         if unknown:

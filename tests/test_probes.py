@@ -227,3 +227,17 @@ def test_probe_relabel_moves_the_pools_own_labels_and_nothing_else(tmp_path):
     kept = checked_selection(plain, "test", pool, [i.model_copy(update={"label": " rome"})
                                                    for i in pool])
     assert [i.label for i in kept] == [i.label for i in pool]
+
+
+def test_the_field_plugins_are_listed_with_their_sources_and_pass_the_kit():
+    from conftest import harness_cli
+
+    listed = harness_cli("list", check=True).stdout.splitlines()
+    for name, source in {"probe": "Burns et al.", "confidence": "Burns et al.",
+                         "probe_relabel": "EleutherAI/w2s",
+                         "probe_filter": "EleutherAI/w2s"}.items():
+        line = next(x for x in listed if x.split()[1:2] == [name])
+        assert source in line, line
+    kit = harness_cli("check", "probe", "confidence", "probe_relabel", "probe_filter")
+    assert kit.returncode == 0, kit.stdout + kit.stderr
+    assert "12 of 12 checks passed" in kit.stdout, kit.stdout

@@ -41,12 +41,9 @@ def cross_fitted(p: ProbeParams, pool: list[WeakItem], ctx: SelectContext
     return {i: str(a) for i, a in zip(train.ids, said)}
 
 
-class ProbeFilter(Selector):
-    """Keep the weak labels a cross-fitted probe on the strong model's features agrees with
-    (EleutherAI/w2s's probe_filter)."""
+class _ProbeSelector(Selector):
+    """What both probe selectors share: the probe's params, the features they need."""
 
-    name = "probe_filter"
-    version = 1
     Params = ProbeParams
     params: ProbeParams
 
@@ -55,27 +52,31 @@ class ProbeFilter(Selector):
 
     def layers(self) -> list[int]:
         return list(self.params.layers)
+
+
+class ProbeFilter(_ProbeSelector):
+    """Keep the weak labels a cross-fitted feature probe agrees with (EleutherAI/w2s).
+
+    The probe reads the untuned strong model's features; its settings are the ``probe``
+    student's, chosen on the weak labels alone."""
+
+    name = "probe_filter"
+    version = 1
 
     def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
         said = cross_fitted(self.params, pool, ctx)
         return [i for i in pool if i.answer is not None and said.get(i.id) == i.answer]
 
 
-class ProbeRelabel(Selector):
-    """Relabel each weak label to a cross-fitted probe's answer on the strong model's features
-    (EleutherAI/w2s's probe_relabel); the label text is the pool's commonest one for it."""
+class ProbeRelabel(_ProbeSelector):
+    """Relabel each weak label to a cross-fitted feature probe's answer (EleutherAI/w2s).
+
+    The new label is the pool's commonest label text for that answer, so a relabelling only
+    moves the pool's own labels."""
 
     name = "probe_relabel"
     version = 1
     relabels = True
-    Params = ProbeParams
-    params: ProbeParams
-
-    def needs(self) -> set[Any]:
-        return {"strong_features"}
-
-    def layers(self) -> list[int]:
-        return list(self.params.layers)
 
     def select(self, pool: list[WeakItem], ctx: SelectContext) -> list[WeakItem]:
         said = cross_fitted(self.params, pool, ctx)

@@ -33,8 +33,10 @@ from harness_plugins.trainers.sft import SFT
 
 
 class Confidence(SFT):
-    """Burns et al. 2023's auxiliary confidence loss: weak labels mixed with the student's own
-    hardened answers, the mix warmed up over training (full fine-tuning otherwise as sft)."""
+    """Burns et al. 2023's auxiliary confidence loss, over the answer set (else as sft).
+
+    Weak labels mixed with the student's own hardened answers, the mix warmed up over
+    training."""
 
     name = "confidence"
     version = 1
@@ -49,7 +51,7 @@ class Confidence(SFT):
 
     def train(self, base_model: str, data: list[TrainExample], out_dir: Path,
               ctx: TrainContext) -> Path:
-        from transformers import AutoModelForCausalLM, TrainingArguments, set_seed
+        from transformers import AutoModelForCausalLM
 
         p = self.params
         answers = sorted({ex.target for ex in data})
@@ -58,18 +60,7 @@ class Confidence(SFT):
                 f"confidence: the training data has {len(answers)} distinct targets, over "
                 f"max_answers {p.max_answers}; the auxiliary loss hardens a prediction over an "
                 "answer set, so use it on a capability with a label set (or raise max_answers)")
-        set_seed(ctx.seed)
-        tok = finetune.tokenizer(base_model)
-        model = finetune.model(base_model, AutoModelForCausalLM, p.lora, "CAUSAL_LM")
-        settings = finetune.arguments(
-            ctx.work_dir, epochs=p.epochs, batch_size=p.batch_size,
-            micro_batch_size=p.micro_batch_size, lr=p.lr, weight_decay=p.weight_decay,
-            scheduler=p.scheduler, seed=ctx.seed, bf16=finetune.bf16_enabled(p.bf16))
-        data, held, stopping = self._early_stopping(data, settings, ctx.seed)
-        args = TrainingArguments(
-            **settings, max_steps=p.max_steps or -1, warmup_steps=p.warmup_ratio,
-            optim=p.optimizer, gradient_checkpointing=p.gradient_checkpointing,
-            remove_unused_columns=False)
+        tok, model, args, data, held, stopping = self.prepare(base_model, data, ctx)
         index = {a: i for i, a in enumerate(answers)}
         rows, held_rows = ([{"prompt": ex.prompt, "label": index[ex.target]} for ex in part]
                            for part in (data, held))

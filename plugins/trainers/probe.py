@@ -107,8 +107,9 @@ class Constant:
 
 
 class Probe(Head):
-    """A logistic or kNN probe on the frozen strong model's features (Burns et al. 2023;
-    EleutherAI/w2s), its layer and regularisation chosen on the weak labels alone."""
+    """Logistic or kNN probe on frozen strong features (Burns et al. 2023; EleutherAI/w2s).
+
+    Its layer and regularisation are chosen on the weak labels alone (``choose``)."""
 
     name = "probe"
     version = 1

@@ -85,8 +85,27 @@ class SFT(Trainer):
     def train(
         self, base_model: str, data: list[TrainExample], out_dir: Path, ctx: TrainContext
     ) -> Path:
-        from transformers import (AutoModelForCausalLM, Trainer as HFTrainer,
-                                  TrainingArguments, set_seed)
+        from transformers import AutoModelForCausalLM, Trainer as HFTrainer
+
+        p = self.params
+        tok, model, args, data, held, callbacks = self.prepare(base_model, data, ctx)
+        trainer = HFTrainer(
+            model=model,
+            args=args,
+            train_dataset=encode(tok, data, p.max_length),
+            eval_dataset=encode(tok, held, p.max_length) if held else None,
+            data_collator=lambda batch: collate(batch, tok.pad_token_id),
+            callbacks=[finetune.ProgressBar(ctx.progress_label), *callbacks],
+        )
+        finetune.fit(trainer, tok, base_model, out_dir, p.lora, AutoModelForCausalLM,
+                     history=ctx.history)
+        return out_dir
+
+    def prepare(self, base_model: str, data: list[TrainExample], ctx: TrainContext) -> tuple:
+        """What every run of this recipe sets up alike (``confidence`` too): the seed, the
+        tokenizer, the model (whole or under LoRA), the ``TrainingArguments``, and the
+        examples trained on and held out (with the early-stopping callback) or all of them."""
+        from transformers import AutoModelForCausalLM, TrainingArguments, set_seed
 
         p = self.params
         set_seed(ctx.seed)
@@ -105,18 +124,7 @@ class SFT(Trainer):
             gradient_checkpointing=p.gradient_checkpointing,
             remove_unused_columns=False,
         )
-        trainer = HFTrainer(
-            model=model,
-            args=args,
-            train_dataset=encode(tok, data, p.max_length),
-            eval_dataset=encode(tok, held, p.max_length) if held else None,
-            data_collator=lambda batch: collate(batch, tok.pad_token_id),
-            callbacks=[finetune.ProgressBar(ctx.progress_label), *callbacks],
-        )
-        finetune.fit(trainer, tok, base_model, out_dir, p.lora, AutoModelForCausalLM,
-                     history=ctx.history)
-        return out_dir
-
+        return tok, model, args, data, held, callbacks
 
     def _early_stopping(self, data: list[TrainExample], settings: dict, seed: int
                         ) -> tuple[list[TrainExample], list[TrainExample], list]:
