@@ -147,8 +147,8 @@ class SelectContext(BaseModel):
     """Local folder of the untuned strong model (reward models are built from it)."""
     weak_path: str | None = None
     """Local folder of the trained weak model, when the selector needs ``"weak_model"``."""
-    features_path: Path | None = None
-    """The features stage's entry, when the selector needs ``"strong_features"``."""
+    strong_features: Any = None
+    """The features stage's ``Features``, when the selector needs ``"strong_features"``."""
     backend: Any = None
     work_dir: Path
 
@@ -156,12 +156,10 @@ class SelectContext(BaseModel):
         """The untuned strong model's hidden states at each pool prompt's last token, by
         layer (``Features``). Only a selector whose ``needs()`` includes ``"strong_features"``
         gets them: the stage then waits for the features stage and its key follows it."""
-        if self.features_path is None:
+        if self.strong_features is None:
             raise RuntimeError('ctx.features(): add "strong_features" to the selector\'s '
                                "needs() to be given the strong model's features")
-        from harness.outputs import features
-
-        return features(self.features_path)
+        return self.strong_features
 
     @property
     def weak_model(self) -> str:

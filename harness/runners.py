@@ -383,7 +383,8 @@ def select(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registr
     weak = inputs.get("signal:weak_model")
     ctx = SelectContext(seed=p.seed, strong_model=strong,
                         weak_path=str(outputs.model_dir(weak)) if weak else None,
-                        features_path=inputs.get("signal:strong_features"),
+                        strong_features=outputs.features(inputs["signal:strong_features"])
+                        if "signal:strong_features" in inputs else None,
                         backend=_make(plugins, "backends", p.backend), work_dir=out)
     gold = [e for role, e in inputs.items() if role.startswith("data:")]
     given = copies(pool)

@@ -207,11 +207,8 @@ def _selection(sel: Selector, seed: int, home: Path) -> tuple[list[str], list[st
 
         pool = [i.model_copy(update={"label": f" c{n % 4}", "answer": f"c{n % 4}"})
                 for n, i in enumerate(pool)]
-        features = home / "cache" / "features" / "kit"
-        features.mkdir(parents=True)
         noise = np.random.default_rng(0).normal(size=(len(pool), 8))
-        outputs.write_features(features, Features(ids=[i.id for i in pool],
-                                                  layers={n: noise for n in sel.layers()}))
+        features = Features(ids=[i.id for i in pool], layers={n: noise for n in sel.layers()})
     data = home / "cache" / "data" / "kit"
     data.mkdir(parents=True)
     outputs.write_rows(data, "unlabeled", [
@@ -221,7 +218,7 @@ def _selection(sel: Selector, seed: int, home: Path) -> tuple[list[str], list[st
     work.mkdir(parents=True)
     ctx = SelectContext(seed=seed, strong_model=resolve("tiny-strong") if type(sel).gpus else "",
                         weak_path=resolve("tiny-weak") if "weak_model" in sel.needs() else None,
-                        features_path=features,
+                        strong_features=features,
                         backend=registry().make("backends", "hf"), work_dir=work)
     given = copies(pool)
     with no_gold(home / "cache" / "data"):

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from harness import Trainer
+from harness import Head, Trainer
 from harness.errors import PluginError
 from harness.graph import StageSpec
 from harness.schemas import Suite
@@ -123,7 +123,10 @@ def test_trainer_contract(name):
     trainer = cls()
     assert trainer.steps(), "a trainer has at least one step"
     single = cls.train is not Trainer.train
-    assert single or cls.steps is not Trainer.steps, "implement train or steps"
+    if issubclass(cls, Head):  # a read-out of the strong model's features: no train()
+        assert cls.fit_predict is not Head.fit_predict, "a Head implements fit_predict"
+    else:
+        assert single or cls.steps is not Trainer.steps, "implement train or steps"
     assert cls(json.loads(trainer.params.model_dump_json())).params == trainer.params
 
 
@@ -176,8 +179,13 @@ def test_every_stage_kind_has_a_params_model_that_gives_back_exactly_what_was_pl
     simulated = {"name": "simulated", "selector": {"name": "all"},
                  "supervisor": {"name": "simulated", "params": {"q": 0.6}}}
     _, graph = plan(_suite(methods=[*METHODS, simulated]), registry(), "hf")
+    # A head student and a probe selector (features, head), on a capability with a label set.
+    probes = [{"name": "probe", "trainer": {"name": "probe"}},
+              {"name": "relabel", "selector": {"name": "probe_relabel"}}]
+    _, heads = plan(_suite(methods=probes, capabilities=[{"name": "fact_city"}]), registry(),
+                    "hf")
     kinds = set()
-    for spec in graph.stages.values():
+    for spec in [*graph.stages.values(), *heads.stages.values()]:
         assert params_of(spec) is spec.params, spec.label
         assert type(spec.params) is KINDS[spec.kind].params, spec.label
         again = StageSpec.model_validate_json(spec.model_dump_json())

@@ -23,12 +23,12 @@ from harness.runners import HeadParams, head
 CITIES = ["oslo", "lima", "rome", "kyiv"]
 
 
-def _world(n: int = 240, q: float = 0.4, seed: int = 0):
+def _world(n: int = 400, q: float = 0.5, seed: int = 0):
     """Items of 4 classes whose features carry the class at layer 2 (layer 3: noise only),
     and weak labels right with probability ``q``, else another class at random."""
     rng = np.random.default_rng(seed)
     truth = [CITIES[i % 4] for i in range(n)]
-    signal = np.eye(4)[[CITIES.index(t) for t in truth]] * 2.0
+    signal = np.eye(4)[[CITIES.index(t) for t in truth]] * 3.0
     layers = {2: np.hstack([signal, np.zeros((n, 4))]) + rng.normal(size=(n, 8)),
               3: rng.normal(size=(n, 8))}
     draw = random.Random(seed)
@@ -38,7 +38,7 @@ def _world(n: int = 240, q: float = 0.4, seed: int = 0):
 
 
 def _head_stage(tmp: Path, gold_garbage: bool, examples: str = "selected"):
-    """The head runner on a constructed world: 160 unlabeled items, 80 test; returns its
+    """The head runner on a constructed world: 300 unlabeled items, 100 test; returns its
     completions and choices. With ``gold_garbage`` every unlabeled and test row's gold is
     replaced by nonsense (what a probe that never reads gold cannot notice)."""
     truth, layers, weak = _world()
@@ -53,10 +53,10 @@ def _head_stage(tmp: Path, gold_garbage: bool, examples: str = "selected"):
     data.mkdir(parents=True)
     outputs.write_rows(data, "labeled", [Row(id=f"shot-{c}", prompt="q:", target=f" {c}",
                                              answer=c) for c in CITIES])
-    outputs.write_rows(data, "unlabeled", [row(i, gold_garbage) for i in range(160)])
-    outputs.write_rows(data, "test", [row(i, gold_garbage) for i in range(160, 240)])
+    outputs.write_rows(data, "unlabeled", [row(i, gold_garbage) for i in range(300)])
+    outputs.write_rows(data, "test", [row(i, gold_garbage) for i in range(300, 400)])
     inputs = {"data:fact_city": data}
-    for split, part in (("unlabeled", slice(0, 160)), ("test", slice(160, 240))):
+    for split, part in (("unlabeled", slice(0, 300)), ("test", slice(300, 400))):
         entry = tmp / f"features-{split}"
         entry.mkdir()
         outputs.write_features(entry, Features(ids=ids[part], layers={
@@ -66,7 +66,7 @@ def _head_stage(tmp: Path, gold_garbage: bool, examples: str = "selected"):
     selected.mkdir()
     outputs.write_selection(selected, [
         WeakItem(id=ids[i], capability="fact_city", prompt=f"q: where does p{i} live? a:",
-                 label=f" {weak[i]}") for i in range(160)], {})
+                 label=f" {weak[i]}") for i in range(300)], {})
     inputs["selected"] = selected
     reg = registry()
     probe = reg.make("trainers", "probe", {"layers": [2, 3], "C": [0.01, 0.1, 1.0]})
@@ -81,7 +81,7 @@ def _head_stage(tmp: Path, gold_garbage: bool, examples: str = "selected"):
     head(StageSpec(kind="head", label="head test", params=params, inputs={}, code=""),
          inputs, out, reg)
     said = [c.completion.strip() for c in outputs.completions(out)]
-    return said, outputs.choices(out), truth[160:]
+    return said, outputs.choices(out), truth[300:]
 
 
 def test_the_probe_never_reads_gold_and_beats_its_labels(tmp_path):
@@ -90,7 +90,8 @@ def test_the_probe_never_reads_gold_and_beats_its_labels(tmp_path):
     assert (said, chose) == (blind, chose_blind)
     assert chose["fact_city"]["layer"] == 2  # the layer that carries the class, by weak labels
     right = np.mean([a == t for a, t in zip(said, truth)])
-    assert right > 0.6  # labels right on 0.4: the probe beats them on the test items
+    labels = np.mean([w == t for w, t in zip(_world()[2][300:], truth)])
+    assert right > labels + 0.2  # the probe beats its labels on the test items
     # The same comparison catches a head that is fed gold: its choices follow it.
     fed, chose_fed, _ = _head_stage(tmp_path / "fed", gold_garbage=False, examples="gold")
     fed_blind, chose_fed_blind, _ = _head_stage(tmp_path / "fed-garbage", gold_garbage=True,
@@ -184,14 +185,12 @@ def test_the_confidence_loss_equals_the_hand_computation():
 # ---------------------------------------------------------------- probe selectors
 
 def _pool_ctx(tmp: Path) -> tuple[list[WeakItem], SelectContext, list[str]]:
-    truth, layers, weak = _world(n=200, q=0.4, seed=1)
+    truth, layers, weak = _world(n=300, seed=1)
     ids = [f"i{n}" for n in range(len(truth))]
     pool = [WeakItem(id=i, capability="fact_city", prompt=f"q{n}", label=f" {w}", answer=w)
             for n, (i, w) in enumerate(zip(ids, weak))]
-    entry = tmp / "features"
-    entry.mkdir()
-    outputs.write_features(entry, Features(ids=ids, layers=layers))
-    ctx = SelectContext(seed=0, strong_model="", features_path=entry, work_dir=tmp)
+    ctx = SelectContext(seed=0, strong_model="", work_dir=tmp,
+                        strong_features=Features(ids=ids, layers=layers))
     return pool, ctx, truth
 
 
@@ -206,7 +205,7 @@ def test_probe_filter_keeps_the_labels_its_cross_fitted_probe_agrees_with(tmp_pa
     right = {i.id: t for i, t in zip(pool, truth)}
     before = np.mean([i.answer == right[i.id] for i in pool])
     after = np.mean([i.answer == right[i.id] for i in kept])
-    assert after > before + 0.2  # a cleaner subset of a pool right on about 0.4
+    assert after > before + 0.2  # a cleaner subset of the pool
 
 
 def test_probe_relabel_moves_the_pools_own_labels_and_nothing_else(tmp_path):
@@ -233,11 +232,12 @@ def test_the_field_plugins_are_listed_with_their_sources_and_pass_the_kit():
     from conftest import harness_cli
 
     listed = harness_cli("list", check=True).stdout.splitlines()
-    for name, source in {"probe": "Burns et al.", "confidence": "Burns et al.",
+    for name, source in {"probe": "Burns et al.", "aux_confidence": "Burns et al.",
                          "probe_relabel": "EleutherAI/w2s",
                          "probe_filter": "EleutherAI/w2s"}.items():
-        line = next(x for x in listed if x.split()[1:2] == [name])
+        kind = "selectors" if name.startswith("probe_") else "trainers"
+        line = next(x for x in listed if x.split()[:2] == [kind, name])
         assert source in line, line
-    kit = harness_cli("check", "probe", "confidence", "probe_relabel", "probe_filter")
+    kit = harness_cli("check", "probe", "aux_confidence", "probe_relabel", "probe_filter")
     assert kit.returncode == 0, kit.stdout + kit.stderr
     assert "12 of 12 checks passed" in kit.stdout, kit.stdout

@@ -38,7 +38,7 @@ class Confidence(SFT):
     Weak labels mixed with the student's own hardened answers, the mix warmed up over
     training."""
 
-    name = "confidence"
+    name = "aux_confidence"
     version = 1
 
     class Params(SFT.Params):
