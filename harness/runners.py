@@ -318,7 +318,7 @@ def head(spec: StageSpec, inputs: dict[str, Path], out: Path, plugins: Registry)
                                                  for n, v in train.layers.items()})
         with blame(trainer, where, "fit_predict()"):
             said, chosen[name] = trainer.fit_predict(kept, list(known.values()), test, p.seed)
-        targets = _targets(cap, _rows(inputs, name, "labeled"), rows, labelled[name])
+        targets = _targets(cap, _rows(inputs, name, "labeled"), answers, labelled[name])
         unknown = sorted({a for a in said if a not in targets})
         if unknown:
             raise PluginFault(f"trainer {trainer.name} [{where}] predicted {unknown[0]!r}, "
@@ -345,16 +345,16 @@ def _labelled(p: HeadParams, inputs: dict[str, Path]) -> dict[str, dict[str, str
     return out
 
 
-def _targets(cap: Capability, labeled: list[Row], rows: dict[str, Row],
+def _targets(cap: Capability, labeled: list[Row], answers: dict[str, str | None],
              labelled: dict[str, str]) -> dict[str, str]:
     """Each answer a head may give, with a completion that gives it: a labeled row's gold
     target (ground truth the weak side trains on anyway), else the first training label
-    that gives it (by item id)."""
+    that gives it (by item id; ``answers``: each label's reading, already made)."""
     out: dict[str, str] = {}
     for r in labeled:
         out.setdefault(cap.gold_of(r), r.target)
     for i in sorted(labelled):
-        answer = cap.answer_of(rows[i], labelled[i])
+        answer = answers[i]
         if answer is not None:
             out.setdefault(answer, labelled[i])
     return out
