@@ -2,7 +2,8 @@
 trains as much as the method it controls.
 
 Methods are recognised by what they are, not by their names: naive W2S is the ``all`` selector
-with the suite's own trainer; the paper's method is the ``reward_model`` selector through
+with the suite's own trainer and its parameters (sft stopped early, say, is another method); the
+paper's method is the ``reward_model`` selector through
 ``two_stage``; ``random`` through ``two_stage`` controls its selection; ``all`` through
 ``two_stage`` (every weak label, trained on again) controls for extra training alone, for the
 paper's method and for self-bootstrapping (the ``self_bootstrap`` trainer) alike.
@@ -70,6 +71,8 @@ def role(suite: Suite, method: str) -> str | None:
     selector, trainer = m.selector.name, suite.method_trainer(m).name
     if trainer == "self_bootstrap":
         return "self-bootstrap"
+    if (selector, trainer) == ("all", suite.train.name) and suite.method_trainer(m) != suite.train:
+        return None
     return {("all", suite.train.name): "naive", ("all", "two_stage"): "all-again",
             ("reward_model", "two_stage"): "rm-two-stage",
             ("random", "two_stage"): "random-two-stage"}.get((selector, trainer))

@@ -16,7 +16,7 @@ import pytest
 from conftest import harness_cli
 from harness.controls import Budget, matched, roles
 from harness.findings import combine, equivalence, findings, sign_verdict, table
-from harness.schemas import CapabilityResult, Suite, TransferResult
+from harness.schemas import CapabilityResult, MethodSpec, Suite, TransferResult
 from harness.stats import Estimate
 
 CAPS = ("c1", "c2")
@@ -103,6 +103,18 @@ def test_methods_are_recognised_by_selector_and_trainer():
                             "random-two-stage": ["rand"],
                             "all-again": ["more-epochs", "boot-matched"],
                             "self-bootstrap": ["boot"]}
+
+
+def test_an_all_selector_method_with_other_trainer_params_is_not_naive():
+    """sft stopped early trains on every weak label with the suite's trainer, but it is
+    another method: it must not stand in for naive (the broken version, matching on the
+    trainer's name alone, lists it under naive)."""
+    early = {"name": "early", "selector": {"name": "all"},
+             "trainer": {"name": "sft", "params": {"early_stopping": {"holdout": 0.2}}}}
+    same = {"name": "plain-again", "selector": {"name": "all"}, "trainer": {"name": "sft"}}
+    suite = SUITE.model_copy(update={"methods": [*SUITE.methods,
+                                                 *map(MethodSpec.model_validate, (early, same))]})
+    assert roles(suite)["naive"] == ["plain", "plain-again"]
 
 
 def test_each_verdict_follows_its_intervals():
