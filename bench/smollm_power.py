@@ -50,7 +50,9 @@ LIMIT_MIN = 90
 
 
 def noise(cap: str):
-    from harness.power import noise as measured
+    """The pilot's PGR design for ``cap`` (gain and gap, per item), with the seeds' covariance
+    of the only SmolLM2 run that had seeds where the pilot had one."""
+    from harness.power import pgr_design
     from harness.schemas import CapabilityResult
 
     def results(path: str) -> list:
@@ -58,9 +60,9 @@ def noise(cap: str):
         return [CapabilityResult.model_validate(r) for r in entry["results"]]
 
     path, method = PILOTS[cap]
-    item = next(n for n in measured(results(path), method) if n.capability == cap)
-    seeds = measured(results(SEED_VAR[0]), SEED_VAR[1])[0]
-    return item, seeds.seed_var or 0.0
+    design, _ = pgr_design(results(path), method)[cap]
+    seeds, _ = next(iter(pgr_design(results(SEED_VAR[0]), SEED_VAR[1]).values()))
+    return design.model_copy(update={"seed_cov": design.seed_cov or seeds.seed_cov})
 
 
 def seconds_per_seed(strong_step: float, weak_step: float, items: int, caps: int,
@@ -76,7 +78,7 @@ def seconds_per_seed(strong_step: float, weak_step: float, items: int, caps: int
 
 
 def main() -> None:
-    from harness.power import Noise, items_needed
+    from harness.power import items_needed
     from recipes import STRONG, best  # bench/, this script's folder
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,27 +108,26 @@ def main() -> None:
         if r["model"] == STRONG:
             continue
         cap = r["capability"]
-        item, seed_var = noise(cap)
+        design = noise(cap)
         gap = ceiling[cap] - r["accuracy"]
         cells = []
         for k in SEEDS:
-            sized = Noise(capability=cap, gap=gap, item_var=item.item_var, seed_var=seed_var,
-                          seeds=k, items=item.items)
-            n = items_needed(sized, TARGET, k) if gap > 0 else None
+            n = items_needed(design, gap, TARGET, k)
             minutes = None if n is None else k * seconds_per_seed(
                 step[STRONG], step[r["model"]], n, len(TEST_POOL), args.unlabeled,
                 args.unlabeled, epochs, 3) / 60
             cells.append({"seeds": k, "items": n, "in_pool": n is not None and n <= TEST_POOL[cap],
                           "minutes": minutes})
+        item_var, seed_var = design.item_cov[0][0], (design.seed_cov or [[0.0]])[0][0]
         out.append({"capability": cap, "supervisor": r["model"], "accuracy": r["accuracy"],
-                    "ceiling": ceiling[cap], "gap": gap, "item_var": item.item_var,
+                    "ceiling": ceiling[cap], "gap": gap, "item_var": item_var,
                     "seed_var": seed_var, "sizes": cells})
         text = "; ".join(
             f"{c['seeds']}: unreachable" if c["items"] is None else
             f"{c['seeds']}: {c['items']}{'' if c['in_pool'] else ' (over the pool)'} -> "
             f"{c['minutes']:.0f} min" for c in cells)
         print(f"| {cap} | {r['model']} | {r['accuracy']:.3f} | {gap:.3f} | "
-              f"{item.item_var:.3f} | {text} |")
+              f"{item_var:.3f} | {text} |")
     fits = [o for o in out for c in o["sizes"]
             if c["items"] and c["in_pool"] and c["minutes"] <= LIMIT_MIN]
     print(f"\nsizes within {LIMIT_MIN} min with PGR {TARGET} detectable: {len(fits)}")

@@ -100,9 +100,13 @@ def parser() -> argparse.ArgumentParser:
     size.add_argument("--detect-pgr", type=float, metavar="PGR",
                       help="with --pilot: the test items a seed needs, for 1 to 10 seeds, to "
                            "detect this PGR at 80%% power (needs no GPU)")
+    size.add_argument("--margin", type=float, metavar="M",
+                      help="with --pilot: the test items a seed needs, for 1 to 10 seeds, for "
+                           "finding 2 to hold within +-M at 80%% power (the pilot needs both "
+                           "mixtures)")
     size.add_argument("--pilot", metavar="RUN",
                       help="a finished run (id, prefix or folder), or a published entry's .json "
-                           "file, whose noise --detect-pgr uses")
+                           "file, whose noise --detect-pgr and --margin use")
 
     ls = sub.add_parser("list", help="list installed plugins of a kind")
     ls.add_argument("kind", nargs="?", type=_kind, choices=KIND_NAMES,
@@ -261,13 +265,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     reg = registry()
     suite = _suite(args, reg)
-    if (args.detect_pgr is None) != (args.pilot is None):
-        raise HarnessError("--detect-pgr and --pilot go together: give the PGR to detect and "
-                           "a finished run of this suite whose noise to plan from")
+    sizing = args.detect_pgr is not None or args.margin is not None
+    if sizing != (args.pilot is not None):
+        raise HarnessError("--detect-pgr (or --margin) and --pilot go together: give the PGR to "
+                           "detect or the margin, and a finished run of this suite whose noise "
+                           "to plan from")
     gpus = len(devices.gpu_ids()) if args.gpus is None else args.gpus
     memory = devices.gpu_memory() if args.gpu_memory is None else args.gpu_memory
-    if args.detect_pgr is not None:
-        print(_power(suite, args.pilot, args.detect_pgr))
+    if sizing:
+        print(_power(suite, args.pilot, args.detect_pgr, args.margin))
         if not gpus or not memory:
             print("\n(GPU sizing skipped: no GPUs here; give --gpus N --gpu-memory GIB)")
             return 0
@@ -393,19 +399,21 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _power(suite, pilot: str, target: float) -> str:
-    """The ``--detect-pgr`` plan: naive W2S's noise in the pilot run, the items it needs."""
+def _power(suite, pilot: str, target: float | None, margin: float | None) -> str:
+    """The ``--detect-pgr`` and ``--margin`` plans: naive W2S's noise in the pilot run, the
+    items each seed count needs."""
     from pathlib import Path
 
     from harness import controls, power
     from harness.history import find_run
+    from harness.leaderboard import read_entry
     from harness.record import load
     from harness.store import Store
 
-    if not 0 < target:
-        raise HarnessError(f"--detect-pgr {target:g}: give a PGR above 0, such as 0.3")
-    from harness.leaderboard import read_entry
-
+    for flag, value in (("--detect-pgr", target), ("--margin", margin)):
+        if value is not None and not 0 < value:
+            raise HarnessError(f"{flag} {value:g}: give a value above 0, such as 0.3 for a PGR "
+                               "or 0.05 for a margin")
     entry = pilot.endswith(".json") and Path(pilot).is_file()
     try:
         run = read_entry(Path(pilot)) if entry else load(find_run(Store(), pilot))
@@ -417,11 +425,20 @@ def _power(suite, pilot: str, target: float) -> str:
         raise HarnessError(f"pilot run {name} has no results; finish it first (run the same "
                            "command again)")
     method = (controls.roles(suite).get("naive") or [suite.methods[0].name])[0]
-    found = power.noise(results, method)
-    if not found:
-        raise HarnessError(f"pilot run {name} has no per-item results for {method}; "
-                           f"give a pilot run of a suite with method {method}")
-    return power.report(found, target, method)
+    parts = []
+    if target is not None:
+        found = power.pgr_design(results, method)
+        if not found:
+            raise HarnessError(f"pilot run {name} has no per-item results for {method}; "
+                               f"give a pilot run of a suite with method {method}")
+        parts.append(power.report(found, target, method))
+    if margin is not None:
+        paired = power.margin_design(results, method)
+        if not paired:
+            raise HarnessError(f"--margin: pilot run {name} has no {method} results in both "
+                               "mixtures; give a pilot run with mixtures [joint, single]")
+        parts.append(power.margin_report(paired, margin, method))
+    return "\n\n".join(parts)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ What each verdict rests on (every interval is ``harness.stats``'s one procedure)
    items (training on one capability leaves another within ±``MARGIN`` of where it was).
 3. the slope of W2S on training-label accuracy across methods *within* each seed (seed fixed
    effects), averaged over seeds; "not measured" unless the methods spread training-label
-   accuracy within a seed by more than its binomial noise.
+   accuracy within a seed by more than ``SPREAD`` times its binomial noise.
 4. and 5. against controls matched in examples and steps (``harness.controls``); naive is
    listed beside them, not tested, since extra training alone moves W2S.
 """
@@ -114,6 +114,19 @@ def _difference(a: list[CapabilityResult], b: list[CapabilityResult], role: str 
                               for r in a if r.seed in pairs], confidence=confidence)
 
 
+def _margin(a: list[CapabilityResult], b: list[CapabilityResult]) -> str:
+    """The smallest margin a run of this size establishes (``harness.power``), in words."""
+    from harness.power import designs, smallest_margin
+
+    pairs = {r.seed: r for r in b}
+    cell = [[[x - y for x, y in zip(r.items["w2s"], pairs[r.seed].items["w2s"])]]
+            for r in a if r.seed in pairs]
+    design = designs([cell])[0]
+    return (f"the smallest margin this run's size establishes at 80% power, were the truth 0: "
+            f"±{smallest_margin(design):.3f}" + (" (items only: a lower bound)"
+                                                  if design.bound else ""))
+
+
 def _gain_difference(a: list[CapabilityResult], b: list[CapabilityResult]) -> Estimate:
     """(W2S - weak) of ``a`` minus that of ``b``: the gain over each one's own supervisor."""
     pairs = {r.seed: r for r in b}
@@ -193,7 +206,8 @@ def _second(by, caps: list[str], have: dict[str, list[str]], transfer: list[Tran
         d90, d95 = _difference(a, b, confidence=0.90), _difference(a, b)
         verdicts.append(equivalence(d90, d95))
         lines.append(f"{cap}: {naive} W2S joint - single {d95.bracket()} (90%: "
-                     f"[{d90.low:.3f}, {d90.high:.3f}]): {verdicts[-1]}")
+                     f"[{d90.low:.3f}, {d90.high:.3f}]): {verdicts[-1]}; "
+                     f"{_margin(a, b)}")
         weak = _difference(a, b, role="weak")
         if weak.low is not None and weak.high is not None and (weak.low > 0 or weak.high < 0):
             lines.append(f"{cap}: confound: the weak supervisors differ (weak joint - single "

@@ -20,7 +20,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import plots
+from harness import plots, quotes
 from harness.bases import SINGULAR
 from harness.errors import HarnessError, one_line
 from harness.findings import Finding, findings
@@ -156,17 +156,20 @@ def build(root: Path, skipped: list[str] | None = None) -> dict[str, str]:
 
 
 def stale(root: Path) -> list[str]:
-    """The generated files that differ from what ``build`` makes now."""
+    """The generated files that differ from what ``build`` makes now, and the docs pages
+    whose quotes of the board do (``harness.quotes``)."""
     return [name for name, text in build(root).items()
-            if not (root / name).is_file() or (root / name).read_text() != text]
+            if not (root / name).is_file() or (root / name).read_text() != text] + \
+        [str(p) for p in quotes.stale(root, {e.id: e for e in entries(root, [])})]
 
 
 def write(root: Path, skipped: list[str] | None = None) -> list[Path]:
+    """Write the board's files, and the docs' quotes of it; the paths written."""
     out = []
     for name, text in build(root, skipped).items():
         (root / name).write_text(text)
         out.append(root / name)
-    return out
+    return out + quotes.write(root, {e.id: e for e in entries(root, [])})
 
 
 # --------------------------------------------------------------------------- tables
@@ -235,6 +238,11 @@ def _detail_table(rows: list[tuple[Entry, str, str, dict[str, Summary]]], cap: s
              for _, mixture, method, by_cap in rows if cap in by_cap])
 
 
+def capability_table(e: Entry, cap: str) -> str:
+    """One entry's detail table for ``cap``, in Markdown: what the docs quote."""
+    return md_table(*_detail_table(_rows([e]), cap))
+
+
 def models_line(e: Entry) -> str:
     """Provenance of an entry: models, seeds, commit, device, and where its plugins came from."""
     seeds = ",".join(map(str, e.manifest.suite.seeds))
@@ -264,17 +272,23 @@ def _plugins(e: Entry) -> str:
 
 HEADER = [
     "A method generalizes weak to strong only where W2S beats both its weak supervisor and the "
-    "best untuned strong model (0- or k-shot) on the test split, each by a paired 95% interval "
-    "above 0; the tables say which.",
+    "best strong baseline on the test split (the untuned strong model 0- or k-shot, or the "
+    "format-only control: the strong model trained on the weak labels shuffled across items), "
+    "each by a paired 95% interval above 0; the tables say which, and say \"below\" where the "
+    "interval lies wholly under 0.",
     "PGR = (W2S - weak) / (ceiling - weak) over every seed's test items, with a 95% Fieller "
     "interval (the whiskers), none where the gap's own interval reaches 0. Every interval is a "
-    "t interval on the seeds' estimates, never narrower than the test items' noise "
-    "(docs/statistics.md). Each entry's line says what its intervals count: with fewer than "
-    f"{VERDICT_SEEDS} seeds, the seeds' noise is not measured and every verdict is "
-    "provisional.",
+    "t interval on the seeds' estimates (docs/statistics.md). Each entry's line says what its "
+    f"intervals count: with fewer than {VERDICT_SEEDS} seeds, the seeds' noise is not measured, "
+    "one seed's intervals are marked \"items only\", and every verdict is provisional.",
     "A comparison that shows nothing says what it could have shown: \"could detect >= X\" is "
-    "the smallest effect its run detects at 80% power (docs/statistics.md). None shown is not "
-    "none there."]
+    "the smallest effect a run of its seeds and test items finds at 80% power, from the noise "
+    "its run measured (the seeds' share pooled over the methods of a capability; the PGR's "
+    "counting the gap's uncertainty; docs/statistics.md). None shown is not none there.",
+    "Verdicts are per cell, each at 95%, with no correction for the many cells of a board: a "
+    "suite of 20 cells with no effect anywhere shows about one \"yes\" by chance. Read a lone "
+    "\"yes\" beside many \"no\"s with that in mind; the findings say how many comparisons each "
+    "rests on."]
 """The board's opening lines, in the Markdown and on the page alike."""
 
 

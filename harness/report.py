@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from harness.outputs import SplitAccount
 from harness.schemas import FORMAT, CapabilityResult, TransferResult
-from harness.stats import (Estimate, detectable, interval, paired_difference, pooled_pgr,
+from harness.stats import (Estimate, gain_and_gap, interval, paired_difference, pooled_pgr,
                            provisional)
 
 ANALYSIS_COLUMNS = {
@@ -77,21 +77,40 @@ class Summary(BaseModel):
     """Test items over every seed."""
     empty: dict[str, int] = {}
     """Per role and baseline, empty test completions over every seed."""
+    detect: dict[str, float | None] = {}
+    """What this run could detect at 80% power, from its design (``harness.power``): the
+    smallest W2S - weak (``weak``), W2S - strong base (``strong base``) and PGR (``pgr``,
+    None where the gap is resolved in fewer than 80% of runs this size)."""
+    detect_bound: bool = False
+    """True where the seeds' noise is not measured (one seed): each figure in ``detect``
+    counts the items only, a lower bound."""
 
     @property
     def generalizes(self) -> str:
         """``yes`` only where W2S beats both the weak model and the best strong baseline
-        (both paired 95% intervals above 0); else ``no``, with what it does not beat."""
+        (both paired 95% intervals above 0); else ``no``, with what it does not beat (or lies
+        wholly below) and what it could have shown."""
         if not self.items_n:
             return "not measured: no test items"
         if self.vs_weak is None or self.vs_base is None:
             return "not measured"
-        missing = [f"not above {what}{_could(d)}" for what, d in (("weak", self.vs_weak),
-                                                                  ("strong base", self.vs_base))
+        missing = [f"below {what}" if d.high is not None and d.high < 0 else
+                   f"not above {what}{self._could(what)}"
+                   for what, d in (("weak", self.vs_weak), ("strong base", self.vs_base))
                    if d.low is None or d.low <= 0]
         said = "no: " + ", ".join(missing) if missing else "yes"
         early = provisional(len(self.seeds))
         return f"provisional ({early}): {said}" if early else said
+
+    def _could(self, what: str) -> str:
+        """" (could detect >= X)" for the comparison with ``what``, where it was sized."""
+        if what not in self.detect:
+            return ""
+        least = self.detect[what]
+        if least is None:
+            return " (no effect found 80% of the time at this size)"
+        return f" (could detect >= {least:.3f}" + (", items only: a lower bound)"
+                                                   if self.detect_bound else ")")
 
     def pgr_text(self, reason: bool = False) -> str:
         """The PGR with its interval; without one, the value marked (with why, when asked)."""
@@ -100,18 +119,14 @@ class Summary(BaseModel):
         if self.pgr_note:
             return f"{self.pgr.mean:.3f} " + (f"(no interval: {self.pgr_note})" if reason
                                               else "(interval unbounded)")
-        if self.pgr.low is not None and self.pgr.low > 0:
+        if self.pgr.low is not None and self.pgr.low > 0 or "pgr" not in self.detect:
             return self.pgr.bracket()
-        least = self.detectable_pgr
-        return self.pgr.bracket() + (f"; could detect >= {least:.2f}" if least else "")
-
-    @property
-    def detectable_pgr(self) -> float | None:
-        """The smallest PGR this run could have shown above 0 at 80% power: the smallest
-        detectable W2S - weak over the measured gap (the PGR's test is that gain's)."""
-        least = detectable(self.vs_weak) if self.vs_weak else None
-        gap = self.ceiling.mean - self.weak.mean
-        return least / gap if least is not None and gap > 0 else None
+        least = self.detect["pgr"]
+        if least is None:
+            return self.pgr.bracket() + "; no PGR detectable at this size (the gap is " \
+                "resolved in fewer than 80% of runs)"
+        return self.pgr.bracket() + f"; could detect >= {least:.2f}" + (
+            ", items only: a lower bound" if self.detect_bound else "")
 
 
 def summarise(results: list[CapabilityResult]) -> list[Summary]:
@@ -142,13 +157,37 @@ def summarise(results: list[CapabilityResult]) -> list[Summary]:
             items_n=sum(len(r.items.get("w2s", [])) for r in rs),
             empty={k: sum(r.empty.get(k, 0) for r in rs) for k in rs[0].empty},
         ))
+    _size(out, groups)
     return out
 
 
-def _could(difference: Estimate) -> str:
-    """What a comparison that shows nothing could have shown: " (could detect >= X)"."""
-    least = detectable(difference)
-    return f" (could detect >= {least:.3f})" if least is not None else ""
+def _size(summaries: list[Summary],
+          groups: dict[tuple[str, str, str], list[CapabilityResult]]) -> None:
+    """Fill each summary's ``detect`` from its run's design, the seeds' noise pooled over
+    the methods of one mixture and capability (``harness.power``)."""
+    from harness.power import designs, detectable, detectable_pgr
+
+    cells: dict[tuple[str, str], list[Summary]] = defaultdict(list)
+    for s in summaries:
+        if s.items_n and s.vs_weak is not None:
+            cells[(s.mixture, s.capability)].append(s)
+    for mine in cells.values():
+        rs = [groups[(s.mixture, s.method, s.capability)] for s in mine]
+        series = {"weak": [[[_minus(r, "w2s", "weak")] for r in g] for g in rs],
+                  "pgr": [[gain_and_gap(r.items) for r in g] for g in rs]}
+        if all(s.strong_base for s in mine):
+            series["strong base"] = [[[_minus(r, "w2s", s.strong_base or "")] for r in g]
+                                     for s, g in zip(mine, rs)]
+        sized = {what: designs(cells) for what, cells in series.items()}
+        for i, s in enumerate(mine):
+            s.detect = {what: detectable(found[i]) for what, found in sized.items()
+                        if what != "pgr"}
+            s.detect["pgr"] = detectable_pgr(sized["pgr"][i], s.ceiling.mean - s.weak.mean)
+            s.detect_bound = sized["weak"][i].bound
+
+
+def _minus(r: CapabilityResult, a: str, b: str) -> list[float]:
+    return [x - y for x, y in zip(r.items[a], r.items[b])]
 
 
 def _mean(rs: list[CapabilityResult], role: str) -> Estimate:

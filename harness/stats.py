@@ -5,25 +5,25 @@ and, in the testbed, pretrains its own models). A seed's mean over its test item
 both, so the procedure works on **seed-level estimates**:
 
 - the estimate is the mean over seeds of each seed's item mean;
-- its variance is the seeds' sample variance / seeds, with a **floor**: never below what the
-  items alone give (each seed's item variance / items, summed, / seeds²). With few seeds the
-  seed means can agree by luck; the floor keeps the interval from shrinking below the test-set
-  noise that is certainly there;
-- the quantile is Student's t with seeds - 1 degrees of freedom (``scipy.stats.t``), whatever
-  the variance came from: no switch between regimes, so the half-width moves smoothly.
+- its variance is the seeds' sample variance / seeds: unbiased for the sum of both sources'
+  shares, whatever their mix, since each seed's mean carries its items' noise and its
+  training's once;
+- the quantile is Student's t with seeds - 1 degrees of freedom (``scipy.special``).
 
 This is the t-test on cluster means that Donald & Lang (2007) and Cameron & Miller (2015,
 "A practitioner's guide to cluster-robust inference", section VI) recommend with few clusters,
-each seed a cluster. It is exact for normal seed means; the floor only widens it. With one
-seed there are no degrees of freedom for the seed noise: the interval is the items' (normal
-quantile), counts the test-set noise only, and every verdict resting on it is provisional
-(``provisional``).
+each seed a cluster, and it is exact for normal seed means. An earlier version floored the
+variance at the items' share; the t quantile already prices the chance that few seeds agree
+by luck, so the floor only widened the interval: it covered 0.96-1.00 at 3-5 seeds where 0.95
+was due (issue 48, ``docs/statistics.md``). With one seed there are no degrees of freedom for
+the seed noise: the interval is the items' alone (normal quantile), labelled "items only", and
+every verdict resting on it is provisional (``provisional``).
 
 A PGR is a ratio, (W2S - weak) / (ceiling - weak), paired by item. Its interval inverts the
 same test (Fieller's method): every R for which the paired contrast (W2S - weak) - R (ceiling -
 weak) is not rejected. It is bounded exactly when the gap's own interval excludes 0, and
 unbounded otherwise (then no interval is reported). ``bench/coverage.py`` checks by simulation
-how often each interval covers the truth (``docs/statistics.md``).
+how often each interval covers the truth; ``harness.power`` says what a run could detect.
 """
 
 from __future__ import annotations
@@ -82,21 +82,28 @@ class Estimate(BaseModel):
     def bounded(self) -> bool:
         return self.low is not None and self.high is not None
 
+    @property
+    def items_only(self) -> str:
+        """" (items only)" for one seed's interval, which counts the test items' noise and not
+        training's, so cannot claim 95%; else ""."""
+        return " (items only)" if self.n == 1 and self.bounded else ""
+
     def __str__(self) -> str:
         if self.low is None or self.high is None:
             return f"{self.mean:.3f}"
-        return f"{self.mean:.3f}±{(self.high - self.low) / 2:.3f}"
+        return f"{self.mean:.3f}±{(self.high - self.low) / 2:.3f}{self.items_only}"
 
     def bracket(self) -> str:
         """The estimate with its interval's ends, for an asymmetric interval."""
         if self.low is None or self.high is None:
             return f"{self.mean:.3f}"
-        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]{self.items_only}"
 
 
 def _moments(seeds: list[list[list[float]]]):
     """For per-seed rows of per-item series (seed -> [series][item]): the seed means (seeds x
-    series), the covariance of their mean across seeds, and the items' floor of it."""
+    series), the covariance of their mean across seeds, and the items' share of it (each
+    seed's within-seed covariance / its items, summed, / seeds²)."""
     import numpy as np
 
     arrays = [np.asarray(s, dtype=float).reshape(len(s), -1) for s in seeds]
@@ -108,17 +115,22 @@ def _moments(seeds: list[list[list[float]]]):
     return means.mean(axis=0), seed_cov, item_cov
 
 
+def _cov(seeds: int, seed_cov, item_cov):
+    """The covariance the procedure uses: the seed means' own, or with one seed the items'."""
+    return seed_cov if seeds > 1 else item_cov
+
+
 def interval(seeds: list[list[float]], confidence: float = 0.95) -> Estimate:
     """The mean over seeds of each seed's item mean (``seeds``: per seed, one value per test
     item) with its interval at ``confidence`` (the module's procedure)."""
     mean, seed_cov, item_cov = _moments([[s] for s in seeds])
-    half = quantile(len(seeds), confidence) * max(seed_cov[0, 0], item_cov[0, 0]) ** 0.5
+    half = quantile(len(seeds), confidence) * _cov(len(seeds), seed_cov, item_cov)[0, 0] ** 0.5
     return Estimate(mean=float(mean[0]), low=float(mean[0] - half),
                     high=float(mean[0] + half), n=len(seeds))
 
 
 POWER = 0.80
-"""The power at which ``detectable`` states the smallest effect a run could have shown."""
+"""The power at which ``harness.power`` states the smallest effect a run could have shown."""
 
 
 @lru_cache(maxsize=None)
@@ -142,16 +154,6 @@ def detectable_ses(seeds: int, confidence: float = 0.95, power: float = POWER) -
     return float(optimize.brentq(shortfall, 0.0, 100.0))
 
 
-def detectable(estimate: Estimate, confidence: float = 0.95) -> float | None:
-    """The smallest effect a run could have detected at 80% power, from ``estimate``'s own
-    interval (its standard error: half-width / quantile, the one procedure's, floor
-    included): what "none shown" rules out, and what it does not."""
-    if estimate.low is None or estimate.high is None:
-        return None
-    se = (estimate.high - estimate.low) / 2 / quantile(estimate.n, confidence)
-    return detectable_ses(estimate.n, confidence) * se
-
-
 def paired_difference(seeds: list[tuple[list[float], list[float]]],
                       confidence: float = 0.95) -> Estimate:
     """Mean of ``a - b`` over every seed's items, where per seed ``a`` and ``b`` score the same
@@ -160,7 +162,7 @@ def paired_difference(seeds: list[tuple[list[float], list[float]]],
     return interval([[x - y for x, y in zip(a, b)] for a, b in seeds], confidence)
 
 
-def _fieller(g: float, d: float, cov, q: float) -> tuple[float, float] | None:
+def fieller(g: float, d: float, cov, q: float) -> tuple[float, float] | None:
     """The R with (g - R d)^2 <= q^2 Var(g - R d), Var from the 2x2 ``cov`` of (g, d); None
     when that set is unbounded (the gap is not resolved at this level)."""
     a = d * d - q * q * cov[1, 1]
@@ -175,33 +177,32 @@ def _fieller(g: float, d: float, cov, q: float) -> tuple[float, float] | None:
 ROLES = ("weak", "w2s", "ceiling")
 
 
+def gain_and_gap(seed: dict[str, list[float]]) -> list[list[float]]:
+    """One seed's per-item gain (W2S - weak) and gap (ceiling - weak): the PGR's two series."""
+    weak, w2s, ceiling = (seed.get(r, []) for r in ROLES)
+    return [[b - a for a, b in zip(weak, w2s)], [c - a for a, c in zip(weak, ceiling)]]
+
+
 def pooled_pgr(seeds: list[dict[str, list[float]]], confidence: float = 0.95
                ) -> tuple[Estimate | None, str | None]:
     """The PGR over ``seeds`` (each: per-item test scores by role, aligned item by item), the
     ratio of mean gain (W2S - weak) to mean gap (ceiling - weak), with its Fieller interval
-    under the module's procedure: the union of the sets the seed-level and the item-level
-    covariances give, which is the inversion of the floored test. No interval, with the
-    reason, when the gap's interval reaches 0."""
-    import numpy as np
-
-    rows = []
-    for s in seeds:
-        weak, w2s, ceiling = (np.asarray(s.get(r, []), dtype=float) for r in ROLES)
-        rows.append([w2s - weak, ceiling - weak])
-    if not rows or any(len(gain) == 0 for gain, _ in rows):
+    under the module's procedure. No interval, with the reason, when the gap's interval
+    reaches 0."""
+    rows = [gain_and_gap(s) for s in seeds]
+    if not rows or any(not gain for gain, _ in rows):
         return None, "no per-item scores"
     (gain, gap), seed_cov, item_cov = _moments(rows)
     if gap <= 0:
         return None, f"ceiling - weak {gap:.3f} <= 0: no gap to recover"
     value = float(gain / gap)
     q = quantile(len(seeds), confidence)
-    sets = [_fieller(gain, gap, cov, q) for cov in (seed_cov, item_cov)]
-    if any(s is None for s in sets):
-        gap_half = q * max(seed_cov[1, 1], item_cov[1, 1]) ** 0.5
+    cov = _cov(len(seeds), seed_cov, item_cov)
+    bounds = fieller(gain, gap, cov, q)
+    if bounds is None:
         return Estimate(mean=value, n=len(seeds)), \
-            f"the gap's interval reaches 0 ({gap:.3f} ± {gap_half:.3f})"
-    return Estimate(mean=value, low=float(min(s[0] for s in sets)),  # type: ignore[index]
-                    high=float(max(s[1] for s in sets)), n=len(seeds)), None  # type: ignore
+            f"the gap's interval reaches 0 ({gap:.3f} ± {q * cov[1, 1] ** 0.5:.3f})"
+    return Estimate(mean=value, low=float(bounds[0]), high=float(bounds[1]), n=len(seeds)), None
 
 
 def noise_gap(weak: list[float], ceiling: list[float]) -> float:
