@@ -265,14 +265,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     reg = registry()
     suite = _suite(args, reg)
-    sizing = args.detect_pgr is not None or args.margin is not None
-    if sizing != (args.pilot is not None):
+    powered = args.detect_pgr is not None or args.margin is not None
+    if powered != (args.pilot is not None):
         raise HarnessError("--detect-pgr (or --margin) and --pilot go together: give the PGR to "
                            "detect or the margin, and a finished run of this suite whose noise "
                            "to plan from")
     gpus = len(devices.gpu_ids()) if args.gpus is None else args.gpus
     memory = devices.gpu_memory() if args.gpu_memory is None else args.gpu_memory
-    if sizing:
+    if powered:
         print(_power(suite, args.pilot, args.detect_pgr, args.margin))
         if not gpus or not memory:
             print("\n(GPU sizing skipped: no GPUs here; give --gpus N --gpu-memory GIB)")

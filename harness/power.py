@@ -95,19 +95,20 @@ def designs(cells: list[list[list[list[float]]]]) -> list[Design]:
         arrays = [np.asarray(s, dtype=float).reshape(len(s), -1) for s in cell]
         items = round(fmean(a.shape[1] for a in arrays))
         shares = [np.atleast_2d(np.cov(a, ddof=1)) for a in arrays]
-        own.append((len(cell), items, sum(shares) / len(shares)))
+        own.append((len(cell), items, np.mean(shares, axis=0)))
         if len(cell) > 1:
             means = np.array([a.mean(axis=1) for a in arrays])
             between.append(np.atleast_2d(np.cov(means.T, ddof=1))[0, 0])
             excess.append(np.atleast_2d(np.cov(means.T, ddof=1))
-                          - sum(s / a.shape[1] for s, a in zip(shares, arrays)) / len(arrays))
+                          - np.mean([s / a.shape[1] for s, a in zip(shares, arrays)], axis=0))
             weights.append(len(cell) - 1)
     if not excess:
         return [Design(seeds=k, items=n, item_cov=cov.tolist()) for k, n, cov in own]
     w = np.asarray(weights, dtype=float)
     pooled = np.average(excess, axis=0, weights=w)
-    # Var of the pooled share: each cell's between-seed variance s^2 has 2 s^4 / (k - 1).
-    spread = float(np.sum(w ** 2 * 2 * np.asarray(between) ** 2 / w) / w.sum() ** 2)
+    # Var of the pooled share: each cell's between-seed variance s^2 has 2 s^4 / (k - 1), and
+    # the pool weighs it by k - 1.
+    spread = float(np.sum(2 * w * np.asarray(between) ** 2) / w.sum() ** 2)
     out = []
     for k, n, cov in own:
         total = float(pooled[0, 0] + cov[0, 0] / n)
