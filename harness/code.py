@@ -47,6 +47,7 @@ NO_OUTPUTS: dict[str, str] = {
     "harness.plugins": "finds plugins; their code is in the key on its own",
     "harness.power": "plans seeds and items from a finished run",
     "harness.preflight": "refuses a suite before compute, or lets it through unchanged",
+    "harness.quotes": "regenerates the docs' quotes of the board",
     "harness.progress": "console lines",
     "harness.reference": "renders the docs' reference pages",
     "harness.registry": "names plugins; their code is in the key on its own",
