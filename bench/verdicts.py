@@ -44,11 +44,13 @@ def verdict(text: str) -> str:
 def changes(old: dict[str, str], new: dict[str, str]) -> str:
     """The cells whose verdict's words differ, then every cell whose text does, as Markdown."""
     keys = sorted(set(old) | set(new))
-    head = ["| entry \\| cell | before | after |", "|---|---|---|"]
-    moved = [f"| {k} | {old.get(k, '(absent)')} | {new.get(k, '(absent)')} |" for k in keys
-             if verdict(old.get(k, "")) != verdict(new.get(k, ""))]
-    rows = [f"| {k} | {old.get(k, '(absent)')} | {new.get(k, '(absent)')} |" for k in keys
-            if old.get(k) != new.get(k)]
+    head = ["| entry | cell | what | before | after |", "|---|---|---|---|---|"]
+    def row(k: str) -> str:
+        where = (k.split(" | ") + ["verdict"])[:3]  # a finding's key has no third part
+        return f"| {' | '.join(where)} | {old.get(k, '(absent)')} | {new.get(k, '(absent)')} |"
+
+    moved = [row(k) for k in keys if verdict(old.get(k, "")) != verdict(new.get(k, ""))]
+    rows = [row(k) for k in keys if old.get(k) != new.get(k)]
     return "\n".join([f"## Verdicts whose words changed ({len(moved)} of {len(keys)})", "",
                       *head, *moved, "", f"## Every cell that changed ({len(rows)} of "
                       f"{len(keys)}: figures, power clauses and words)", "", *head, *rows])
