@@ -160,7 +160,7 @@ def stale(root: Path) -> list[str]:
     whose quotes of the board do (``harness.quotes``)."""
     return [name for name, text in build(root).items()
             if not (root / name).is_file() or (root / name).read_text() != text] + \
-        [str(p) for p in quotes.stale(root, {e.id: e for e in entries(root, [])})]
+        [str(p) for p in quotes.stale(root, quoter(entries(root, [])))]
 
 
 def write(root: Path, skipped: list[str] | None = None) -> list[Path]:
@@ -169,7 +169,27 @@ def write(root: Path, skipped: list[str] | None = None) -> list[Path]:
     for name, text in build(root, skipped).items():
         (root / name).write_text(text)
         out.append(root / name)
-    return out + quotes.write(root, {e.id: e for e in entries(root, [])})
+    return out + quotes.write(root, quoter(entries(root, [])))
+
+
+def quoter(found: list[Entry]):
+    """What a docs block quoting the board says (``harness.quotes``): for an entry's run id
+    and a view, ``findings`` or one of its capabilities, the board's own Markdown."""
+    by_id = {e.id: e for e in found}
+
+    def quote(entry_id: str, view: str) -> str:
+        entry = by_id.get(entry_id)
+        if entry is None:
+            raise HarnessError(f"a docs block quotes entry {entry_id}, which is not on the "
+                               "board; fix its id, or add the run with `harness leaderboard add`")
+        if view == "findings":
+            return findings_table(findings(entry.manifest.suite, entry.results, entry.transfer))
+        if view in {s.capability for s in entry.summaries}:
+            return capability_table(entry, view)
+        raise HarnessError(f"a docs block quotes view {view!r} of entry {entry_id}; give "
+                           "'findings' or one of its capabilities")
+
+    return quote
 
 
 # --------------------------------------------------------------------------- tables

@@ -10,14 +10,15 @@ grimp = pytest.importorskip("grimp", reason="grimp is a dev dependency (pip inst
 
 LAYERS = [
     ("cli", {"cli"}),
-    ("run", {"runpage", "runs", "plans", "history", "leaderboard", "reference", "testing",
-             "power", "gc", "track"}),
+    ("run", {"runpage", "runs", "plans", "history", "leaderboard", "quotes", "reference",
+             "testing", "gc", "track"}),
     ("checks before compute", {"sizing", "preflight"}),
     ("execution", {"scheduler", "executors", "worker", "launch", "jobs", "_preload",
                    "_preload_models"}),
     ("planning and stage kinds", {"planner", "runners", "resolver", "tinymodels", "converted",
                                   "tokens", "code"}),
-    ("results", {"collect", "findings", "report", "plots", "analysis", "stats", "controls"}),
+    ("results", {"collect", "findings", "report", "plots", "analysis", "power", "stats",
+                 "controls"}),
     ("records and plugins", {"record", "schemas", "graph", "outputs", "footprint", "store",
                              "bases", "rows", "extract", "scoring", "sources", "hookspecs",
                              "registry", "plugins", "faults", "guard", "trust", "errors",

@@ -307,4 +307,4 @@ def test_docs_quote_the_board_and_a_changed_figure_is_caught(tmp_path):
     assert leaderboard.stale(root) == [str(page)]
     page.write_text(text.replace(run_id, "nosuchrun", 1))
     with pytest.raises(HarnessError, match="entry nosuchrun, which is not on the board"):
-        quotes.stale(root, {e.id: e for e in leaderboard.entries(root)})
+        quotes.stale(root, leaderboard.quoter(leaderboard.entries(root)))
