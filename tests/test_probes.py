@@ -194,6 +194,23 @@ def _pool_ctx(tmp: Path) -> tuple[list[WeakItem], SelectContext, list[str]]:
     return pool, ctx, truth
 
 
+def test_the_confidence_loss_refuses_more_targets_than_its_answer_set(tmp_path):
+    """The auxiliary loss hardens over the training data's distinct targets: more than
+    ``max_answers`` is refused with one line naming the trainer and the fix, before any model
+    loads (the science suite's first start met it: 37 weak-label targets over 32)."""
+    from harness.bases import TrainExample
+
+    trainer = registry().make("trainers", "aux_confidence", {"max_answers": 2})
+    data = [TrainExample(prompt=f"q{i}", target=f" a{i}") for i in range(3)]
+    with pytest.raises(HarnessError, match=r"^aux_confidence: the training data has 3 distinct "
+                                           r"targets, over max_answers 2; .*raise max_answers"):
+        trainer.train("no-model-is-loaded", data, tmp_path, None)  # type: ignore[arg-type]
+    two = [TrainExample(prompt=f"q{i}", target=f" a{i % 2}") for i in range(3)]
+    with pytest.raises(Exception) as loaded:  # two targets pass the check and reach the model
+        trainer.train("no-model-is-loaded", two, tmp_path, None)  # type: ignore[arg-type]
+    assert "distinct targets" not in str(loaded.value)
+
+
 def test_probe_filter_keeps_the_labels_its_cross_fitted_probe_agrees_with(tmp_path):
     from harness_plugins.selectors.probes import cross_fitted
 

@@ -57,7 +57,7 @@ class Confidence(SFT):
         answers = sorted({ex.target for ex in data})
         if len(answers) > p.max_answers:
             raise HarnessError(
-                f"confidence: the training data has {len(answers)} distinct targets, over "
+                f"{self.name}: the training data has {len(answers)} distinct targets, over "
                 f"max_answers {p.max_answers}; the auxiliary loss hardens a prediction over an "
                 "answer set, so use it on a capability with a label set (or raise max_answers)")
         tok, model, args, data, held, stopping = self.prepare(base_model, data, ctx)
