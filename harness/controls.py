@@ -71,10 +71,9 @@ def role(suite: Suite, method: str) -> str | None:
     selector, trainer = m.selector.name, suite.method_trainer(m).name
     if trainer == "self_bootstrap":
         return "self-bootstrap"
-    if (selector, trainer) == ("all", suite.train.name) and suite.method_trainer(m) != suite.train:
-        return None
-    return {("all", suite.train.name): "naive", ("all", "two_stage"): "all-again",
-            ("reward_model", "two_stage"): "rm-two-stage",
+    if selector == "all" and trainer != "two_stage":
+        return "naive" if suite.method_trainer(m) == suite.train else None
+    return {("all", "two_stage"): "all-again", ("reward_model", "two_stage"): "rm-two-stage",
             ("random", "two_stage"): "random-two-stage"}.get((selector, trainer))
 
 

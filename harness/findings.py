@@ -115,13 +115,11 @@ def _difference(a: list[CapabilityResult], b: list[CapabilityResult], role: str 
 
 
 def _margin(a: list[CapabilityResult], b: list[CapabilityResult]) -> str:
-    """The smallest margin a run of this size establishes (``harness.power``), in words."""
-    from harness.power import designs, smallest_margin
+    """The smallest margin a run of this size establishes (``harness.power``), in words:
+    ``a`` and ``b`` are one method's joint and single results on one capability."""
+    from harness.power import margin_design, smallest_margin
 
-    pairs = {r.seed: r for r in b}
-    cell = [[[x - y for x, y in zip(r.items["w2s"], pairs[r.seed].items["w2s"])]]
-            for r in a if r.seed in pairs]
-    design = designs([cell])[0]
+    design = margin_design(a + b, a[0].method)[a[0].capability]
     return (f"the smallest margin this run's size establishes at 80% power, were the truth 0: "
             f"±{smallest_margin(design):.3f}" + (" (items only: a lower bound)"
                                                   if design.bound else ""))

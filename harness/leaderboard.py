@@ -149,7 +149,10 @@ def entries(root: Path, skipped: list[str] | None = None) -> list[Entry]:
 def build(root: Path, skipped: list[str] | None = None) -> dict[str, str]:
     """The generated files' contents, by file name under ``root``; entries that cannot be
     shown go to ``skipped`` (they never stop the board)."""
-    found = entries(root, [] if skipped is None else skipped)
+    return _files(entries(root, [] if skipped is None else skipped))
+
+
+def _files(found: list[Entry]) -> dict[str, str]:
     verdicts = {e.id: findings(e.manifest.suite, e.results, e.transfer) for e in found}
     return {"README.md": markdown(found, verdicts), "leaderboard.json": board_json(found),
             "index.html": page(found, verdicts)}
@@ -158,18 +161,20 @@ def build(root: Path, skipped: list[str] | None = None) -> dict[str, str]:
 def stale(root: Path) -> list[str]:
     """The generated files that differ from what ``build`` makes now, and the docs pages
     whose quotes of the board do (``harness.quotes``)."""
-    return [name for name, text in build(root).items()
+    found = entries(root, [])
+    return [name for name, text in _files(found).items()
             if not (root / name).is_file() or (root / name).read_text() != text] + \
-        [str(p) for p in quotes.stale(root, quoter(entries(root, [])))]
+        [str(p) for p in quotes.stale(root, quoter(found))]
 
 
 def write(root: Path, skipped: list[str] | None = None) -> list[Path]:
     """Write the board's files, and the docs' quotes of it; the paths written."""
+    found = entries(root, [] if skipped is None else skipped)
     out = []
-    for name, text in build(root, skipped).items():
+    for name, text in _files(found).items():
         (root / name).write_text(text)
         out.append(root / name)
-    return out + quotes.write(root, quoter(entries(root, [])))
+    return out + quotes.write(root, quoter(found))
 
 
 def quoter(found: list[Entry]):

@@ -98,9 +98,10 @@ def designs(cells: list[list[list[list[float]]]]) -> list[Design]:
         own.append((len(cell), items, np.mean(shares, axis=0)))
         if len(cell) > 1:
             means = np.array([a.mean(axis=1) for a in arrays])
-            between.append(np.atleast_2d(np.cov(means.T, ddof=1))[0, 0])
-            excess.append(np.atleast_2d(np.cov(means.T, ddof=1))
-                          - np.mean([s / a.shape[1] for s, a in zip(shares, arrays)], axis=0))
+            seeds = np.atleast_2d(np.cov(means.T, ddof=1))
+            between.append(seeds[0, 0])
+            excess.append(seeds - np.mean([s / a.shape[1] for s, a in zip(shares, arrays)],
+                                          axis=0))
             weights.append(len(cell) - 1)
     if not excess:
         return [Design(seeds=k, items=n, item_cov=cov.tolist()) for k, n, cov in own]
@@ -202,17 +203,6 @@ def smallest_margin(design: Design, confidence: float = 0.90) -> float:
     else:
         half = np.full(DRAWS, q * (design.item_cov[0][0] / design.items) ** 0.5)
     return float(np.quantile(np.abs(centre) + half, POWER))
-
-
-def could(least: float | None, design: Design | None, unreachable: str = "") -> str:
-    """The words beside a comparison that showed nothing: "could detect >= X" (with "items
-    only: a lower bound" where the seeds' noise is not measured), or why nothing could be."""
-    if design is None:
-        return ""
-    if least is None:
-        return unreachable
-    return f"could detect >= {least:.3f}" + ("; items only, a lower bound" if design.bound
-                                             else "")
 
 
 def pgr_design(results: list[CapabilityResult], method: str) -> dict[str, tuple[Design, float]]:

@@ -106,11 +106,14 @@ class Summary(BaseModel):
         """" (could detect >= X)" for the comparison with ``what``, where it was sized."""
         if what not in self.detect:
             return ""
-        least = self.detect[what]
-        if least is None:
+        if self.detect[what] is None:
             return " (no effect found 80% of the time at this size)"
-        return f" (could detect >= {least:.3f}" + (", items only: a lower bound)"
-                                                   if self.detect_bound else ")")
+        return f" ({self._detect_text(what, 3)})"
+
+    def _detect_text(self, what: str, digits: int) -> str:
+        """"could detect >= X", marked a lower bound where the seeds' noise is unmeasured."""
+        return f"could detect >= {self.detect[what]:.{digits}f}" + (
+            ", items only: a lower bound" if self.detect_bound else "")
 
     def pgr_text(self, reason: bool = False) -> str:
         """The PGR with its interval; without one, the value marked (with why, when asked)."""
@@ -125,8 +128,7 @@ class Summary(BaseModel):
         if least is None:
             return self.pgr.bracket() + "; no PGR detectable at this size (the gap is " \
                 "resolved in fewer than 80% of runs)"
-        return self.pgr.bracket() + f"; could detect >= {least:.2f}" + (
-            ", items only: a lower bound" if self.detect_bound else "")
+        return self.pgr.bracket() + f"; {self._detect_text('pgr', 2)}"
 
 
 def summarise(results: list[CapabilityResult]) -> list[Summary]:

@@ -162,7 +162,7 @@ def paired_difference(seeds: list[tuple[list[float], list[float]]],
     return interval([[x - y for x, y in zip(a, b)] for a, b in seeds], confidence)
 
 
-def fieller(g: float, d: float, cov, q: float) -> tuple[float, float] | None:
+def _fieller(g: float, d: float, cov, q: float) -> tuple[float, float] | None:
     """The R with (g - R d)^2 <= q^2 Var(g - R d), Var from the 2x2 ``cov`` of (g, d); None
     when that set is unbounded (the gap is not resolved at this level)."""
     a = d * d - q * q * cov[1, 1]
@@ -198,7 +198,7 @@ def pooled_pgr(seeds: list[dict[str, list[float]]], confidence: float = 0.95
     value = float(gain / gap)
     q = quantile(len(seeds), confidence)
     cov = _cov(len(seeds), seed_cov, item_cov)
-    bounds = fieller(gain, gap, cov, q)
+    bounds = _fieller(gain, gap, cov, q)
     if bounds is None:
         return Estimate(mean=value, n=len(seeds)), \
             f"the gap's interval reaches 0 ({gap:.3f} ± {q * cov[1, 1] ** 0.5:.3f})"

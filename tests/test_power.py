@@ -59,12 +59,18 @@ def test_seed_noise_can_make_a_target_unreachable():
     assert items_needed(design, 0.0, 0.3, 10) is None
 
 
+def _planned(folder, *flags: str, mixtures: str = "[joint]"):
+    """A 2-seed fake pilot run in ``folder``, then `harness plan` from it with ``flags``: the
+    suite, the home and the finished process."""
+    suite = fake_suite(folder, seeds="[0, 1]", mixtures=mixtures)
+    run_dir, _ = run_fake(suite, folder / "home")
+    env = {"HARNESS_HOME": str(folder / "home")}
+    return suite, env, harness_cli("plan", "--suite", str(suite), *flags, "--pilot",
+                                   str(run_dir), env=env)
+
+
 def test_plan_detect_pgr_from_a_pilot_run(tmp_path):
-    suite = fake_suite(tmp_path, seeds="[0, 1]")
-    run_dir, _ = run_fake(suite, tmp_path / "home")
-    env = {"HARNESS_HOME": str(tmp_path / "home")}
-    proc = harness_cli("plan", "--suite", str(suite), "--detect-pgr", "0.5", "--pilot",
-                       str(run_dir), env=env)
+    suite, env, proc = _planned(tmp_path, "--detect-pgr", "0.5")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Test items a seed needs to show PGR >= 0.5 at 80% power (naive" in proc.stdout
     assert "fake_lookup" in proc.stdout and "10 seeds" in proc.stdout
@@ -90,18 +96,11 @@ def test_plan_detect_pgr_from_a_published_entry(tmp_path):
 def test_plan_sizes_a_suite_for_finding_2s_margin(tmp_path):
     """`harness plan --margin` (issue 48): from a pilot with both mixtures, the items each seed
     count needs for finding 2 to hold within the margin; a pilot without them is refused."""
-    suite = fake_suite(tmp_path, seeds="[0, 1]", mixtures="[joint, single]")
-    run_dir, _ = run_fake(suite, tmp_path / "home")
-    env = {"HARNESS_HOME": str(tmp_path / "home")}
-    proc = harness_cli("plan", "--suite", str(suite), "--margin", "0.05", "--pilot",
-                       str(run_dir), env=env)
+    _, _, proc = _planned(tmp_path, "--margin", "0.05", mixtures="[joint, single]")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "for finding 2 to hold within ±0.05 at 80% power" in proc.stdout
     (tmp_path / "j").mkdir()
-    joint = fake_suite(tmp_path / "j", seeds="[0, 1]")
-    one, _ = run_fake(joint, tmp_path / "home2")
-    refused = harness_cli("plan", "--suite", str(joint), "--margin", "0.05", "--pilot",
-                          str(one), env={"HARNESS_HOME": str(tmp_path / "home2")})
+    _, _, refused = _planned(tmp_path / "j", "--margin", "0.05")
     assert refused.returncode == 2 and "no naive results in both mixtures" in refused.stderr
 
 
