@@ -25,7 +25,8 @@ def resolve_chance(t: float, seeds: int) -> float:
     q = stats.quantile(seeds)
     if seeds < 2:
         return float(special.ndtr(t - q) + special.ndtr(-t - q))
-    return float(1 - special.nctdtr(seeds - 1, t, q) + special.nctdtr(seeds - 1, t, -q))
+    lower = special.nctdtr(seeds - 1, t, -q)  # negligible, and NaN far out in the tail
+    return float(1 - special.nctdtr(seeds - 1, t, q) + (0.0 if lower != lower else lower))
 
 
 def adaptive(seeds, confidence=0.95):
