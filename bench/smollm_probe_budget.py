@@ -20,6 +20,8 @@ from pathlib import Path
 
 LINE = re.compile(r"\] (?P<label>.+?) \[esnli seed (?P<seed>\d+)\](?: \((?P<split>\w+)\))?: "
                   r"done in (?P<s>[0-9.]+)s")
+EPOCHS, BATCH = 3, 8
+"""The 4-block copy's training: the pilot's weak_train epochs, and sft's default batch."""
 CONVERT_S = 30.0
 """SmolLM2's conversion from its GGUF file and the 4-block copy's truncation (seconds)."""
 
@@ -56,7 +58,7 @@ def rates(stages: dict[str, float], unlabeled: int, test: int, steps: int) -> di
 
 
 def cost(r: dict[str, float], seeds: int, unlabeled: int, test: int, labeled: int,
-         pilot_unlabeled: int, with_l4: bool, epochs: int = 3, batch: int = 8) -> float:
+         pilot_unlabeled: int, with_l4: bool) -> float:
     """A design's estimated seconds on 2 cores."""
     per_seed = (test * (r["strong 0-shot s/item"] + r["strong 3-shot s/item"])
                 + (unlabeled + test) * r["features s/item"]
@@ -64,7 +66,7 @@ def cost(r: dict[str, float], seeds: int, unlabeled: int, test: int, labeled: in
                 / pilot_unlabeled
                 + r["other s a seed"])
     if with_l4:
-        per_seed += (test * r["weak base s/item"] + labeled * epochs / batch * r["l4 train s/step"]
+        per_seed += (test * r["weak base s/item"] + labeled * EPOCHS / BATCH * r["l4 train s/step"]
                      + (unlabeled + test) * r["l4 decode s/item"])
     else:  # without the 4-block copy there are two heads fewer (its student and format control)
         per_seed -= 2 * r["head s (at the pilot's unlabeled)"] * unlabeled / pilot_unlabeled
@@ -83,7 +85,7 @@ def main() -> None:
     parser.add_argument("--with-l4", action="store_true")
     args = parser.parse_args()
     stages = stage_seconds(args.log, args.seed)
-    steps = args.labeled * 3 // 8
+    steps = args.labeled * EPOCHS // BATCH
     r = rates(stages, args.pilot_unlabeled, args.pilot_test, steps)
     for name, value in r.items():
         print(f"{name}: {value:.3f}")
