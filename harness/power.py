@@ -112,7 +112,9 @@ def designs(cells: list[list[list[list[float]]]]) -> list[Design]:
     spread = float(np.sum(2 * w * np.asarray(between) ** 2) / w.sum() ** 2)
     out = []
     for k, n, cov in own:
-        total = float(pooled[0, 0] + cov[0, 0] / n)
+        # The seeds' true share is >= 0 (as in Design.at): a total estimated near 0 would make
+        # the degrees of freedom vanish and every power figure infinite.
+        total = float(max(pooled[0, 0], 0.0) + cov[0, 0] / n)
         df = 2 * total ** 2 / spread if spread > 0 and total > 0 else None
         out.append(Design(seeds=k, items=n, item_cov=cov.tolist(), seed_cov=pooled.tolist(),
                           df=df))
@@ -127,7 +129,8 @@ def _scales(design: Design) -> Any:
 
     if design.df is None or design.seeds < 2:
         return np.ones(DRAWS)
-    return (design.df / np.random.default_rng(1).chisquare(design.df, DRAWS)) ** 0.5
+    draws = np.random.default_rng(1).chisquare(design.df, DRAWS)
+    return (design.df / np.maximum(draws, np.finfo(float).tiny)) ** 0.5  # a draw of 0: no inf
 
 
 def detectable(design: Design, confidence: float = 0.95) -> float | None:
