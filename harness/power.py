@@ -112,9 +112,7 @@ def designs(cells: list[list[list[list[float]]]]) -> list[Design]:
     spread = float(np.sum(2 * w * np.asarray(between) ** 2) / w.sum() ** 2)
     out = []
     for k, n, cov in own:
-        # The seeds' true share is >= 0 (as in Design.at): a total estimated near 0 would make
-        # the degrees of freedom vanish and every power figure infinite.
-        total = float(max(pooled[0, 0], 0.0) + cov[0, 0] / n)
+        total = float(pooled[0, 0] + cov[0, 0] / n)
         df = 2 * total ** 2 / spread if spread > 0 and total > 0 else None
         out.append(Design(seeds=k, items=n, item_cov=cov.tolist(), seed_cov=pooled.tolist(),
                           df=df))

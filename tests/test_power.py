@@ -121,3 +121,45 @@ def test_the_smallest_margin_is_met_80_percent_of_the_time():
         d = paired_difference([(s, [0.0] * 150) for s in seeds], confidence=0.90)
         held += -margin < d.low and d.high < margin
     assert abs(held / 1500 - 0.80) < 0.03, (margin, held / 1500)
+
+
+
+def _cell(means: list[float], variance: float, items: int, rng) -> list[list[list[float]]]:
+    """One cell of a pilot: per seed, two independent series of ``items`` values whose sample
+    variance is exactly ``variance`` and whose first series' mean is exactly that seed's."""
+    import numpy as np
+
+    out = []
+    for m in means:
+        series = []
+        for centre in (m, 0.2):
+            x = rng.standard_normal(items)
+            series.append(list((x - x.mean()) / x.std(ddof=1) * variance ** 0.5 + centre))
+        out.append(series)
+    return out
+
+
+def test_seeds_that_agree_better_than_their_items_still_give_a_power_figure():
+    """Issue 49's pilot: the seeds' pooled share came out below 0 (they agreed better than
+    their items' noise predicts), so a cell's estimated variance was near 0 and its degrees
+    of freedom about 0.01; chi-square draws at that df underflow to 0, a scale was infinite,
+    and `detectable` raised (brentq on NaN) at the end of a finished run. A draw of 0 is now
+    kept finite: the figure is None (no effect found in 80% of runs) or a number, never a
+    raise. Two cells whose seeds' means vary by 0.00051 against item shares of 0.001 and
+    0.002: the first cell's estimated total is 1e-5."""
+    import numpy as np
+
+    from harness.power import designs, detectable, detectable_pgr
+
+    rng = np.random.default_rng(0)
+    d = 0.00051 ** 0.5
+    first = designs([_cell([0.0, d, 2 * d], 0.3, 300, rng),
+                     _cell([0.0, d, 2 * d], 0.6, 300, rng)])[0]
+    assert first.seed_cov is not None and first.seed_cov[0][0] < 0
+    assert first.df is not None and first.df < 0.1, first.df
+    for design in (first, Design(seeds=3, items=300, item_cov=[[0.2562]],
+                                 seed_cov=[[-0.000845]], df=0.0086)):  # the pilot's own
+        found = detectable(design)
+        assert found is None or found >= 0
+    detectable_pgr(Design(seeds=3, items=300, item_cov=[[0.36, 0.1], [0.1, 0.25]],
+                          seed_cov=[[-0.0008, 0.0], [0.0, -0.0012]], df=0.0086), 0.2)
