@@ -7,7 +7,7 @@ yet, priced here to show what it would buy).
     python bench/smollm_probe_next.py RUN LOG [--baseline-items 300]
 
 RUN is the run's published entry (its .json) or its id in $HARNESS_HOME; LOG the run's
-console log (its ``done in`` lines).
+console log, read by ``smollm_probe_budget.stage_seconds`` (one parser of its stage lines).
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import argparse
 import re
 from pathlib import Path
 
-DECODES = (r"eval strong base 0-shot", r"eval strong base 3-shot")
+from smollm_probe_budget import stage_seconds
 
-
-def seconds(log: str, pattern: str) -> float:
-    return sum(float(s) for s in re.findall(pattern + r".*done in ([0-9.]+)s", log))
+DECODES = r"^eval strong base [03]-shot"
 
 
 def main() -> None:
@@ -40,10 +38,14 @@ def main() -> None:
     results = run.results
     seeds = len({r.seed for r in results})
     test = round(sum(len(r.items["w2s"]) for r in results) / len(results))
-    log = args.log.read_text(errors="replace")
-    decode = sum(seconds(log, p) for p in DECODES) / (seeds * test)
-    features = seconds(log, r"features test") / (seeds * test)
-    fixed = seconds(log, "") / seeds - (decode + features) * test
+    stages = [stage_seconds(args.log, seed) for seed in sorted({r.seed for r in results})]
+
+    def seconds(pattern: str) -> float:
+        return sum(t for one in stages for label, t in one.items() if re.search(pattern, label))
+
+    decode = seconds(DECODES) / (seeds * test)
+    features = seconds(r"^features test") / (seeds * test)
+    fixed = seconds("") / seeds - (decode + features) * test
     print(f"from {seeds} seeds x {test} test items: {decode:.3f} s a test item for the two "
           f"decodes, {features:.3f} for its features, {fixed:.0f} s a seed besides")
     (design, gap), = power.pgr_design(results, results[0].method).values()

@@ -123,7 +123,6 @@ def test_the_smallest_margin_is_met_80_percent_of_the_time():
     assert abs(held / 1500 - 0.80) < 0.03, (margin, held / 1500)
 
 
-
 def _cell(means: list[float], variance: float, items: int, rng) -> list[list[list[float]]]:
     """One cell of a pilot: per seed, two independent series of ``items`` values whose sample
     variance is exactly ``variance`` and whose first series' mean is exactly that seed's."""
